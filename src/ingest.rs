@@ -1,0 +1,919 @@
+//! Loading a folder of extracts: every row of every file is either loaded into a typed polars
+//! frame or rejected with its file, line, column and reason (`rows_read = rows_loaded +
+//! rows_rejected`, always). Load once; every later step reads the same frames.
+//!
+//! Two passes. The first reads each file, parses each cell and applies the checks that need
+//! only the row itself. The as-of date is then known (given, or the latest event date). The
+//! second walks the tables parents-first and applies the checks that need it or another
+//! table: dates after the as-of date, events before the event they follow, and links to rows
+//! that do not exist.
+
+use crate::report::{Issue, Report, Severity, TableStats};
+use crate::schema::{self, ColumnSpec, DateRole, Earlier, Kind, TableSpec, TABLES};
+use crate::values::{self, CellError, Stamp};
+use chrono::NaiveDate;
+use polars::prelude::{Column, DataFrame, DataType, NamedFrom, Series, TimeUnit};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+/// Name of the column, added to every frame, that holds the row's line in its file.
+pub const LINE_COLUMN: &str = "_line";
+
+/// Event dates before this are rejected as typing errors.
+pub fn earliest_plausible_date() -> NaiveDate {
+    NaiveDate::from_ymd_opt(1990, 1, 1).expect("valid date")
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("data folder {0} does not exist or is not a folder: pass --data with the folder that holds the extract CSV files")]
+    NoFolder(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// The extract date; `None` means the latest event date not after `today`.
+    pub as_of: Option<NaiveDate>,
+    pub today: NaiveDate,
+}
+
+/// Every table, loaded once.
+pub struct Extracts {
+    pub dir: PathBuf,
+    pub as_of: NaiveDate,
+    /// Frames of the tables whose file was present and usable.
+    pub frames: BTreeMap<&'static str, DataFrame>,
+    pub report: Report,
+}
+
+impl Extracts {
+    pub fn frame(&self, table: &str) -> Option<&DataFrame> {
+        self.frames.get(table)
+    }
+}
+
+/// One column's parsed values, row-aligned with the file's data rows.
+#[derive(Debug)]
+enum Values {
+    Text(TextCol),
+    Date(Vec<Option<NaiveDate>>),
+    Stamp(Vec<Option<Stamp>>),
+    Flag(Vec<Option<bool>>),
+    Number(Vec<Option<f64>>),
+}
+
+impl Values {
+    fn for_kind(kind: Kind) -> Values {
+        match kind {
+            Kind::Id | Kind::Text | Kind::Code(_) => Values::Text(TextCol::default()),
+            Kind::Date => Values::Date(Vec::new()),
+            Kind::DateTime => Values::Stamp(Vec::new()),
+            Kind::Flag => Values::Flag(Vec::new()),
+            Kind::Number => Values::Number(Vec::new()),
+        }
+    }
+
+    fn push_none(&mut self) {
+        match self {
+            Values::Text(v) => v.push(None),
+            Values::Date(v) => v.push(None),
+            Values::Stamp(v) => v.push(None),
+            Values::Flag(v) => v.push(None),
+            Values::Number(v) => v.push(None),
+        }
+    }
+
+    fn is_none(&self, row: usize) -> bool {
+        match self {
+            Values::Text(v) => v.get(row).is_none(),
+            Values::Date(v) => v[row].is_none(),
+            Values::Stamp(v) => v[row].is_none(),
+            Values::Flag(v) => v[row].is_none(),
+            Values::Number(v) => v[row].is_none(),
+        }
+    }
+
+    fn text(&self, row: usize) -> Option<&str> {
+        match self {
+            Values::Text(v) => v.get(row),
+            _ => None,
+        }
+    }
+
+    /// A date or datetime as a stamp (a date has no time).
+    fn stamp(&self, row: usize) -> Option<Stamp> {
+        match self {
+            Values::Date(v) => v[row].map(|d| Stamp {
+                at: d.and_time(chrono::NaiveTime::MIN),
+                has_time: false,
+            }),
+            Values::Stamp(v) => v[row],
+            _ => None,
+        }
+    }
+
+    fn to_series(&self, name: &str, keep: &[bool]) -> polars::prelude::PolarsResult<Series> {
+        fn kept<T: Clone>(v: &[T], keep: &[bool]) -> Vec<T> {
+            v.iter()
+                .zip(keep)
+                .filter(|(_, k)| **k)
+                .map(|(x, _)| x.clone())
+                .collect()
+        }
+        Ok(match self {
+            Values::Text(v) => {
+                let texts: Vec<Option<&str>> = (0..v.len())
+                    .filter(|i| keep[*i])
+                    .map(|i| v.get(i))
+                    .collect();
+                Series::new(name.into(), texts)
+            }
+            Values::Flag(v) => Series::new(name.into(), kept(v, keep)),
+            Values::Number(v) => Series::new(name.into(), kept(v, keep)),
+            Values::Date(v) => {
+                let days: Vec<Option<i32>> = kept(v, keep)
+                    .into_iter()
+                    .map(|d| d.map(values::epoch_days))
+                    .collect();
+                Series::new(name.into(), days).cast(&DataType::Date)?
+            }
+            Values::Stamp(v) => {
+                let ms: Vec<Option<i64>> = kept(v, keep)
+                    .into_iter()
+                    .map(|s| s.map(|s| s.at.and_utc().timestamp_millis()))
+                    .collect();
+                Series::new(name.into(), ms)
+                    .cast(&DataType::Datetime(TimeUnit::Milliseconds, None))?
+            }
+        })
+    }
+}
+
+/// Text cells of one column in one buffer: a national extract has hundreds of millions of
+/// cells, and a `String` each would not fit in memory.
+#[derive(Debug, Default)]
+struct TextCol {
+    buf: String,
+    ends: Vec<usize>,
+    present: Vec<bool>,
+}
+
+impl TextCol {
+    fn push(&mut self, value: Option<&str>) {
+        if let Some(v) = value {
+            self.buf.push_str(v);
+        }
+        self.ends.push(self.buf.len());
+        self.present.push(value.is_some());
+    }
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+    fn get(&self, i: usize) -> Option<&str> {
+        if !self.present[i] {
+            return None;
+        }
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        Some(&self.buf[start..self.ends[i]])
+    }
+    fn set_none(&mut self, i: usize) {
+        self.present[i] = false;
+    }
+}
+
+/// A table after the first pass.
+struct Parsed {
+    spec: &'static TableSpec,
+    file: String,
+    stats: TableStats,
+    /// One per schema column, in schema order.
+    columns: Vec<Values>,
+    /// Columns the schema does not know, kept as text.
+    extra: Vec<(String, TextCol)>,
+    lines: Vec<u64>,
+    rejected: Vec<bool>,
+    /// Loaded keys -> row, filled in the second pass for the tables after it to link to.
+    index: HashMap<String, usize>,
+}
+
+struct Issues<'a> {
+    table: &'a str,
+    file: &'a str,
+    out: &'a mut Vec<Issue>,
+}
+
+impl Issues<'_> {
+    fn push(
+        &mut self,
+        line: Option<u64>,
+        column: Option<&str>,
+        rule: &str,
+        severity: Severity,
+        message: String,
+    ) {
+        self.out.push(Issue {
+            table: self.table.to_string(),
+            file: self.file.to_string(),
+            line,
+            column: column.map(str::to_string),
+            rule: rule.to_string(),
+            severity,
+            message,
+        });
+    }
+}
+
+pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Extracts, LoadError> {
+    if !dir.is_dir() {
+        return Err(LoadError::NoFolder(dir.display().to_string()));
+    }
+    let mut issues = Vec::new();
+    let mut parsed: Vec<Option<Parsed>> = TABLES
+        .iter()
+        .map(|spec| read_table(dir, spec, &mut issues))
+        .collect();
+
+    let (as_of, as_of_source) = match opts.as_of {
+        Some(d) => (d, "given with --as-of".to_string()),
+        None => match latest_event_date(&parsed, opts.today) {
+            Some(d) => (d, "the latest event date in the extracts".to_string()),
+            None => (
+                opts.today,
+                "today: the extracts hold no event dates".to_string(),
+            ),
+        },
+    };
+
+    for i in 0..parsed.len() {
+        let (done, rest) = parsed.split_at_mut(i);
+        if let Some(table) = rest[0].as_mut() {
+            check_against_others(table, done, as_of, &mut issues);
+        }
+    }
+
+    let mut frames = BTreeMap::new();
+    let mut stats = Vec::new();
+    for (spec, table) in TABLES.iter().zip(parsed) {
+        match table {
+            Some(mut t) => {
+                t.stats.rows_rejected = t.rejected.iter().filter(|r| **r).count() as u64;
+                t.stats.rows_loaded = t.stats.rows_read - t.stats.rows_rejected;
+                match build_frame(&t) {
+                    Ok(df) => {
+                        frames.insert(spec.name, df);
+                    }
+                    Err(e) => issues.push(Issue {
+                        table: spec.name.into(),
+                        file: t.file.clone(),
+                        line: None,
+                        column: None,
+                        rule: "internal".into(),
+                        severity: Severity::Fatal,
+                        message: format!("could not build the table: {e}"),
+                    }),
+                }
+                stats.push(t.stats);
+            }
+            None => stats.push(TableStats {
+                table: spec.name.into(),
+                file: spec.file_name(),
+                present: dir.join(spec.file_name()).is_file(),
+                encoding: String::new(),
+                ..Default::default()
+            }),
+        }
+    }
+    let order: HashMap<&str, usize> = TABLES
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.name, i))
+        .collect();
+    issues.sort_by_key(|i| {
+        (
+            order.get(i.table.as_str()).copied().unwrap_or(usize::MAX),
+            i.line.unwrap_or(0),
+        )
+    });
+
+    Ok(Extracts {
+        dir: dir.to_path_buf(),
+        as_of,
+        frames,
+        report: Report {
+            as_of: as_of.to_string(),
+            as_of_source,
+            data: dir.display().to_string(),
+            tables: stats,
+            issues,
+        },
+    })
+}
+
+fn latest_event_date(parsed: &[Option<Parsed>], today: NaiveDate) -> Option<NaiveDate> {
+    let mut latest: Option<NaiveDate> = None;
+    for t in parsed.iter().flatten() {
+        for (spec, values) in t.spec.columns.iter().zip(&t.columns) {
+            if spec.date_role != DateRole::Event {
+                continue;
+            }
+            for row in 0..t.rejected.len() {
+                if t.rejected[row] {
+                    continue;
+                }
+                if let Some(d) = values.stamp(row).map(|s| s.date()) {
+                    if d <= today && latest.is_none_or(|l| d > l) {
+                        latest = Some(d);
+                    }
+                }
+            }
+        }
+    }
+    latest
+}
+
+/// Reads bytes as UTF-8 (a BOM is dropped) or, failing that, Windows-1252 as Excel saves it.
+fn decode(bytes: &[u8]) -> Result<(std::borrow::Cow<'_, str>, &'static str), String> {
+    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+        return Err("the file is UTF-16 (Excel's \"Unicode text\"): save it as \"CSV UTF-8\" or \"CSV (Comma delimited)\"".into());
+    }
+    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    match std::str::from_utf8(body) {
+        Ok(s) => Ok((std::borrow::Cow::Borrowed(s), "utf-8")),
+        Err(_) => {
+            let (text, _, _) = encoding_rs::WINDOWS_1252.decode(body);
+            Ok((text, "windows-1252"))
+        }
+    }
+}
+
+fn read_table(dir: &Path, spec: &'static TableSpec, out: &mut Vec<Issue>) -> Option<Parsed> {
+    let file = spec.file_name();
+    let path = dir.join(&file);
+    let mut issues = Issues {
+        table: spec.name,
+        file: &file,
+        out,
+    };
+    if !path.is_file() {
+        if spec.required {
+            issues.push(
+                None,
+                None,
+                "missing_file",
+                Severity::Fatal,
+                format!("{file} is required and was not found in {}", dir.display()),
+            );
+        } else {
+            issues.push(
+                None,
+                None,
+                "missing_file",
+                Severity::Info,
+                format!(
+                    "{file} not supplied: measures that need {} are not available",
+                    spec.name
+                ),
+            );
+        }
+        return None;
+    }
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) => {
+            issues.push(
+                None,
+                None,
+                "unreadable_file",
+                Severity::Fatal,
+                format!("cannot read {}: {e}", path.display()),
+            );
+            return None;
+        }
+    };
+    let (text, encoding) = match decode(&bytes) {
+        Ok(x) => x,
+        Err(why) => {
+            issues.push(None, None, "encoding", Severity::Fatal, why);
+            return None;
+        }
+    };
+    if encoding != "utf-8" {
+        issues.push(None, None, "encoding", Severity::Info, "not UTF-8: read as Windows-1252 (Excel's \"CSV (Comma delimited)\"); check accented names read correctly, or save as \"CSV UTF-8\"".into());
+    }
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let mut records = reader.records();
+    let header = match records.next() {
+        Some(Ok(h)) => h,
+        Some(Err(e)) => {
+            issues.push(
+                Some(1),
+                None,
+                "unreadable_file",
+                Severity::Fatal,
+                format!("cannot read the header row: {e}"),
+            );
+            return None;
+        }
+        None => {
+            issues.push(
+                None,
+                None,
+                "missing_header",
+                Severity::Fatal,
+                format!("{file} is empty: it needs a header row naming its columns"),
+            );
+            return None;
+        }
+    };
+
+    // Map each header cell to a schema column, or keep it as an extra column.
+    let mut source: Vec<Option<usize>> = vec![None; spec.columns.len()];
+    let mut extra_at: Vec<(usize, String)> = Vec::new();
+    let mut fatal = false;
+    for (pos, raw) in header.iter().enumerate() {
+        let name = schema::normalise_header(raw);
+        match spec.column_index(&name) {
+            Some(c) if source[c].is_some() => {
+                issues.push(Some(1), Some(&name), "duplicate_column", Severity::Fatal, format!("column '{name}' appears twice in the header (positions {} and {}); remove one", source[c].unwrap() + 1, pos + 1));
+                fatal = true;
+            }
+            Some(c) => source[c] = Some(pos),
+            None => {
+                // Extra columns keep their name; a blank or repeated one gets its position.
+                let taken = name.is_empty()
+                    || name == LINE_COLUMN
+                    || extra_at.iter().any(|(_, n)| *n == name);
+                extra_at.push((
+                    pos,
+                    if taken {
+                        format!("{name}_column_{}", pos + 1)
+                    } else {
+                        name
+                    },
+                ));
+            }
+        }
+    }
+    for (c, col) in spec.columns.iter().enumerate() {
+        if col.required && source[c].is_none() {
+            let found: Vec<String> = header.iter().map(schema::normalise_header).collect();
+            issues.push(
+                Some(1),
+                Some(col.name),
+                "missing_column",
+                Severity::Fatal,
+                format!(
+                    "required column '{}' is not in the header (found: {})",
+                    col.name,
+                    found.join(", ")
+                ),
+            );
+            fatal = true;
+        }
+    }
+    if fatal {
+        return None;
+    }
+    let mut stats = TableStats {
+        table: spec.name.into(),
+        file: file.clone(),
+        present: true,
+        encoding: encoding.into(),
+        unknown_columns: extra_at.iter().map(|(_, n)| n.clone()).collect(),
+        ..Default::default()
+    };
+    for (_, name) in &extra_at {
+        issues.push(
+            Some(1),
+            Some(name),
+            "unknown_column",
+            Severity::Info,
+            format!("column '{name}' is not part of the extract format: kept, not used"),
+        );
+    }
+
+    let mut columns: Vec<Values> = spec
+        .columns
+        .iter()
+        .map(|c| Values::for_kind(c.kind))
+        .collect();
+    let mut extra: Vec<(String, TextCol)> = extra_at
+        .iter()
+        .map(|(_, n)| (n.clone(), TextCol::default()))
+        .collect();
+    let mut lines = Vec::new();
+    let mut rejected = Vec::new();
+    let mut keys: HashMap<String, u64> = HashMap::new();
+    let mut ids_fixed: BTreeMap<&'static str, (u64, u64)> = BTreeMap::new();
+    let width = header.len();
+
+    for record in records {
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map(|p| p.line());
+                issues.push(
+                    line,
+                    None,
+                    "unreadable_file",
+                    Severity::Fatal,
+                    format!("cannot read past this point: {e}"),
+                );
+                break;
+            }
+        };
+        if record.iter().all(|f| f.trim().is_empty()) {
+            stats.blank_lines += 1;
+            continue;
+        }
+        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        stats.rows_read += 1;
+        lines.push(line);
+        let mut bad = false;
+        if record.len() != width {
+            issues.push(Some(line), None, "field_count", Severity::Error, format!("the row has {} fields but the header has {width}: a stray comma or an unquoted value?", record.len()));
+            for v in columns.iter_mut() {
+                v.push_none();
+            }
+            for (_, v) in extra.iter_mut() {
+                v.push(None);
+            }
+            rejected.push(true);
+            continue;
+        }
+        for (c, col) in spec.columns.iter().enumerate() {
+            let raw = source[c].and_then(|p| record.get(p)).unwrap_or("");
+            match parse_cell(col, raw, &mut columns[c]) {
+                Ok(fixed) => {
+                    if fixed {
+                        let e = ids_fixed.entry(col.name).or_insert((line, 0));
+                        e.1 += 1;
+                    }
+                }
+                Err(e) => {
+                    columns[c].push_none();
+                    issues.push(
+                        Some(line),
+                        Some(col.name),
+                        e.rule,
+                        Severity::Error,
+                        e.message,
+                    );
+                    bad = true;
+                    continue;
+                }
+            }
+            let row = lines.len() - 1;
+            if col.required && columns[c].is_none(row) {
+                issues.push(
+                    Some(line),
+                    Some(col.name),
+                    "missing_required",
+                    Severity::Error,
+                    format!("'{}' is required and is empty", col.name),
+                );
+                bad = true;
+            }
+        }
+        for ((pos, _), (_, v)) in extra_at.iter().zip(extra.iter_mut()) {
+            let s = record.get(*pos).unwrap_or("").trim();
+            v.push((!s.is_empty()).then_some(s));
+        }
+        let row = lines.len() - 1;
+        bad |= check_row(spec, &columns, row, line, &mut issues);
+        // Duplicate keys: the first row holds the key; later ones are rejected.
+        if let Some(key) = columns[0].text(row) {
+            match keys.get(key) {
+                Some(first) => {
+                    issues.push(
+                        Some(line),
+                        Some(spec.key),
+                        "duplicate_key",
+                        Severity::Error,
+                        format!("{} '{key}' already appears on line {first}", spec.key),
+                    );
+                    bad = true;
+                }
+                None => {
+                    keys.insert(key.to_string(), line);
+                }
+            }
+        }
+        rejected.push(bad);
+    }
+    for (col, (first, n)) in ids_fixed {
+        issues.push(Some(first), Some(col), "id_normalised", Severity::Warning, format!("{n} ID(s) written as Excel numbers like '10.0' were read without the '.0' (first on line {first}); export IDs as text"));
+    }
+    Some(Parsed {
+        spec,
+        file,
+        stats,
+        columns,
+        extra,
+        lines,
+        rejected,
+        index: HashMap::new(),
+    })
+}
+
+/// Parses one cell into its column. Returns whether an ID was normalised.
+fn parse_cell(col: &ColumnSpec, raw: &str, into: &mut Values) -> Result<bool, CellError> {
+    let mut fixed = false;
+    match (col.kind, into) {
+        (Kind::Id, Values::Text(v)) => {
+            let (id, changed) = values::normalise_id(raw);
+            fixed = changed;
+            v.push((!id.is_empty()).then_some(id));
+        }
+        (Kind::Text, Values::Text(v)) => {
+            let s = raw.trim();
+            v.push((!s.is_empty()).then_some(s));
+        }
+        (Kind::Code(codes), Values::Text(v)) => {
+            let s = raw.trim();
+            if s.is_empty() {
+                v.push(None);
+            } else {
+                let code = schema::match_code(codes, s).ok_or_else(|| CellError {
+                    rule: "bad_code",
+                    message: format!(
+                        "'{s}' is not a valid {}: expected one of {}",
+                        col.name,
+                        codes.join(", ")
+                    ),
+                })?;
+                v.push(Some(code));
+            }
+        }
+        (Kind::Date, Values::Date(v)) => v.push(values::parse_date(raw)?),
+        (Kind::DateTime, Values::Stamp(v)) => v.push(values::parse_stamp(raw)?),
+        (Kind::Flag, Values::Flag(v)) => v.push(values::parse_flag(raw)?),
+        (Kind::Number, Values::Number(v)) => v.push(values::parse_number(raw)?),
+        _ => unreachable!("Values::for_kind matches Kind"),
+    }
+    Ok(fixed)
+}
+
+/// Checks that need only this row: dates before 1990 and same-row event order.
+/// Returns whether the row is rejected.
+fn check_row(
+    spec: &TableSpec,
+    columns: &[Values],
+    row: usize,
+    line: u64,
+    issues: &mut Issues,
+) -> bool {
+    let mut bad = false;
+    let floor = earliest_plausible_date();
+    for (c, col) in spec.columns.iter().enumerate() {
+        if col.date_role == DateRole::Staff {
+            continue;
+        }
+        if let Some(s) = columns[c].stamp(row) {
+            if s.date() < floor {
+                issues.push(
+                    Some(line),
+                    Some(col.name),
+                    "too_old",
+                    Severity::Error,
+                    format!(
+                        "{} {} is before {floor}: a typing error?",
+                        col.name,
+                        s.date()
+                    ),
+                );
+                bad = true;
+            }
+        }
+    }
+    for rule in spec.order {
+        if !rule_applies(spec, columns, row, rule.when) {
+            continue;
+        }
+        if let Earlier::SameRow(earlier) = rule.earlier {
+            let later = columns[spec.column_index(rule.later).expect("schema tested")].stamp(row);
+            let first = columns[spec.column_index(earlier).expect("schema tested")].stamp(row);
+            if let (Some(l), Some(f)) = (later, first) {
+                if l.before(&f) {
+                    issues.push(
+                        Some(line),
+                        Some(rule.later),
+                        "order",
+                        Severity::Error,
+                        format!(
+                            "{}: {} {} is before {} {}",
+                            rule.what,
+                            rule.later,
+                            show(&l),
+                            earlier,
+                            show(&f)
+                        ),
+                    );
+                    bad = true;
+                }
+            }
+        }
+    }
+    bad
+}
+
+fn rule_applies(
+    spec: &TableSpec,
+    columns: &[Values],
+    row: usize,
+    when: Option<(&str, &str)>,
+) -> bool {
+    match when {
+        None => true,
+        Some((col, code)) => {
+            spec.column_index(col).and_then(|c| columns[c].text(row)) == Some(code)
+        }
+    }
+}
+
+fn show(s: &Stamp) -> String {
+    if s.has_time {
+        s.at.format("%Y-%m-%d %H:%M").to_string()
+    } else {
+        s.date().to_string()
+    }
+}
+
+/// Second pass for one table, with every table before it finished.
+fn check_against_others(
+    t: &mut Parsed,
+    done: &[Option<Parsed>],
+    as_of: NaiveDate,
+    out: &mut Vec<Issue>,
+) {
+    let spec = t.spec;
+    let mut issues = Issues {
+        table: spec.name,
+        file: &t.file,
+        out,
+    };
+    let parent = |name: &str| done.iter().flatten().find(|p| p.spec.name == name);
+
+    // Links to tables that were not supplied cannot be checked: say so once.
+    for col in spec.columns {
+        if let Some((target, _)) = col.refers_to {
+            if parent(target).is_none() {
+                issues.push(
+                    None,
+                    Some(col.name),
+                    "unchecked_link",
+                    Severity::Info,
+                    format!(
+                        "{} links to {target}.csv, which was not loaded: links not checked",
+                        col.name
+                    ),
+                );
+            }
+        }
+    }
+
+    for row in 0..t.rejected.len() {
+        if t.rejected[row] {
+            continue;
+        }
+        let line = t.lines[row];
+        let mut bad = false;
+        for (c, col) in spec.columns.iter().enumerate() {
+            if col.date_role != DateRole::Event {
+                continue;
+            }
+            if let Some(s) = t.columns[c].stamp(row) {
+                if s.date() > as_of {
+                    issues.push(
+                        Some(line),
+                        Some(col.name),
+                        "future_date",
+                        Severity::Error,
+                        format!("{} {} is after the as-of date {as_of}", col.name, s.date()),
+                    );
+                    bad = true;
+                }
+            }
+        }
+        for rule in spec.order {
+            let Earlier::Via { via, column } = rule.earlier else {
+                continue;
+            };
+            if !rule_applies(spec, &t.columns, row, rule.when) {
+                continue;
+            }
+            let via_col = spec.column(via).expect("schema tested");
+            let (target, _) = via_col.refers_to.expect("schema tested");
+            let Some(p) = parent(target) else { continue };
+            let Some(key) = t.columns[spec.column_index(via).expect("schema tested")].text(row)
+            else {
+                continue;
+            };
+            let Some(&prow) = p.index.get(key) else {
+                continue;
+            };
+            let first = p.columns[p.spec.column_index(column).expect("schema tested")].stamp(prow);
+            let later = t.columns[spec.column_index(rule.later).expect("schema tested")].stamp(row);
+            if let (Some(l), Some(f)) = (later, first) {
+                if l.before(&f) {
+                    issues.push(
+                        Some(line),
+                        Some(rule.later),
+                        "order",
+                        Severity::Error,
+                        format!(
+                            "{}: {} {} is before {target}.{column} {} ({via} {key}, {}:{})",
+                            rule.what,
+                            rule.later,
+                            show(&l),
+                            show(&f),
+                            p.file,
+                            p.lines[prow]
+                        ),
+                    );
+                    bad = true;
+                }
+            }
+        }
+        if bad {
+            t.rejected[row] = true;
+            continue;
+        }
+        for (c, col) in spec.columns.iter().enumerate() {
+            let Some((target, target_col)) = col.refers_to else {
+                continue;
+            };
+            let Some(p) = parent(target) else { continue };
+            let Values::Text(v) = &mut t.columns[c] else {
+                continue;
+            };
+            let Some(key) = v.get(row) else { continue };
+            if p.index.contains_key(key) {
+                continue;
+            }
+            if col.required {
+                issues.push(
+                    Some(line),
+                    Some(col.name),
+                    "dangling_link",
+                    Severity::Warning,
+                    format!(
+                        "{} '{key}' is not in {target}.csv ({target_col}): row kept",
+                        col.name
+                    ),
+                );
+            } else {
+                issues.push(
+                    Some(line),
+                    Some(col.name),
+                    "dangling_link",
+                    Severity::Warning,
+                    format!(
+                        "{} '{key}' is not in {target}.csv ({target_col}): link dropped",
+                        col.name
+                    ),
+                );
+                v.set_none(row);
+            }
+        }
+    }
+    // Only tables that others link to need an index of their keys.
+    let linked = TABLES
+        .iter()
+        .flat_map(|x| x.columns)
+        .any(|c| c.refers_to.is_some_and(|(target, _)| target == spec.name));
+    if let (true, Values::Text(keys)) = (linked, &t.columns[0]) {
+        t.index = (0..keys.len())
+            .filter(|i| !t.rejected[*i])
+            .filter_map(|i| keys.get(i).map(|k| (k.to_string(), i)))
+            .collect();
+    }
+}
+
+fn build_frame(t: &Parsed) -> polars::prelude::PolarsResult<DataFrame> {
+    let keep: Vec<bool> = t.rejected.iter().map(|r| !r).collect();
+    let height = keep.iter().filter(|k| **k).count();
+    let mut cols: Vec<Column> = Vec::with_capacity(t.columns.len() + t.extra.len() + 1);
+    for (spec, values) in t.spec.columns.iter().zip(&t.columns) {
+        cols.push(values.to_series(spec.name, &keep)?.into());
+    }
+    for (name, v) in &t.extra {
+        let kept: Vec<Option<&str>> = (0..v.len())
+            .filter(|i| keep[*i])
+            .map(|i| v.get(i))
+            .collect();
+        cols.push(Series::new(name.into(), kept).into());
+    }
+    let lines: Vec<u32> = t
+        .lines
+        .iter()
+        .zip(&keep)
+        .filter(|(_, k)| **k)
+        .map(|(l, _)| *l as u32)
+        .collect();
+    cols.push(Series::new(LINE_COLUMN.into(), lines).into());
+    DataFrame::new(height, cols)
+}

@@ -1,0 +1,13 @@
+//! csc-audit: audit sampling and compliance metrics for children's social care in England.
+//!
+//! The modules follow the data's journey: [`schema`] (the extract format, written once) ->
+//! [`values`] and [`ingest`] (reading and checking every row) -> [`calendar`] (working days)
+//! -> [`report`] (the data-quality report). [`synth`] makes a synthetic council to try it on.
+
+pub mod calendar;
+pub mod fsutil;
+pub mod ingest;
+pub mod report;
+pub mod schema;
+pub mod synth;
+pub mod values;

@@ -1,0 +1,266 @@
+//! Parsing one cell of an extract: dates (ISO or UK order, never US), datetimes, flags,
+//! identifiers and numbers. Each failure says what was expected, in words an analyst who
+//! exported the file from Excel can act on.
+
+use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime};
+
+/// Why a cell could not be read. `rule` is the stable name used in reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CellError {
+    pub rule: &'static str,
+    pub message: String,
+}
+
+fn err(rule: &'static str, message: String) -> CellError {
+    CellError { rule, message }
+}
+
+/// A datetime that remembers whether the file gave a time: a date given where a datetime
+/// is expected is a date with no time, and comparisons with it are made on dates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    pub at: NaiveDateTime,
+    pub has_time: bool,
+}
+
+impl Stamp {
+    pub fn date(&self) -> NaiveDate {
+        self.at.date()
+    }
+    /// True when `self` is strictly before `other`: on dates when either has no time.
+    pub fn before(&self, other: &Stamp) -> bool {
+        if self.has_time && other.has_time {
+            self.at < other.at
+        } else {
+            self.date() < other.date()
+        }
+    }
+}
+
+const DATE_FORMS: &str = "YYYY-MM-DD or DD/MM/YYYY (UK order)";
+
+/// Reads `YYYY-MM-DD` or `D/M/YYYY`, optionally followed by a time (` HH:MM`, ` HH:MM:SS`
+/// or ISO `THH:MM:SS`). Returns `None` for an empty cell.
+pub fn parse_stamp(raw: &str) -> Result<Option<Stamp>, CellError> {
+    let s = raw.trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    let (date_part, time_part) = match s.find(['T', ' ']) {
+        Some(i) => (&s[..i], Some(s[i + 1..].trim())),
+        None => (s, None),
+    };
+    let date = parse_date_part(date_part, s)?;
+    let time = match time_part {
+        None | Some("") => None,
+        Some(t) => Some(parse_time(t).ok_or_else(|| {
+            err(
+                "bad_datetime",
+                format!("'{s}' has a time that is not HH:MM or HH:MM:SS"),
+            )
+        })?),
+    };
+    Ok(Some(Stamp {
+        at: date.and_time(time.unwrap_or(NaiveTime::MIN)),
+        has_time: time.is_some(),
+    }))
+}
+
+/// Reads a date. A time after it (as Excel adds, ` 00:00:00`) is accepted and dropped.
+pub fn parse_date(raw: &str) -> Result<Option<NaiveDate>, CellError> {
+    Ok(parse_stamp(raw)?.map(|s| s.date()))
+}
+
+fn parse_time(t: &str) -> Option<NaiveTime> {
+    let t = t.trim_end_matches('Z');
+    let t = t.split('.').next().unwrap_or(t);
+    NaiveTime::parse_from_str(t, "%H:%M:%S")
+        .or_else(|_| NaiveTime::parse_from_str(t, "%H:%M"))
+        .ok()
+}
+
+fn parse_date_part(d: &str, whole: &str) -> Result<NaiveDate, CellError> {
+    let bad = |why: String| err("bad_date", format!("'{whole}' is not a date: {why}"));
+    if let Some(parts) = split3(d, '-') {
+        let [y, m, day] = parts;
+        if y.len() == 4 {
+            return ymd(y, m, day).ok_or_else(|| bad(format!("expected {DATE_FORMS}")));
+        }
+        return Err(bad(format!("expected {DATE_FORMS}")));
+    }
+    if let Some(parts) = split3(d, '/') {
+        let [day, m, y] = parts;
+        if y.len() != 4 {
+            return Err(bad(format!(
+                "the year must have four digits; expected {DATE_FORMS}"
+            )));
+        }
+        if let Some(date) = ymd(y, m, day) {
+            return Ok(date);
+        }
+        // 11/25/2024 cannot be UK order; say so rather than "invalid".
+        if let (Ok(a), Ok(b)) = (day.parse::<u32>(), m.parse::<u32>()) {
+            if b > 12 && (1..=12).contains(&a) && ymd(y, day, m).is_some() {
+                return Err(err(
+                    "us_date",
+                    format!(
+                        "'{whole}' looks like a US date (month/day/year); dates must be \
+                         DD/MM/YYYY (UK order) or YYYY-MM-DD"
+                    ),
+                ));
+            }
+        }
+        return Err(bad(format!("no such day; expected {DATE_FORMS}")));
+    }
+    if let Ok(serial) = d.parse::<f64>() {
+        if (1.0..200_000.0).contains(&serial) {
+            let hint = NaiveDate::from_ymd_opt(1899, 12, 30)
+                .and_then(|base| base.checked_add_signed(Duration::days(serial.trunc() as i64)))
+                .map(|x| format!(" (Excel day {} is {x})", serial.trunc()))
+                .unwrap_or_default();
+            return Err(err(
+                "excel_serial",
+                format!(
+                    "'{whole}' is an Excel serial number, not a date{hint}; format the \
+                     column as a date before exporting ({DATE_FORMS})"
+                ),
+            ));
+        }
+    }
+    Err(bad(format!("expected {DATE_FORMS}")))
+}
+
+fn split3(s: &str, sep: char) -> Option<[&str; 3]> {
+    let mut it = s.split(sep);
+    let parts = [it.next()?, it.next()?, it.next()?];
+    if it.next().is_some()
+        || parts
+            .iter()
+            .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return None;
+    }
+    Some(parts)
+}
+
+fn ymd(y: &str, m: &str, d: &str) -> Option<NaiveDate> {
+    if m.len() > 2 || d.len() > 2 {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?)
+}
+
+/// `Y`/`N`, `yes`/`no`, `true`/`false`, `1`/`0` in any case; empty is unknown.
+pub fn parse_flag(raw: &str) -> Result<Option<bool>, CellError> {
+    let s = raw.trim();
+    match s.to_ascii_lowercase().as_str() {
+        "" => Ok(None),
+        "y" | "yes" | "true" | "1" => Ok(Some(true)),
+        "n" | "no" | "false" | "0" => Ok(Some(false)),
+        _ => Err(err(
+            "bad_flag",
+            format!("'{s}' is not a flag: expected Y/N, yes/no, true/false or 1/0"),
+        )),
+    }
+}
+
+pub fn parse_number(raw: &str) -> Result<Option<f64>, CellError> {
+    let s = raw.trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(Some(v)),
+        _ => Err(err(
+            "bad_number",
+            format!("'{s}' is not a number: expected digits with an optional decimal point"),
+        )),
+    }
+}
+
+/// Identifiers stay text. Excel turns `10` into `10.0` when a column was numeric: that
+/// trailing `.0` is removed (and reported) so the ID still links to other tables.
+/// Returns the ID and whether it was changed.
+pub fn normalise_id(raw: &str) -> (&str, bool) {
+    let s = raw.trim();
+    if let Some((int, frac)) = s.split_once('.') {
+        if !int.is_empty()
+            && int.bytes().all(|b| b.is_ascii_digit())
+            && !frac.is_empty()
+            && frac.bytes().all(|b| b == b'0')
+        {
+            return (int, true);
+        }
+    }
+    (s, false)
+}
+
+/// Days since 1970-01-01 (polars' Date representation).
+pub fn epoch_days(d: NaiveDate) -> i32 {
+    d.num_days_from_ce() - 719_163
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    #[test]
+    fn reads_iso_and_uk_dates_never_us() {
+        assert_eq!(parse_date("2024-02-29").unwrap(), Some(d(2024, 2, 29)));
+        assert_eq!(parse_date("03/04/2024").unwrap(), Some(d(2024, 4, 3)));
+        assert_eq!(parse_date("3/4/2024").unwrap(), Some(d(2024, 4, 3)));
+        assert_eq!(
+            parse_date(" 31/12/2023 00:00:00").unwrap(),
+            Some(d(2023, 12, 31))
+        );
+        assert_eq!(parse_date("").unwrap(), None);
+        assert_eq!(parse_date("11/25/2024").unwrap_err().rule, "us_date");
+        assert_eq!(parse_date("29/02/2023").unwrap_err().rule, "bad_date");
+        assert_eq!(parse_date("2023-02-29").unwrap_err().rule, "bad_date");
+        assert_eq!(parse_date("01/02/24").unwrap_err().rule, "bad_date");
+        assert_eq!(parse_date("yesterday").unwrap_err().rule, "bad_date");
+        let serial = parse_date("45231").unwrap_err();
+        assert_eq!(serial.rule, "excel_serial");
+        // 45231 days after 1899-12-30 is 2023-11-01 (Excel's DATEVALUE("01/11/2023")).
+        assert!(serial.message.contains("2023-11-01"), "{}", serial.message);
+    }
+
+    #[test]
+    fn reads_datetimes_and_remembers_missing_times() {
+        let s = parse_stamp("05/03/2024 14:30").unwrap().unwrap();
+        assert!(s.has_time);
+        assert_eq!(s.at, d(2024, 3, 5).and_hms_opt(14, 30, 0).unwrap());
+        let iso = parse_stamp("2024-03-05T09:15:07").unwrap().unwrap();
+        assert_eq!(iso.at, d(2024, 3, 5).and_hms_opt(9, 15, 7).unwrap());
+        let day = parse_stamp("2024-03-05").unwrap().unwrap();
+        assert!(!day.has_time);
+        // Same day, one without a time: not "before".
+        assert!(!day.before(&s) && !s.before(&day));
+        assert!(iso.before(&s));
+        assert_eq!(
+            parse_stamp("2024-03-05 25:00").unwrap_err().rule,
+            "bad_datetime"
+        );
+    }
+
+    #[test]
+    fn flags_ids_and_numbers() {
+        assert_eq!(parse_flag("Yes").unwrap(), Some(true));
+        assert_eq!(parse_flag("FALSE").unwrap(), Some(false));
+        assert_eq!(parse_flag(" 0 ").unwrap(), Some(false));
+        assert_eq!(parse_flag("").unwrap(), None);
+        assert_eq!(parse_flag("maybe").unwrap_err().rule, "bad_flag");
+        assert_eq!(normalise_id("10.0"), ("10", true));
+        assert_eq!(normalise_id("007"), ("007", false));
+        assert_eq!(normalise_id("10.5"), ("10.5", false));
+        assert_eq!(normalise_id("A.0"), ("A.0", false));
+        assert_eq!(parse_number("0.8").unwrap(), Some(0.8));
+        assert_eq!(parse_number("1,0").unwrap_err().rule, "bad_number");
+        assert_eq!(epoch_days(d(1970, 1, 1)), 0);
+        assert_eq!(epoch_days(d(2024, 2, 29)), 19782);
+    }
+}
