@@ -776,10 +776,9 @@ fn check_against_others(
     }
 
     for row in 0..t.rejected.len() {
-        if t.rejected[row] {
-            continue;
-        }
         let line = t.lines[row];
+        // Future dates are reported on every row, rejected already or not, so that a date
+        // typed a decade ahead is named for what it is.
         let mut bad = false;
         for (c, col) in spec.columns.iter().enumerate() {
             if col.date_role != DateRole::Event {
@@ -797,6 +796,9 @@ fn check_against_others(
                     bad = true;
                 }
             }
+        }
+        if t.rejected[row] {
+            continue;
         }
         for rule in spec.order {
             let Earlier::Via { via, column } = rule.earlier else {
