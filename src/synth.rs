@@ -273,7 +273,7 @@ const REFERRALS_PER_YEAR: f64 = 3400.0;
 const RE_REFERRAL_12M: f64 = 0.225;
 const RE_REFERRAL_LATER: f64 = 0.12;
 
-fn pick<'a, T: Copy>(rng: &mut impl Rng, items: &'a [(T, f64)]) -> T {
+fn pick<T: Copy>(rng: &mut impl Rng, items: &[(T, f64)]) -> T {
     let total: f64 = items.iter().map(|(_, w)| w).sum();
     let mut x = rng.random::<f64>() * total;
     for (item, w) in items {
@@ -758,7 +758,7 @@ impl<'a> Sim<'a> {
         let mut d = from;
         loop {
             let on_time = self.on_time(team, d, -0.02);
-            d = d + Duration::days(if on_time {
+            d += Duration::days(if on_time {
                 self.days(30, 60)
             } else {
                 self.days(61, 110)
@@ -1095,11 +1095,14 @@ pub fn write(out: &Path, opts: &SynthOptions) -> Result<Summary, SynthError> {
     Ok(summary)
 }
 
+/// A file to write: its name and bytes.
+pub type OutputFile = (String, Vec<u8>);
+
 /// Generates every file in memory: `(file name, bytes)`, in a fixed order.
 pub fn generate(
     cal: &Calendar,
     opts: &SynthOptions,
-) -> Result<(Vec<(String, Vec<u8>)>, Summary), SynthError> {
+) -> Result<(Vec<OutputFile>, Summary), SynthError> {
     if !(opts.scale > 0.0 && opts.scale <= 1000.0) {
         return Err(SynthError::Options(format!(
             "--scale {} must be above 0 and at most 1000",
@@ -1161,7 +1164,7 @@ pub fn generate(
     }
     for (name, compliance, size) in specs {
         let n = ((size as f64 * per_area).round() as usize).max(2);
-        let mut member = |rng: &mut ChaCha8Rng| loop {
+        let mut member = |rng: &mut ChaCha8Rng| {
             let first = FIRST_NAMES[rng.random_range(0..FIRST_NAMES.len())];
             let last = LAST_NAMES[rng.random_range(0..LAST_NAMES.len())];
             let base = format!("{first} {last}");
@@ -1172,7 +1175,7 @@ pub fn generate(
                 k += 1;
             }
             used_names.insert(candidate.clone());
-            return candidate;
+            candidate
         };
         let manager = member(&mut rng);
         let mut workers = Vec::new();

@@ -236,3 +236,32 @@ fn a_median_council_lands_near_the_national_figures() {
     let icpc: Vec<f64> = s.years.iter().map(|(_, c)| c.icpc_15wd_pct()).collect();
     assert!(icpc[1] < icpc[0] && icpc[1] < icpc[2], "{icpc:?}");
 }
+
+#[test]
+fn sample_data_is_the_generator_output_and_loads_cleanly() {
+    // README: sample_data was made by `csc-audit synth --out sample_data --seed 2025`.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_data");
+    let (files, _) = generate(&Calendar::england_and_wales(), &opts(2025, 1.0, false)).unwrap();
+    for (name, bytes) in &files {
+        let committed = std::fs::read(root.join(name)).unwrap_or_default();
+        assert!(
+            committed == *bytes,
+            "sample_data/{name} differs from the generator: regenerate it (README)"
+        );
+    }
+    let ex = load(
+        &root,
+        &LoadOptions {
+            as_of: None,
+            today: today(),
+        },
+    )
+    .unwrap();
+    assert_eq!(ex.report.rows_rejected(), 0);
+    assert!(ex
+        .report
+        .issues
+        .iter()
+        .all(|i| i.severity == Severity::Info));
+    assert_eq!(ex.as_of, NaiveDate::from_ymd_opt(2025, 3, 31).unwrap());
+}
