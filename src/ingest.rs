@@ -8,10 +8,10 @@
 //! table: dates after the as-of date, events before the event they follow, and links to rows
 //! that do not exist.
 
-use crate::report::{Issue, Report, Severity, TableStats};
+use crate::report::{CalendarNote, Issue, Report, Severity, TableStats};
 use crate::schema::{self, ColumnSpec, DateRole, Earlier, Kind, TableSpec, TABLES};
 use crate::values::{self, CellError, Stamp};
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use polars::prelude::{Column, DataFrame, DataType, NamedFrom, Series, TimeUnit};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -41,12 +41,29 @@ pub struct LoadOptions {
 pub struct Extracts {
     pub dir: PathBuf,
     pub as_of: NaiveDate,
+    /// The first and last event dates of the loaded rows.
+    pub event_dates: Option<(NaiveDate, NaiveDate)>,
     /// Frames of the tables whose file was present and usable.
     pub frames: BTreeMap<&'static str, DataFrame>,
     pub report: Report,
 }
 
 impl Extracts {
+    /// Records in the report which working-day calendar the measures will use, and whether
+    /// it covers every event date of the data (from its first event to the as-of date).
+    pub fn note_calendar(&mut self, cal: &crate::calendar::Calendar, source: &str) {
+        let covers = self.event_dates.is_none_or(|(first, _)| {
+            first.year() >= cal.first_year() && self.as_of.year() <= cal.last_year()
+        });
+        self.report.calendar = Some(CalendarNote {
+            name: cal.name.clone(),
+            source: source.to_string(),
+            first_year: cal.first_year(),
+            last_year: cal.last_year(),
+            covers_data: covers,
+        });
+    }
+
     pub fn frame(&self, table: &str) -> Option<&DataFrame> {
         self.frames.get(table)
     }
@@ -235,8 +252,8 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Extracts, LoadError> {
 
     let (as_of, as_of_source) = match opts.as_of {
         Some(d) => (d, "given with --as-of".to_string()),
-        None => match latest_event_date(&parsed, opts.today) {
-            Some(d) => (d, "the latest event date in the extracts".to_string()),
+        None => match event_date_range(&parsed, opts.today) {
+            Some((_, d)) => (d, "the latest event date in the extracts".to_string()),
             None => (
                 opts.today,
                 "today: the extracts hold no event dates".to_string(),
@@ -251,6 +268,7 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Extracts, LoadError> {
         }
     }
 
+    let event_dates = event_date_range(&parsed, as_of);
     let mut frames = BTreeMap::new();
     let mut stats = Vec::new();
     for (spec, table) in TABLES.iter().zip(parsed) {
@@ -298,10 +316,14 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Extracts, LoadError> {
     Ok(Extracts {
         dir: dir.to_path_buf(),
         as_of,
+        event_dates,
         frames,
         report: Report {
             as_of: as_of.to_string(),
             as_of_source,
+            first_event_date: event_dates.map(|(d, _)| d.to_string()),
+            last_event_date: event_dates.map(|(_, d)| d.to_string()),
+            calendar: None,
             data: dir.display().to_string(),
             tables: stats,
             issues,
@@ -309,26 +331,25 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Extracts, LoadError> {
     })
 }
 
-fn latest_event_date(parsed: &[Option<Parsed>], today: NaiveDate) -> Option<NaiveDate> {
-    let mut latest: Option<NaiveDate> = None;
+/// The first and last event dates of the rows not rejected, ignoring dates after `up_to`.
+fn event_date_range(parsed: &[Option<Parsed>], up_to: NaiveDate) -> Option<(NaiveDate, NaiveDate)> {
+    let mut range: Option<(NaiveDate, NaiveDate)> = None;
     for t in parsed.iter().flatten() {
         for (spec, values) in t.spec.columns.iter().zip(&t.columns) {
             if spec.date_role != DateRole::Event {
                 continue;
             }
-            for row in 0..t.rejected.len() {
-                if t.rejected[row] {
-                    continue;
-                }
-                if let Some(d) = values.stamp(row).map(|s| s.date()) {
-                    if d <= today && latest.is_none_or(|l| d > l) {
-                        latest = Some(d);
-                    }
+            for row in (0..t.rejected.len()).filter(|r| !t.rejected[*r]) {
+                if let Some(d) = values.stamp(row).map(|s| s.date()).filter(|d| *d <= up_to) {
+                    range = Some(match range {
+                        None => (d, d),
+                        Some((lo, hi)) => (lo.min(d), hi.max(d)),
+                    });
                 }
             }
         }
     }
-    latest
+    range
 }
 
 /// Reads bytes as UTF-8 (a BOM is dropped) or, failing that, Windows-1252 as Excel saves it.

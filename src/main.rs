@@ -3,6 +3,7 @@
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand, ValueEnum};
+use csc_audit::calendar::Calendar;
 use csc_audit::ingest::{self, LoadOptions};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -45,6 +46,24 @@ enum Command {
         /// How many issues the text report lists in full.
         #[arg(long, default_value_t = 50)]
         limit: usize,
+        /// Working-day calendar (TOML, as calendars/england-and-wales.toml); default: built in.
+        #[arg(long)]
+        calendar: Option<PathBuf>,
+    },
+    /// Working days between two dates, or the date N working days after one (a deadline).
+    Days {
+        /// The starting event's date (day 0).
+        #[arg(long, value_parser = parse_cli_date)]
+        from: NaiveDate,
+        /// Count the working days d with from < d <= to.
+        #[arg(long, value_parser = parse_cli_date, conflicts_with = "add", required_unless_present = "add")]
+        to: Option<NaiveDate>,
+        /// Give the last date still "within N working days" of --from.
+        #[arg(long)]
+        add: Option<u32>,
+        /// Working-day calendar (TOML); default: England and Wales, built in.
+        #[arg(long)]
+        calendar: Option<PathBuf>,
     },
     /// Writes a synthetic council's extracts: realistic, internally consistent, seeded.
     Synth {
@@ -74,6 +93,13 @@ fn parse_cli_date(s: &str) -> Result<NaiveDate, String> {
         .ok_or_else(|| "an empty date".to_string())
 }
 
+fn load_calendar(path: Option<&std::path::Path>) -> Result<(Calendar, String)> {
+    Ok(match path {
+        Some(p) => (Calendar::from_file(p)?, p.display().to_string()),
+        None => (Calendar::england_and_wales(), "built-in".to_string()),
+    })
+}
+
 fn main() -> ExitCode {
     match run() {
         Ok(code) => code,
@@ -92,9 +118,12 @@ fn run() -> Result<ExitCode> {
             format,
             strict,
             limit,
+            calendar,
         } => {
+            let (cal, source) = load_calendar(calendar.as_deref())?;
             let today = chrono::Local::now().date_naive();
-            let extracts = ingest::load(&data, &LoadOptions { as_of, today })?;
+            let mut extracts = ingest::load(&data, &LoadOptions { as_of, today })?;
+            extracts.note_calendar(&cal, &source);
             let report = &extracts.report;
             match format {
                 ReportFormat::Text => print!("{}", report.to_text(limit)),
@@ -107,6 +136,42 @@ fn run() -> Result<ExitCode> {
             } else {
                 ExitCode::SUCCESS
             })
+        }
+        Command::Days {
+            from,
+            to,
+            add,
+            calendar,
+        } => {
+            let (cal, _) = load_calendar(calendar.as_deref())?;
+            let (from_s, on) = (from.format("%a %d %b %Y"), cal.name.as_str());
+            match (to, add) {
+                (Some(to), _) => {
+                    let n = cal.working_days_between(from, to)?;
+                    println!(
+                        "{n} working days from {from_s} to {} ({on})",
+                        to.format("%a %d %b %Y")
+                    );
+                    let (lo, hi) = if from <= to { (from, to) } else { (to, from) };
+                    for d in lo.iter_days().skip(1).take_while(|d| *d <= hi) {
+                        if let Some(name) = cal.holiday_name(d) {
+                            println!("  not counted: {} {name}", d.format("%a %d %b %Y"));
+                        }
+                    }
+                    if n < 0 {
+                        println!("  negative: the end is before the start");
+                    }
+                }
+                (None, Some(n)) => {
+                    let due = cal.add_working_days(from, n)?;
+                    println!(
+                        "{n} working days after {from_s} is {} ({on})",
+                        due.format("%a %d %b %Y")
+                    );
+                }
+                (None, None) => unreachable!("clap requires --to or --add"),
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Synth {
             out,

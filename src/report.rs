@@ -46,10 +46,26 @@ pub struct TableStats {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CalendarNote {
+    pub name: String,
+    /// `built-in` or the file given with `--calendar`.
+    pub source: String,
+    pub first_year: i32,
+    pub last_year: i32,
+    /// Whether every event date of the data falls inside the calendar's years.
+    pub covers_data: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
     pub as_of: String,
     /// How the as-of date was chosen.
     pub as_of_source: String,
+    /// First and last event dates of the loaded rows.
+    pub first_event_date: Option<String>,
+    pub last_event_date: Option<String>,
+    /// The working-day calendar, once one is chosen.
+    pub calendar: Option<CalendarNote>,
     pub data: String,
     pub tables: Vec<TableStats>,
     pub issues: Vec<Issue>,
@@ -73,7 +89,22 @@ impl Report {
     pub fn to_text(&self, limit: usize) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "Data quality report for {}", self.data);
-        let _ = writeln!(out, "As-of date: {} ({})\n", self.as_of, self.as_of_source);
+        let _ = writeln!(out, "As-of date: {} ({})", self.as_of, self.as_of_source);
+        if let (Some(first), Some(last)) = (&self.first_event_date, &self.last_event_date) {
+            let _ = writeln!(out, "Events from {first} to {last}");
+        }
+        if let Some(c) = &self.calendar {
+            let _ = write!(
+                out,
+                "Working days: {} ({}, {}-{})",
+                c.name, c.source, c.first_year, c.last_year
+            );
+            if !c.covers_data {
+                let _ = write!(out, ": WARNING, the data has dates outside these years; supply a calendar that covers them with --calendar");
+            }
+            let _ = writeln!(out);
+        }
+        let _ = writeln!(out);
         let _ = writeln!(
             out,
             "{:<22} {:>10} {:>10} {:>10}  notes",

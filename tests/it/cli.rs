@@ -126,3 +126,84 @@ fn check_text_report_summarises_tables_and_issues() {
     assert!(text.contains("read as windows-1252"), "{text}");
     assert!(text.contains("and 25 more: use --format json"), "{text}");
 }
+
+#[test]
+fn days_counts_working_days_and_deadlines() {
+    // Thu 28 Mar 2024 -> Fri 19 Apr 2024: Easter (29 Mar, 1 Apr) skipped; 2-5, 8-12, 15-19 Apr.
+    let out = csc()
+        .args(["days", "--from", "2024-03-28", "--to", "19/04/2024"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.starts_with("14 working days from Thu 28 Mar 2024 to Fri 19 Apr 2024"),
+        "{text}"
+    );
+    assert!(
+        text.contains("not counted: Fri 29 Mar 2024 Good Friday"),
+        "{text}"
+    );
+    let out = csc()
+        .args(["days", "--from", "2024-03-28", "--add", "15"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8(out.stdout)
+        .unwrap()
+        .contains("is Mon 22 Apr 2024"));
+    // A local calendar where Wed 24 Dec 2025 is a closure day (and, being a test calendar,
+    // 25-26 Dec are not holidays).
+    let cal = fixture("anytown-2025.toml");
+    let out = csc()
+        .args([
+            "days",
+            "--from",
+            "2025-12-23",
+            "--to",
+            "2025-12-29",
+            "--calendar",
+        ])
+        .arg(&cal)
+        .output()
+        .unwrap();
+    // Counted: Thu 25, Fri 26, Mon 29 (this calendar has no Christmas holidays); Wed 24 closed.
+    assert!(String::from_utf8(out.stdout)
+        .unwrap()
+        .starts_with("3 working days"));
+    csc()
+        .args(["days", "--from", "2031-01-01", "--to", "2031-02-01"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("--calendar"));
+}
+
+#[test]
+fn check_says_when_the_calendar_does_not_cover_the_data() {
+    let out = csc()
+        .args(["check", "--format", "json", "--data"])
+        .arg(fixture("golden"))
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["calendar"]["covers_data"], true);
+    assert_eq!(v["calendar"]["source"], "built-in");
+    // The golden events run from 28 March to 8 April 2024; a 2025-only calendar cannot count them.
+    assert_eq!(
+        (
+            v["first_event_date"].as_str(),
+            v["last_event_date"].as_str()
+        ),
+        (Some("2024-03-28"), Some("2024-04-08"))
+    );
+    let out = csc()
+        .args(["check", "--data"])
+        .arg(fixture("golden"))
+        .arg("--calendar")
+        .arg(fixture("anytown-2025.toml"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("Working days: Anytown 2025") && text.contains("WARNING"),
+        "{text}"
+    );
+}
