@@ -717,28 +717,44 @@ fn check_row(
         if let Earlier::SameRow(earlier) = rule.earlier {
             let later = columns[spec.column_index(rule.later).expect("schema tested")].stamp(row);
             let first = columns[spec.column_index(earlier).expect("schema tested")].stamp(row);
-            if let (Some(l), Some(f)) = (later, first) {
-                if l.before(&f) {
-                    issues.push(
-                        Some(line),
-                        Some(rule.later),
-                        "order",
-                        Severity::Error,
-                        format!(
-                            "{}: {} {} is before {} {}",
-                            rule.what,
-                            rule.later,
-                            show(&l),
-                            earlier,
-                            show(&f)
-                        ),
-                    );
-                    bad = true;
-                }
-            }
+            bad |= out_of_order(issues, line, rule, later, first, || earlier.to_string());
         }
     }
     bad
+}
+
+/// Reports `later` before `first` (an order rule broken); `earlier` names what came first.
+/// Returns whether the row is rejected.
+fn out_of_order(
+    issues: &mut Issues,
+    line: u64,
+    rule: &schema::OrderRule,
+    later: Option<Stamp>,
+    first: Option<Stamp>,
+    earlier: impl FnOnce() -> String,
+) -> bool {
+    let (Some(l), Some(f)) = (later, first) else {
+        return false;
+    };
+    if !l.before(&f) {
+        return false;
+    }
+    let message = format!(
+        "{}: {} {} is before {} {}",
+        rule.what,
+        rule.later,
+        show(&l),
+        earlier(),
+        show(&f)
+    );
+    issues.push(
+        Some(line),
+        Some(rule.later),
+        "order",
+        Severity::Error,
+        message,
+    );
+    true
 }
 
 fn rule_applies(
@@ -840,26 +856,12 @@ fn check_against_others(
             };
             let first = p.columns[p.spec.column_index(column).expect("schema tested")].stamp(prow);
             let later = t.columns[spec.column_index(rule.later).expect("schema tested")].stamp(row);
-            if let (Some(l), Some(f)) = (later, first) {
-                if l.before(&f) {
-                    issues.push(
-                        Some(line),
-                        Some(rule.later),
-                        "order",
-                        Severity::Error,
-                        format!(
-                            "{}: {} {} is before {target}.{column} {} ({via} {key}, {}:{})",
-                            rule.what,
-                            rule.later,
-                            show(&l),
-                            show(&f),
-                            p.file,
-                            p.lines[prow]
-                        ),
-                    );
-                    bad = true;
-                }
-            }
+            bad |= out_of_order(&mut issues, line, rule, later, first, || {
+                format!(
+                    "{target}.{column} ({via} {key}, {}:{})",
+                    p.file, p.lines[prow]
+                )
+            });
         }
         if bad {
             t.rejected[row] = true;

@@ -727,22 +727,24 @@ impl<'a> Sim<'a> {
             if d > end || d > self.as_of {
                 break;
             }
-            let id = self.id("V");
             let alone = self.chance(0.55);
-            self.out.row(
-                schema::VISITS,
-                &[
-                    &id,
-                    child_id,
-                    &date_s(Some(d)),
-                    "cin",
-                    flag_s(Some(alone)),
-                    worker,
-                ],
-            );
+            self.visit(child_id, d, "cin", alone, worker);
         }
         self.supervision(child_id, from, end, team, worker, false);
         end
+    }
+
+    fn visit(&mut self, child_id: &str, date: NaiveDate, kind: &str, alone: bool, worker: &str) {
+        let id = self.id("V");
+        let row = [
+            &id,
+            child_id,
+            &date_s(Some(date)),
+            kind,
+            flag_s(Some(alone)),
+            worker,
+        ];
+        self.out.row(schema::VISITS, &row);
     }
 
     /// Case supervision recorded on the file between `from` and `to`.
@@ -1043,24 +1045,13 @@ impl<'a> Sim<'a> {
             if v > end || v > as_of {
                 break;
             }
-            let id = self.id("V");
             let alone = self.chance(0.7);
             let w = if self.chance(0.9) {
                 worker.to_string()
             } else {
                 self.worker_of(team)
             };
-            self.out.row(
-                schema::VISITS,
-                &[
-                    &id,
-                    child_id,
-                    &date_s(Some(v)),
-                    "cp",
-                    flag_s(Some(alone)),
-                    &w,
-                ],
-            );
+            self.visit(child_id, v, "cp", alone, &w);
         }
         self.supervision(child_id, start, end, team, worker, true);
         end

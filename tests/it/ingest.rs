@@ -85,43 +85,19 @@ fn golden_messages_say_what_was_expected() {
             .message
             .clone()
     };
-    assert!(
-        msg("referrals", 6).contains("US date"),
-        "{}",
-        msg("referrals", 6)
-    );
+    let has = |table: &str, line: u64, needle: &str| {
+        let m = msg(table, line);
+        assert!(m.contains(needle), "{table}:{line}: {m}");
+    };
+    has("referrals", 6, "US date");
     // Excel day 45380: 45292 is 2024-01-01, plus 88 days.
-    assert!(
-        msg("referrals", 7).contains("2024-03-29"),
-        "{}",
-        msg("referrals", 7)
-    );
-    assert!(
-        msg("referrals", 10).contains("YYYY-MM-DD or DD/MM/YYYY"),
-        "{}",
-        msg("referrals", 10)
-    );
-    assert!(msg("referrals", 11).contains("nfa, early_help, assessment, s47, other"));
-    assert!(
-        msg("children", 7).contains("line 2"),
-        "{}",
-        msg("children", 7)
-    );
-    assert!(
-        msg("children", 10).contains("5 fields but the header has 6"),
-        "{}",
-        msg("children", 10)
-    );
-    assert!(
-        msg("conferences", 2).contains("s47_enquiries.csv:2"),
-        "{}",
-        msg("conferences", 2)
-    );
-    assert!(
-        msg("referrals", 9).contains("after the as-of date 2024-04-08"),
-        "{}",
-        msg("referrals", 9)
-    );
+    has("referrals", 7, "2024-03-29");
+    has("referrals", 10, "YYYY-MM-DD or DD/MM/YYYY");
+    has("referrals", 11, "nfa, early_help, assessment, s47, other");
+    has("children", 7, "line 2");
+    has("children", 10, "5 fields but the header has 6");
+    has("conferences", 2, "s47_enquiries.csv:2");
+    has("referrals", 9, "after the as-of date 2024-04-08");
 }
 
 #[test]
