@@ -12,9 +12,11 @@ use crate::report::{CalendarNote, Issue, Report, Severity, TableStats};
 use crate::schema::{self, ColumnSpec, DateRole, Earlier, Kind, TableSpec, TABLES};
 use crate::values::{self, CellError, Stamp};
 use chrono::{Datelike, NaiveDate};
-use polars::prelude::{Column, DataFrame, DataType, NamedFrom, Series, TimeUnit};
+use polars::prelude::{Column, DataFrame, DataType, NamedFrom, PlHashMap, Series, TimeUnit};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 /// Name of the column, added to every frame, that holds the row's line in its file.
 pub const LINE_COLUMN: &str = "_line";
@@ -210,7 +212,7 @@ struct Parsed {
     lines: Vec<u64>,
     rejected: Vec<bool>,
     /// Loaded keys -> row, filled in the second pass for the tables after it to link to.
-    index: HashMap<String, usize>,
+    index: PlHashMap<Box<str>, usize>,
 }
 
 struct Issues<'a> {
@@ -244,11 +246,7 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Extracts, LoadError> {
     if !dir.is_dir() {
         return Err(LoadError::NoFolder(dir.display().to_string()));
     }
-    let mut issues = Vec::new();
-    let mut parsed: Vec<Option<Parsed>> = TABLES
-        .iter()
-        .map(|spec| read_table(dir, spec, &mut issues))
-        .collect();
+    let (mut parsed, mut issues) = read_all(dir);
 
     let (as_of, as_of_source) = match opts.as_of {
         Some(d) => (d, "given with --as-of".to_string()),
@@ -329,6 +327,43 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Extracts, LoadError> {
             issues,
         },
     })
+}
+
+/// The first pass over every table, the largest files first, on as many threads as the
+/// machine has cores (tables are independent until the second pass).
+fn read_all(dir: &Path) -> (Vec<Option<Parsed>>, Vec<Issue>) {
+    let size =
+        |spec: &TableSpec| std::fs::metadata(dir.join(spec.file_name())).map_or(0, |m| m.len());
+    let mut order: Vec<usize> = (0..TABLES.len()).collect();
+    order.sort_by_key(|i| std::cmp::Reverse(size(&TABLES[*i])));
+    let slots: Vec<Mutex<Option<(Option<Parsed>, Vec<Issue>)>>> =
+        TABLES.iter().map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(TABLES.len());
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let mut issues = Vec::new();
+                    let table = read_table(dir, &TABLES[i], &mut issues);
+                    *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some((table, issues));
+                }
+            });
+        }
+    });
+    let mut parsed = Vec::with_capacity(TABLES.len());
+    let mut issues = Vec::new();
+    for slot in slots {
+        let (table, mut table_issues) = slot
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .expect("every table read");
+        parsed.push(table);
+        issues.append(&mut table_issues);
+    }
+    (parsed, issues)
 }
 
 /// The first and last event dates of the rows not rejected, ignoring dates after `up_to`.
@@ -527,7 +562,6 @@ fn read_table(dir: &Path, spec: &'static TableSpec, out: &mut Vec<Issue>) -> Opt
         .collect();
     let mut lines = Vec::new();
     let mut rejected = Vec::new();
-    let mut keys: HashMap<String, u64> = HashMap::new();
     let mut ids_fixed: BTreeMap<&'static str, (u64, u64)> = BTreeMap::new();
     let width = header.len();
 
@@ -605,25 +639,30 @@ fn read_table(dir: &Path, spec: &'static TableSpec, out: &mut Vec<Issue>) -> Opt
         }
         let row = lines.len() - 1;
         bad |= check_row(spec, &columns, row, line, &mut issues);
-        // Duplicate keys: the first row holds the key; later ones are rejected.
-        if let Some(key) = columns[0].text(row) {
-            match keys.get(key) {
+        rejected.push(bad);
+    }
+    // Duplicate keys: the first row holds the key; later ones are rejected.
+    if let Values::Text(keys) = &columns[0] {
+        let mut first_line: PlHashMap<&str, u64> = PlHashMap::default();
+        first_line.reserve(keys.len());
+        for (row, line) in lines.iter().enumerate() {
+            let Some(key) = keys.get(row) else { continue };
+            match first_line.get(key) {
                 Some(first) => {
                     issues.push(
-                        Some(line),
+                        Some(*line),
                         Some(spec.key),
                         "duplicate_key",
                         Severity::Error,
                         format!("{} '{key}' already appears on line {first}", spec.key),
                     );
-                    bad = true;
+                    rejected[row] = true;
                 }
                 None => {
-                    keys.insert(key.to_string(), line);
+                    first_line.insert(key, *line);
                 }
             }
         }
-        rejected.push(bad);
     }
     for (col, (first, n)) in ids_fixed {
         issues.push(Some(first), Some(col), "id_normalised", Severity::Warning, format!("{n} ID(s) written as Excel numbers like '10.0' were read without the '.0' (first on line {first}); export IDs as text"));
@@ -636,7 +675,7 @@ fn read_table(dir: &Path, spec: &'static TableSpec, out: &mut Vec<Issue>) -> Opt
         extra,
         lines,
         rejected,
-        index: HashMap::new(),
+        index: PlHashMap::default(),
     })
 }
 
@@ -913,7 +952,7 @@ fn check_against_others(
     if let (true, Values::Text(keys)) = (linked, &t.columns[0]) {
         t.index = (0..keys.len())
             .filter(|i| !t.rejected[*i])
-            .filter_map(|i| keys.get(i).map(|k| (k.to_string(), i)))
+            .filter_map(|i| keys.get(i).map(|k| (Box::from(k), i)))
             .collect();
     }
 }

@@ -465,6 +465,9 @@ pub fn normalise_header(raw: &str) -> String {
 /// Code matching: `No Further Action` is not `nfa`, but `NFA`, `Early Help` and `early-help`
 /// are `nfa` and `early_help`.
 pub fn match_code(codes: &'static [&'static str], raw: &str) -> Option<&'static str> {
+    if let Some(c) = codes.iter().copied().find(|c| c.eq_ignore_ascii_case(raw)) {
+        return Some(c);
+    }
     let norm = normalise_header(raw);
     codes.iter().copied().find(|c| *c == norm)
 }

@@ -46,6 +46,9 @@ pub fn parse_stamp(raw: &str) -> Result<Option<Stamp>, CellError> {
     if s.is_empty() {
         return Ok(None);
     }
+    if let Some(stamp) = fast_stamp(s.as_bytes()) {
+        return Ok(Some(stamp));
+    }
     let (date_part, time_part) = match s.find(['T', ' ']) {
         Some(i) => (&s[..i], Some(s[i + 1..].trim())),
         None => (s, None),
@@ -72,11 +75,58 @@ pub fn parse_date(raw: &str) -> Result<Option<NaiveDate>, CellError> {
 }
 
 fn parse_time(t: &str) -> Option<NaiveTime> {
+    // HH:MM or HH:MM:SS (one-digit hours too, as Excel's h:mm writes them); fractions of a
+    // second and a trailing Z are dropped.
     let t = t.trim_end_matches('Z');
     let t = t.split('.').next().unwrap_or(t);
-    NaiveTime::parse_from_str(t, "%H:%M:%S")
-        .or_else(|_| NaiveTime::parse_from_str(t, "%H:%M"))
-        .ok()
+    let mut parts = t.split(':').map(|p| match p.as_bytes() {
+        [a @ b'0'..=b'9'] => Some((a - b'0') as u32),
+        two => two_digits(two),
+    });
+    let h = parts.next()??;
+    let m = parts.next()??;
+    let sec = parts.next().unwrap_or(Some(0))?;
+    if parts.next().is_some() {
+        return None;
+    }
+    NaiveTime::from_hms_opt(h, m, sec)
+}
+
+fn two_digits(b: &[u8]) -> Option<u32> {
+    match b {
+        [a @ b'0'..=b'9', c @ b'0'..=b'9'] => Some(((a - b'0') * 10 + (c - b'0')) as u32),
+        _ => None,
+    }
+}
+
+/// The common shapes, read without allocating: `YYYY-MM-DD` and `DD/MM/YYYY`, optionally
+/// with ` HH:MM[:SS]` or `THH:MM[:SS]`. Anything else (or an impossible date) goes the slow
+/// way, which also explains what is wrong.
+fn fast_stamp(b: &[u8]) -> Option<Stamp> {
+    if b.len() < 10 {
+        return None;
+    }
+    let (y, m, d) = if b[4] == b'-' && b[7] == b'-' {
+        let y = two_digits(&b[0..2])? * 100 + two_digits(&b[2..4])?;
+        (y, two_digits(&b[5..7])?, two_digits(&b[8..10])?)
+    } else if b[2] == b'/' && b[5] == b'/' {
+        let y = two_digits(&b[6..8])? * 100 + two_digits(&b[8..10])?;
+        (y, two_digits(&b[3..5])?, two_digits(&b[0..2])?)
+    } else {
+        return None;
+    };
+    let date = NaiveDate::from_ymd_opt(y as i32, m, d)?;
+    let time = match b.len() {
+        10 => None,
+        _ if b[10] == b' ' || b[10] == b'T' => {
+            Some(parse_time(std::str::from_utf8(&b[11..]).ok()?)?)
+        }
+        _ => return None,
+    };
+    Some(Stamp {
+        at: date.and_time(time.unwrap_or(NaiveTime::MIN)),
+        has_time: time.is_some(),
+    })
 }
 
 fn parse_date_part(d: &str, whole: &str) -> Result<NaiveDate, CellError> {
