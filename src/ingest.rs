@@ -851,95 +851,96 @@ fn check_against_others(
         }
     }
 
-    for row in 0..t.rejected.len() {
-        let line = t.lines[row];
-        // Future dates are reported on every row, rejected already or not, so that a date
-        // typed a decade ahead is named for what it is.
-        let mut bad = false;
-        for (c, col) in spec.columns.iter().enumerate() {
-            if col.date_role != DateRole::Event {
-                continue;
-            }
-            if let Some(s) = t.columns[c].stamp(row) {
-                if s.date() > as_of {
-                    issues.push(
-                        Some(line),
-                        Some(col.name),
-                        "future_date",
-                        Severity::Error,
-                        format!("{} {} is after the as-of date {as_of}", col.name, s.date()),
-                    );
-                    bad = true;
-                }
-            }
-        }
-        if t.rejected[row] {
+    // Column by column: each check looks its columns and parent table up once.
+    // Future dates are reported on every row, rejected already or not, so that a date typed
+    // a decade ahead is named for what it is.
+    let mut bad = vec![false; t.rejected.len()];
+    for (c, col) in spec.columns.iter().enumerate() {
+        if col.date_role != DateRole::Event {
             continue;
         }
-        for rule in spec.order {
-            let Earlier::Via { via, column } = rule.earlier else {
+        for (row, &line) in t.lines.iter().enumerate() {
+            let Some(d) = t.columns[c].stamp(row).map(|s| s.date()) else {
                 continue;
             };
-            if !rule_applies(spec, &t.columns, row, rule.when) {
+            if d > as_of {
+                let message = format!("{} {d} is after the as-of date {as_of}", col.name);
+                issues.push(
+                    Some(line),
+                    Some(col.name),
+                    "future_date",
+                    Severity::Error,
+                    message,
+                );
+                bad[row] = true;
+            }
+        }
+    }
+    for rule in spec.order {
+        let Earlier::Via { via, column } = rule.earlier else {
+            continue;
+        };
+        let via_c = spec.column_index(via).expect("schema tested");
+        let (target, _) = spec.columns[via_c].refers_to.expect("schema tested");
+        let Some(p) = parent(target) else { continue };
+        let first_c = p.spec.column_index(column).expect("schema tested");
+        let later_c = spec.column_index(rule.later).expect("schema tested");
+        for (row, &line) in t.lines.iter().enumerate() {
+            if t.rejected[row] || !rule_applies(spec, &t.columns, row, rule.when) {
                 continue;
             }
-            let via_col = spec.column(via).expect("schema tested");
-            let (target, _) = via_col.refers_to.expect("schema tested");
-            let Some(p) = parent(target) else { continue };
-            let Some(key) = t.columns[spec.column_index(via).expect("schema tested")].text(row)
-            else {
+            let Some(key) = t.columns[via_c].text(row) else {
                 continue;
             };
             let Some(&prow) = p.index.get(key) else {
                 continue;
             };
-            let first = p.columns[p.spec.column_index(column).expect("schema tested")].stamp(prow);
-            let later = t.columns[spec.column_index(rule.later).expect("schema tested")].stamp(row);
-            bad |= out_of_order(&mut issues, line, rule, later, first, || {
+            let first = p.columns[first_c].stamp(prow);
+            let later = t.columns[later_c].stamp(row);
+            bad[row] |= out_of_order(&mut issues, line, rule, later, first, || {
                 format!(
                     "{target}.{column} ({via} {key}, {}:{})",
                     p.file, p.lines[prow]
                 )
             });
         }
-        if bad {
-            t.rejected[row] = true;
+    }
+    for (rejected, bad) in t.rejected.iter_mut().zip(bad) {
+        *rejected |= bad;
+    }
+    for (c, col) in spec.columns.iter().enumerate() {
+        let Some((target, target_col)) = col.refers_to else {
             continue;
-        }
-        for (c, col) in spec.columns.iter().enumerate() {
-            let Some((target, target_col)) = col.refers_to else {
+        };
+        let Some(p) = parent(target) else { continue };
+        let Values::Text(v) = &mut t.columns[c] else {
+            continue;
+        };
+        let what = if col.required {
+            "row kept"
+        } else {
+            "link dropped"
+        };
+        for (row, &line) in t.lines.iter().enumerate() {
+            if t.rejected[row] {
                 continue;
-            };
-            let Some(p) = parent(target) else { continue };
-            let Values::Text(v) = &mut t.columns[c] else {
-                continue;
-            };
+            }
             let Some(key) = v.get(row) else { continue };
             if p.index.contains_key(key) {
                 continue;
             }
-            if col.required {
-                issues.push(
-                    Some(line),
-                    Some(col.name),
-                    "dangling_link",
-                    Severity::Warning,
-                    format!(
-                        "{} '{key}' is not in {target}.csv ({target_col}): row kept",
-                        col.name
-                    ),
-                );
-            } else {
-                issues.push(
-                    Some(line),
-                    Some(col.name),
-                    "dangling_link",
-                    Severity::Warning,
-                    format!(
-                        "{} '{key}' is not in {target}.csv ({target_col}): link dropped",
-                        col.name
-                    ),
-                );
+            let message = format!(
+                "{} '{key}' is not in {target}.csv ({target_col}): {what}",
+                col.name
+            );
+            issues.push(
+                Some(line),
+                Some(col.name),
+                "dangling_link",
+                Severity::Warning,
+                message,
+            );
+            if !col.required {
                 v.set_none(row);
             }
         }
