@@ -92,6 +92,21 @@ impl Values {
         }
     }
 
+    /// Room for `rows` values (and `bytes` of text), so columns grow without copying.
+    fn reserve(&mut self, rows: usize, bytes: usize) {
+        match self {
+            Values::Text(v) => {
+                v.buf.reserve(bytes);
+                v.ends.reserve(rows);
+                v.present.reserve(rows);
+            }
+            Values::Date(v) => v.reserve(rows),
+            Values::Stamp(v) => v.reserve(rows),
+            Values::Flag(v) => v.reserve(rows),
+            Values::Number(v) => v.reserve(rows),
+        }
+    }
+
     fn push_none(&mut self) {
         match self {
             Values::Text(v) => v.push(None),
@@ -267,20 +282,31 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Extracts, LoadError> {
     }
 
     let event_dates = event_date_range(&parsed, as_of);
-    let mut frames = BTreeMap::new();
-    let mut stats = Vec::new();
-    for (spec, table) in TABLES.iter().zip(parsed) {
-        match table {
-            Some(mut t) => {
+    // Frames are built in parallel, and each table's parsed copy is freed once its frame is.
+    let built = par_map(
+        parsed,
+        |t| t.as_ref().map_or(0, |t| t.lines.len() as u64),
+        |t| {
+            t.map(|mut t| {
                 t.stats.rows_rejected = t.rejected.iter().filter(|r| **r).count() as u64;
                 t.stats.rows_loaded = t.stats.rows_read - t.stats.rows_rejected;
-                match build_frame(&t) {
+                let frame = build_frame(&t).map_err(|e| e.to_string());
+                (t.stats, t.file, frame)
+            })
+        },
+    );
+    let mut frames = BTreeMap::new();
+    let mut stats = Vec::new();
+    for (spec, table) in TABLES.iter().zip(built) {
+        match table {
+            Some((table_stats, file, frame)) => {
+                match frame {
                     Ok(df) => {
                         frames.insert(spec.name, df);
                     }
                     Err(e) => issues.push(Issue {
                         table: spec.name.into(),
-                        file: t.file.clone(),
+                        file,
                         line: None,
                         column: None,
                         rule: "internal".into(),
@@ -288,7 +314,7 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Extracts, LoadError> {
                         message: format!("could not build the table: {e}"),
                     }),
                 }
-                stats.push(t.stats);
+                stats.push(table_stats);
             }
             None => stats.push(TableStats {
                 table: spec.name.into(),
@@ -329,37 +355,56 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Extracts, LoadError> {
     })
 }
 
-/// The first pass over every table, the largest files first, on as many threads as the
-/// machine has cores (tables are independent until the second pass).
-fn read_all(dir: &Path) -> (Vec<Option<Parsed>>, Vec<Issue>) {
-    let size =
-        |spec: &TableSpec| std::fs::metadata(dir.join(spec.file_name())).map_or(0, |m| m.len());
-    let mut order: Vec<usize> = (0..TABLES.len()).collect();
-    order.sort_by_key(|i| std::cmp::Reverse(size(&TABLES[*i])));
-    let slots: Vec<Mutex<Option<(Option<Parsed>, Vec<Issue>)>>> =
-        TABLES.iter().map(|_| Mutex::new(None)).collect();
+/// Runs `f` over `items` on as many threads as the machine has cores, heaviest first, and
+/// returns the results in the items' order.
+fn par_map<T: Send, R: Send>(
+    items: Vec<T>,
+    weight: impl Fn(&T) -> u64,
+    f: impl Fn(T) -> R + Sync,
+) -> Vec<R> {
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by_key(|i| std::cmp::Reverse(weight(&items[*i])));
+    let inputs: Vec<Mutex<Option<T>>> = items.into_iter().map(|t| Mutex::new(Some(t))).collect();
+    let outputs: Vec<Mutex<Option<R>>> = inputs.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
-        .min(TABLES.len());
+        .min(inputs.len());
     std::thread::scope(|scope| {
         for _ in 0..threads {
             scope.spawn(|| {
                 while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let mut issues = Vec::new();
-                    let table = read_table(dir, &TABLES[i], &mut issues);
-                    *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some((table, issues));
+                    let item = inputs[i].lock().unwrap_or_else(|e| e.into_inner()).take();
+                    if let Some(item) = item {
+                        let result = f(item);
+                        *outputs[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+                    }
                 }
             });
         }
     });
+    outputs
+        .into_iter()
+        .map(|o| {
+            o.into_inner()
+                .unwrap_or_else(|e| e.into_inner())
+                .expect("every item mapped")
+        })
+        .collect()
+}
+
+/// The first pass over every table (tables are independent until the second pass).
+fn read_all(dir: &Path) -> (Vec<Option<Parsed>>, Vec<Issue>) {
+    let size = |spec: &&'static TableSpec| {
+        std::fs::metadata(dir.join(spec.file_name())).map_or(0, |m| m.len())
+    };
+    let results = par_map(TABLES.iter().collect(), size, |spec| {
+        let mut issues = Vec::new();
+        (read_table(dir, spec, &mut issues), issues)
+    });
     let mut parsed = Vec::with_capacity(TABLES.len());
     let mut issues = Vec::new();
-    for slot in slots {
-        let (table, mut table_issues) = slot
-            .into_inner()
-            .unwrap_or_else(|e| e.into_inner())
-            .expect("every table read");
+    for (table, mut table_issues) in results {
         parsed.push(table);
         issues.append(&mut table_issues);
     }
@@ -460,10 +505,10 @@ fn read_table(dir: &Path, spec: &'static TableSpec, out: &mut Vec<Issue>) -> Opt
         .has_headers(false)
         .flexible(true)
         .from_reader(text.as_bytes());
-    let mut records = reader.records();
-    let header = match records.next() {
-        Some(Ok(h)) => h,
-        Some(Err(e)) => {
+    let mut header = csv::StringRecord::new();
+    match reader.read_record(&mut header) {
+        Ok(true) => {}
+        Err(e) => {
             issues.push(
                 Some(1),
                 None,
@@ -473,7 +518,7 @@ fn read_table(dir: &Path, spec: &'static TableSpec, out: &mut Vec<Issue>) -> Opt
             );
             return None;
         }
-        None => {
+        Ok(false) => {
             issues.push(
                 None,
                 None,
@@ -483,7 +528,7 @@ fn read_table(dir: &Path, spec: &'static TableSpec, out: &mut Vec<Issue>) -> Opt
             );
             return None;
         }
-    };
+    }
 
     // Map each header cell to a schema column, or keep it as an extra column.
     let mut source: Vec<Option<usize>> = vec![None; spec.columns.len()];
@@ -556,6 +601,12 @@ fn read_table(dir: &Path, spec: &'static TableSpec, out: &mut Vec<Issue>) -> Opt
         .iter()
         .map(|c| Values::for_kind(c.kind))
         .collect();
+    // About one row a line; text columns share the bytes of the file.
+    let rows_guess = text.bytes().filter(|b| *b == b'\n').count();
+    let width_guess = header.len().max(1);
+    for v in columns.iter_mut() {
+        v.reserve(rows_guess, text.len() / width_guess);
+    }
     let mut extra: Vec<(String, TextCol)> = extra_at
         .iter()
         .map(|(_, n)| (n.clone(), TextCol::default()))
@@ -565,9 +616,12 @@ fn read_table(dir: &Path, spec: &'static TableSpec, out: &mut Vec<Issue>) -> Opt
     let mut ids_fixed: BTreeMap<&'static str, (u64, u64)> = BTreeMap::new();
     let width = header.len();
 
-    for record in records {
-        let record = match record {
-            Ok(r) => r,
+    // One record, reused: no allocation per row.
+    let mut record = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
             Err(e) => {
                 let line = e.position().map(|p| p.line());
                 issues.push(
@@ -579,7 +633,7 @@ fn read_table(dir: &Path, spec: &'static TableSpec, out: &mut Vec<Issue>) -> Opt
                 );
                 break;
             }
-        };
+        }
         if record.iter().all(|f| f.trim().is_empty()) {
             stats.blank_lines += 1;
             continue;
