@@ -274,12 +274,30 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Extracts, LoadError> {
         },
     };
 
-    for i in 0..parsed.len() {
-        let (done, rest) = parsed.split_at_mut(i);
-        if let Some(table) = rest[0].as_mut() {
-            check_against_others(table, done, as_of, &mut issues);
+    // The second pass, a level of the schema at a time: a table's parents are finished
+    // before it starts, and the tables of one level (contacts, referrals, visits, ... all
+    // link only to children and workers) are checked side by side.
+    let mut finished: Vec<Option<Parsed>> = TABLES.iter().map(|_| None).collect();
+    for level in 0..=TABLES.len() {
+        let batch: Vec<(usize, Parsed)> = (0..TABLES.len())
+            .filter(|i| schema::link_depth(&TABLES[*i]) == level)
+            .filter_map(|i| parsed[i].take().map(|t| (i, t)))
+            .collect();
+        let checked = par_map(
+            batch,
+            |(_, t)| t.lines.len() as u64,
+            |(i, mut t)| {
+                let mut table_issues = Vec::new();
+                check_against_others(&mut t, &finished, as_of, &mut table_issues);
+                (i, t, table_issues)
+            },
+        );
+        for (i, t, mut table_issues) in checked {
+            finished[i] = Some(t);
+            issues.append(&mut table_issues);
         }
     }
+    let parsed = finished;
 
     let event_dates = event_date_range(&parsed, as_of);
     // Frames are built in parallel, and each table's parsed copy is freed once its frame is.

@@ -441,6 +441,19 @@ pub fn table(name: &str) -> Option<&'static TableSpec> {
     TABLES.iter().find(|t| t.name == name)
 }
 
+/// How many links lie between a table and a table that links to nothing: children and
+/// workers 0, referrals 1, assessments 2, ... A table's parents all have a smaller depth.
+pub fn link_depth(t: &TableSpec) -> usize {
+    t.columns
+        .iter()
+        .filter_map(|c| c.refers_to)
+        .filter(|(target, _)| *target != t.name)
+        .filter_map(|(target, _)| table(target))
+        .map(|p| link_depth(p) + 1)
+        .max()
+        .unwrap_or(0)
+}
+
 /// Header matching: case, surrounding spaces (and a BOM), and `-`/`_`/space differences
 /// are ignored. `Received At`, `received-at` and ` RECEIVED_AT ` all match `received_at`.
 pub fn normalise_header(raw: &str) -> String {
@@ -498,6 +511,18 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn link_depths_follow_the_journey() {
+        let depth = |name| link_depth(table(name).unwrap());
+        assert_eq!((depth(CHILDREN), depth(WORKERS)), (0, 0));
+        assert_eq!(
+            (depth(REFERRALS), depth(VISITS), depth(CP_PLANS)),
+            (1, 1, 1)
+        );
+        assert_eq!((depth(ASSESSMENTS), depth(CORE_GROUPS)), (2, 2));
+        assert_eq!((depth(S47_ENQUIRIES), depth(CONFERENCES)), (3, 4));
     }
 
     #[test]
