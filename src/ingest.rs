@@ -228,6 +228,8 @@ struct Parsed {
     rejected: Vec<bool>,
     /// Loaded keys -> row, filled in the second pass for the tables after it to link to.
     index: PlHashMap<Box<str>, usize>,
+    /// Keys that appear only on rejected rows -> the first such line.
+    rejected_keys: PlHashMap<Box<str>, u64>,
 }
 
 struct Issues<'a> {
@@ -748,6 +750,7 @@ fn read_table(dir: &Path, spec: &'static TableSpec, out: &mut Vec<Issue>) -> Opt
         lines,
         rejected,
         index: PlHashMap::default(),
+        rejected_keys: PlHashMap::default(),
     })
 }
 
@@ -1001,10 +1004,16 @@ fn check_against_others(
             if p.index.contains_key(key) {
                 continue;
             }
-            let message = format!(
-                "{} '{key}' is not in {target}.csv ({target_col}): {what}",
-                col.name
-            );
+            let message = match p.rejected_keys.get(key) {
+                Some(l) => format!(
+                    "{} '{key}' links to a row of {target}.csv that was rejected (line {l}): {what}",
+                    col.name
+                ),
+                None => format!(
+                    "{} '{key}' is not in {target}.csv ({target_col}): {what}",
+                    col.name
+                ),
+            };
             issues.push(
                 Some(line),
                 Some(col.name),
@@ -1027,6 +1036,12 @@ fn check_against_others(
             .filter(|i| !t.rejected[*i])
             .filter_map(|i| keys.get(i).map(|k| (Box::from(k), i)))
             .collect();
+        // Keys only on rejected rows, so a link to one can say so rather than "missing".
+        for i in (0..keys.len()).filter(|i| t.rejected[*i]) {
+            if let Some(k) = keys.get(i).filter(|k| !t.index.contains_key(*k)) {
+                t.rejected_keys.entry(Box::from(k)).or_insert(t.lines[i]);
+            }
+        }
     }
 }
 

@@ -275,19 +275,27 @@ pub fn inject(
         .map(|r| r.expect("our own csv").iter().map(str::to_string).collect())
         .collect();
 
-    // Choose the rows: each kind at least once, about 1.5 in 1,000 rows in all.
-    let kinds = applicable(spec);
-    let per_kind = ((records.len() as f64 * FAULTS_PER_THOUSAND / 1000.0 / kinds.len() as f64)
-        .round() as usize)
-        .max(1);
-    let mut plan: Vec<Option<Kind2>> = vec![None; records.len()];
-    for &k in &kinds {
-        let mut placed = 0;
-        for _ in 0..per_kind * 20 {
-            if placed == per_kind || records.is_empty() {
-                break;
-            }
-            let r = rng.random_range(0..records.len());
+    // Choose the rows: about 1.5 in 1,000, at least one of each kind the table can take
+    // where it is big enough (at most 2% of a small table, such as workers, so that the
+    // rejections it causes downstream do not swamp the report).
+    let mut kinds = applicable(spec);
+    for i in (1..kinds.len()).rev() {
+        kinds.swap(i, rng.random_range(0..=i));
+    }
+    let n = records.len();
+    let total = ((n as f64 * FAULTS_PER_THOUSAND / 1000.0).round() as usize)
+        .max(kinds.len().min(n / 50))
+        .max(1)
+        .min(n);
+    let mut plan: Vec<Option<Kind2>> = vec![None; n];
+    let mut placed = 0;
+    for &k in kinds.iter().cycle().take(total * 4) {
+        if placed == total {
+            break;
+        }
+        // A few tries to find a row this fault fits (a US date needs a day after the 12th).
+        for _ in 0..20 {
+            let r = rng.random_range(0..n);
             if plan[r].is_some() {
                 continue;
             }
@@ -296,6 +304,7 @@ pub fn inject(
             if apply(k, spec, &mut trial, as_of, &mut trial_rng).is_some() {
                 plan[r] = Some(k);
                 placed += 1;
+                break;
             }
         }
     }

@@ -98,6 +98,9 @@ fn golden_messages_say_what_was_expected() {
     has("children", 10, "5 fields but the header has 6");
     has("conferences", 2, "s47_enquiries.csv:2");
     has("referrals", 9, "after the as-of date 2024-04-08");
+    // CF2 links to S2, which is in the file but was rejected: the message says so.
+    has("conferences", 3, "links to a row of s47_enquiries.csv that was rejected (line 3)");
+    has("referrals", 8, "'999' is not in children.csv");
 }
 
 #[test]
