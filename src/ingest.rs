@@ -1004,23 +1004,23 @@ fn check_against_others(
             if p.index.contains_key(key) {
                 continue;
             }
-            let message = match p.rejected_keys.get(key) {
-                Some(l) => format!(
-                    "{} '{key}' links to a row of {target}.csv that was rejected (line {l}): {what}",
-                    col.name
+            let (rule, message) = match p.rejected_keys.get(key) {
+                Some(l) => (
+                    "link_to_rejected",
+                    format!(
+                        "{} '{key}' links to a row of {target}.csv that was rejected (line {l}): {what}",
+                        col.name
+                    ),
                 ),
-                None => format!(
-                    "{} '{key}' is not in {target}.csv ({target_col}): {what}",
-                    col.name
+                None => (
+                    "dangling_link",
+                    format!(
+                        "{} '{key}' is not in {target}.csv ({target_col}): {what}",
+                        col.name
+                    ),
                 ),
             };
-            issues.push(
-                Some(line),
-                Some(col.name),
-                "dangling_link",
-                Severity::Warning,
-                message,
-            );
+            issues.push(Some(line), Some(col.name), rule, Severity::Warning, message);
             if !col.required {
                 v.set_none(row);
             }

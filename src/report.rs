@@ -2,6 +2,7 @@
 //! issue with its file, line, column, rule and severity.
 
 use serde::Serialize;
+use std::cmp::Reverse;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -138,12 +139,21 @@ impl Report {
             let _ = writeln!(out, "\nNo issues.");
             return out;
         }
-        let mut counts: BTreeMap<(Severity, &str, &str), usize> = BTreeMap::new();
+        // Worst first; then the tables in the order of the journey.
+        let table_order = |t: &str| crate::schema::TABLES.iter().position(|x| x.name == t);
+        let mut counts: BTreeMap<(Reverse<Severity>, Option<usize>, &str, &str), usize> =
+            BTreeMap::new();
         for i in &self.issues {
-            *counts.entry((i.severity, &i.table, &i.rule)).or_default() += 1;
+            let key = (
+                Reverse(i.severity),
+                table_order(&i.table),
+                i.table.as_str(),
+                i.rule.as_str(),
+            );
+            *counts.entry(key).or_default() += 1;
         }
         let _ = writeln!(out, "\nIssues by rule:");
-        for ((sev, table, rule), n) in counts.iter().rev() {
+        for ((Reverse(sev), _, table, rule), n) in &counts {
             let _ = writeln!(
                 out,
                 "  {:<8} {:<22} {:<20} {n}",

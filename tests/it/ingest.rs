@@ -64,7 +64,7 @@ fn golden_report_lists_every_issue_with_its_place() {
         "cp_plans - - missing_file Info",
         "conferences - plan_id unchecked_link Info",
         "conferences 2 date order Error",
-        "conferences 3 s47_id dangling_link Warning",
+        "conferences 3 s47_id link_to_rejected Warning",
         "core_groups - - missing_file Info",
         "visits - - missing_file Info",
         "supervisions - - missing_file Info",
@@ -99,7 +99,11 @@ fn golden_messages_say_what_was_expected() {
     has("conferences", 2, "s47_enquiries.csv:2");
     has("referrals", 9, "after the as-of date 2024-04-08");
     // CF2 links to S2, which is in the file but was rejected: the message says so.
-    has("conferences", 3, "links to a row of s47_enquiries.csv that was rejected (line 3)");
+    has(
+        "conferences",
+        3,
+        "links to a row of s47_enquiries.csv that was rejected (line 3)",
+    );
     has("referrals", 8, "'999' is not in children.csv");
 }
 
