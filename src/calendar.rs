@@ -284,6 +284,40 @@ mod tests {
     }
 
     #[test]
+    fn agrees_with_counting_day_by_day() {
+        // The definition, literally: working days d with a < d <= b, for every start date in
+        // 2023-2025 and every span up to 40 days either way.
+        let cal = Calendar::england_and_wales();
+        let naive = |a: NaiveDate, b: NaiveDate| {
+            let (lo, hi, sign) = if a <= b { (a, b, 1) } else { (b, a, -1) };
+            sign * lo
+                .iter_days()
+                .skip(1)
+                .take_while(|d| *d <= hi)
+                .filter(|d| cal.is_working_day(*d))
+                .count() as i32
+        };
+        for a in d(2023, 1, 1)
+            .iter_days()
+            .take_while(|x| *x <= d(2025, 12, 31))
+        {
+            for k in -40..=40 {
+                let b = a + chrono::Duration::days(k);
+                assert_eq!(
+                    cal.working_days_between(a, b).unwrap(),
+                    naive(a, b),
+                    "{a} -> {b}"
+                );
+            }
+            for n in [0, 1, 10, 15, 45] {
+                let due = cal.add_working_days(a, n).unwrap();
+                assert_eq!(cal.working_days_between(a, due).unwrap(), n as i32);
+                assert!(n == 0 || cal.is_working_day(due), "{a} + {n} = {due}");
+            }
+        }
+    }
+
+    #[test]
     fn add_working_days_is_the_inverse_deadline() {
         let cal = Calendar::england_and_wales();
         assert_eq!(

@@ -140,6 +140,11 @@ fn parse_date_part(d: &str, whole: &str) -> Result<NaiveDate, CellError> {
     }
     if let Some(parts) = split3(d, '/') {
         let [day, m, y] = parts;
+        if day.len() == 4 {
+            return Err(bad(format!(
+                "year first needs dashes (YYYY-MM-DD); expected {DATE_FORMS}"
+            )));
+        }
         if y.len() != 4 {
             return Err(bad(format!(
                 "the year must have four digits; expected {DATE_FORMS}"
@@ -163,7 +168,9 @@ fn parse_date_part(d: &str, whole: &str) -> Result<NaiveDate, CellError> {
         return Err(bad(format!("no such day; expected {DATE_FORMS}")));
     }
     if let Ok(serial) = d.parse::<f64>() {
-        if (1.0..200_000.0).contains(&serial) {
+        // Only numbers that are dates from 1990 to 2100 in Excel's count are called serials;
+        // `2024` alone is a year, not 16 July 1905.
+        if (32_874.0..=73_051.0).contains(&serial) {
             let hint = NaiveDate::from_ymd_opt(1899, 12, 30)
                 .and_then(|base| base.checked_add_signed(Duration::days(serial.trunc() as i64)))
                 .map(|x| format!(" (Excel day {} is {x})", serial.trunc()))
@@ -273,6 +280,13 @@ mod tests {
         assert_eq!(parse_date("2023-02-29").unwrap_err().rule, "bad_date");
         assert_eq!(parse_date("01/02/24").unwrap_err().rule, "bad_date");
         assert_eq!(parse_date("yesterday").unwrap_err().rule, "bad_date");
+        assert_eq!(parse_date("2024").unwrap_err().rule, "bad_date");
+        let slashes = parse_date("2024/03/05").unwrap_err();
+        assert!(
+            slashes.message.contains("year first needs dashes"),
+            "{}",
+            slashes.message
+        );
         let serial = parse_date("45231").unwrap_err();
         assert_eq!(serial.rule, "excel_serial");
         // 45231 days after 1899-12-30 is 2023-11-01 (Excel's DATEVALUE("01/11/2023")).
