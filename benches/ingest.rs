@@ -25,7 +25,7 @@ fn benches(c: &mut Criterion) {
         b.iter(|| generate(&cal, black_box(&opts(1.0))).unwrap())
     });
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), &opts(1.0)).unwrap();
+    write(dir.path(), &opts(1.0), false).unwrap();
     let load_opts = LoadOptions {
         as_of: None,
         today: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),

@@ -84,6 +84,9 @@ enum Command {
         /// Inject the faults real exports have, and list them in faults.csv.
         #[arg(long)]
         dirty: bool,
+        /// Replace extract files in --out even if synth did not write them.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -180,6 +183,7 @@ fn run() -> Result<ExitCode> {
             last_year,
             scale,
             dirty,
+            force,
         } => {
             let opts = csc_audit::synth::SynthOptions {
                 seed,
@@ -188,7 +192,7 @@ fn run() -> Result<ExitCode> {
                 scale,
                 dirty,
             };
-            let summary = csc_audit::synth::write(&out, &opts)
+            let summary = csc_audit::synth::write(&out, &opts, force)
                 .with_context(|| format!("writing {}", out.display()))?;
             eprintln!("{summary}");
             Ok(ExitCode::SUCCESS)

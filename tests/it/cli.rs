@@ -207,3 +207,33 @@ fn check_says_when_the_calendar_does_not_cover_the_data() {
         "{text}"
     );
 }
+
+#[test]
+fn synth_never_overwrites_a_real_extract_by_accident() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("referrals.csv"),
+        "referral_id,child_id,received_at\nR1,C1,2024-01-02\n",
+    )
+    .unwrap();
+    csc()
+        .args(["synth", "--scale", "0.05", "--out"])
+        .arg(dir.path())
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("--force"));
+    assert!(std::fs::read_to_string(dir.path().join("referrals.csv"))
+        .unwrap()
+        .contains("R1,C1"));
+    csc()
+        .args(["synth", "--scale", "0.05", "--force", "--out"])
+        .arg(dir.path())
+        .assert()
+        .success();
+    // A folder synth wrote itself is simply refreshed.
+    csc()
+        .args(["synth", "--scale", "0.05", "--seed", "3", "--out"])
+        .arg(dir.path())
+        .assert()
+        .success();
+}

@@ -49,7 +49,7 @@ fn same_seed_same_bytes_other_seed_other_data() {
 #[test]
 fn clean_output_loads_without_a_single_issue() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), &opts(7, 0.3, false)).unwrap();
+    write(dir.path(), &opts(7, 0.3, false), false).unwrap();
     let ex = load(
         dir.path(),
         &LoadOptions {
@@ -81,7 +81,7 @@ fn clean_output_loads_without_a_single_issue() {
 #[test]
 fn every_injected_fault_is_caught_and_nothing_else_is_rejected() {
     let dir = tempfile::tempdir().unwrap();
-    let summary = write(dir.path(), &opts(11, 0.3, true)).unwrap();
+    let summary = write(dir.path(), &opts(11, 0.3, true), false).unwrap();
     let ex = load(
         dir.path(),
         &LoadOptions {
@@ -173,7 +173,7 @@ fn every_injected_fault_is_caught_and_nothing_else_is_rejected() {
     // The Windows-1252 names of workers.csv decode to exactly the names the clean run wrote
     // in UTF-8 (the dirty run uses the same seed, so the same workers).
     let clean = tempfile::tempdir().unwrap();
-    write(clean.path(), &opts(11, 0.3, false)).unwrap();
+    write(clean.path(), &opts(11, 0.3, false), false).unwrap();
     let utf8 = std::fs::read_to_string(clean.path().join("workers.csv")).unwrap();
     let workers = ex
         .frame("workers")
