@@ -4,9 +4,9 @@
 //!
 //! Two passes. The first reads each file, parses each cell and applies the checks that need
 //! only the row itself. The as-of date is then known (given, or the latest event date). The
-//! second walks the tables parents-first and applies the checks that need it or another
-//! table: dates after the as-of date, events before the event they follow, and links to rows
-//! that do not exist.
+//! second walks the schema a level at a time (parents before the tables that link to them)
+//! and applies the checks that need the as-of date or another table: dates after the as-of
+//! date, events before the event they follow, and links to rows that do not exist.
 
 use crate::report::{CalendarNote, Issue, Report, Severity, TableStats};
 use crate::schema::{self, ColumnSpec, DateRole, Earlier, Kind, TableSpec, TABLES};
