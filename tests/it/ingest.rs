@@ -1,24 +1,13 @@
 //! Golden test: a hand-written folder with each kind of bad row, and the exact report.
 
-use crate::fixture;
+use crate::{fixture, load_dir, today};
 use chrono::NaiveDate;
 use csc_audit::ingest::{load, LoadOptions, LINE_COLUMN};
 use csc_audit::report::Severity;
 use polars::prelude::*;
 
-fn today() -> NaiveDate {
-    NaiveDate::from_ymd_opt(2026, 11, 22).unwrap()
-}
-
 fn golden() -> csc_audit::ingest::Extracts {
-    load(
-        &fixture("golden"),
-        &LoadOptions {
-            as_of: None,
-            today: today(),
-        },
-    )
-    .unwrap()
+    load_dir(&fixture("golden"))
 }
 
 #[test]
@@ -304,14 +293,7 @@ fn a_missing_required_column_or_file_is_fatal() {
         "referral_id,child_id\nR1,1\n",
     )
     .unwrap();
-    let ex = load(
-        dir.path(),
-        &LoadOptions {
-            as_of: None,
-            today: today(),
-        },
-    )
-    .unwrap();
+    let ex = load_dir(dir.path());
     assert!(ex.report.has_fatal());
     let fatal: Vec<(&str, Option<&str>, &str)> = ex
         .report
@@ -327,14 +309,7 @@ fn a_missing_required_column_or_file_is_fatal() {
 
     std::fs::remove_file(dir.path().join("referrals.csv")).unwrap();
     std::fs::write(dir.path().join("contacts.csv"), b"\xFF\xFEc\x00").unwrap();
-    let ex = load(
-        dir.path(),
-        &LoadOptions {
-            as_of: None,
-            today: today(),
-        },
-    )
-    .unwrap();
+    let ex = load_dir(dir.path());
     let fatal: Vec<(&str, &str)> = ex
         .report
         .issues

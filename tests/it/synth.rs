@@ -1,15 +1,11 @@
 //! The synthetic council: reproducible, clean when asked, and every injected fault caught.
 
+use crate::load_dir;
 use chrono::NaiveDate;
 use csc_audit::calendar::Calendar;
-use csc_audit::ingest::{load, LoadOptions};
 use csc_audit::report::Severity;
 use csc_audit::synth::{generate, write, SynthOptions};
 use std::collections::BTreeSet;
-
-fn today() -> NaiveDate {
-    NaiveDate::from_ymd_opt(2026, 11, 22).unwrap()
-}
 
 fn opts(seed: u64, scale: f64, dirty: bool) -> SynthOptions {
     SynthOptions {
@@ -50,14 +46,7 @@ fn same_seed_same_bytes_other_seed_other_data() {
 fn clean_output_loads_without_a_single_issue() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), &opts(7, 0.3, false), false).unwrap();
-    let ex = load(
-        dir.path(),
-        &LoadOptions {
-            as_of: None,
-            today: today(),
-        },
-    )
-    .unwrap();
+    let ex = load_dir(dir.path());
     assert_eq!(ex.as_of, NaiveDate::from_ymd_opt(2025, 3, 31).unwrap());
     let problems: Vec<_> = ex
         .report
@@ -82,14 +71,7 @@ fn clean_output_loads_without_a_single_issue() {
 fn every_injected_fault_is_caught_and_nothing_else_is_rejected() {
     let dir = tempfile::tempdir().unwrap();
     let summary = write(dir.path(), &opts(11, 0.3, true), false).unwrap();
-    let ex = load(
-        dir.path(),
-        &LoadOptions {
-            as_of: None,
-            today: today(),
-        },
-    )
-    .unwrap();
+    let ex = load_dir(dir.path());
     assert!(!ex.report.has_fatal());
     let mut faults = csv::Reader::from_path(dir.path().join("faults.csv")).unwrap();
     let faults: Vec<csv::StringRecord> = faults.records().map(|r| r.unwrap()).collect();
@@ -249,14 +231,7 @@ fn sample_data_is_the_generator_output_and_loads_cleanly() {
             "sample_data/{name} differs from the generator: regenerate it (README)"
         );
     }
-    let ex = load(
-        &root,
-        &LoadOptions {
-            as_of: None,
-            today: today(),
-        },
-    )
-    .unwrap();
+    let ex = load_dir(&root);
     assert_eq!(ex.report.rows_rejected(), 0);
     assert!(ex
         .report
