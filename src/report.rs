@@ -46,6 +46,9 @@ pub struct TableStats {
     pub unknown_columns: Vec<String>,
 }
 
+/// Issues are summarised by severity (worst first), table (in the journey's order) and rule.
+type SummaryKey<'a> = (Reverse<Severity>, Option<usize>, &'a str, &'a str);
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CalendarNote {
     pub name: String,
@@ -141,8 +144,7 @@ impl Report {
         }
         // Worst first; then the tables in the order of the journey.
         let table_order = |t: &str| crate::schema::TABLES.iter().position(|x| x.name == t);
-        let mut counts: BTreeMap<(Reverse<Severity>, Option<usize>, &str, &str), usize> =
-            BTreeMap::new();
+        let mut counts: BTreeMap<SummaryKey, usize> = BTreeMap::new();
         for i in &self.issues {
             let key = (
                 Reverse(i.severity),
