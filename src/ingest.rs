@@ -636,6 +636,25 @@ fn read_table(dir: &Path, spec: &'static TableSpec, out: &mut Vec<Issue>) -> Opt
     let mut ids_fixed: BTreeMap<&'static str, (u64, u64)> = BTreeMap::new();
     let width = header.len();
 
+    // Line numbers are counted here from each record's byte offset: the csv reader's own
+    // count is off on Windows (CRLF) files, which is what Excel writes.
+    let terminator = if text.contains('\n') { b'\n' } else { b'\r' };
+    let (mut counted_to, mut counted_lines) = (0usize, 1u64);
+    let mut line_of = |byte: usize| {
+        // A record's offset can point at the end of the line before it: step past that.
+        let mut byte = byte.min(text.len());
+        while byte < text.len() && matches!(text.as_bytes()[byte], b'\r' | b'\n') {
+            byte += 1;
+        }
+        if byte >= counted_to {
+            counted_lines += text.as_bytes()[counted_to..byte]
+                .iter()
+                .filter(|b| **b == terminator)
+                .count() as u64;
+            counted_to = byte;
+        }
+        counted_lines
+    };
     // One record, reused: no allocation per row.
     let mut record = csv::StringRecord::new();
     loop {
@@ -658,7 +677,7 @@ fn read_table(dir: &Path, spec: &'static TableSpec, out: &mut Vec<Issue>) -> Opt
             stats.blank_lines += 1;
             continue;
         }
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        let line = line_of(record.position().map_or(0, |p| p.byte() as usize));
         stats.rows_read += 1;
         lines.push(line);
         let mut bad = false;

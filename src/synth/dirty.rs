@@ -313,7 +313,14 @@ pub fn inject(
         .then(|| rng.random_range(0..records.len()))
         .filter(|r| plan[*r].is_none());
 
+    // The files "saved from Excel on Windows" also get Windows line endings.
+    let excel_windows = spec.name == WORKERS || spec.name == SUPERVISIONS;
     let mut w = csv::WriterBuilder::new()
+        .terminator(if excel_windows {
+            csv::Terminator::CRLF
+        } else {
+            csv::Terminator::Any(b'\n')
+        })
         .flexible(true)
         .from_writer(Vec::new());
     w.write_record(&header).expect("memory");
@@ -373,7 +380,7 @@ pub fn inject(
     let mut bytes = w.into_inner().expect("memory");
 
     // Whole-file quirks: how Excel saves files.
-    if spec.name == WORKERS || spec.name == SUPERVISIONS {
+    if excel_windows {
         let text = String::from_utf8(bytes).expect("utf-8");
         let (encoded, _, unmappable) = encoding_rs::WINDOWS_1252.encode(&text);
         assert!(!unmappable, "synthetic names are all in Windows-1252");
@@ -383,7 +390,7 @@ pub fn inject(
             file: file.clone(),
             line: 0,
             column: String::new(),
-            fault: "saved as Windows-1252",
+            fault: "saved as Windows-1252 with CRLF line endings",
             expected_rule: "encoding",
             expected: "info",
             detail: "accented names in Excel's ANSI encoding".into(),
