@@ -581,13 +581,20 @@ fn read_table(dir: &Path, spec: &'static TableSpec, out: &mut Vec<Issue>) -> Opt
     for (c, col) in spec.columns.iter().enumerate() {
         if col.required && source[c].is_none() {
             let found: Vec<String> = header.iter().map(schema::normalise_header).collect();
+            // One column holding tabs or semicolons: the file is not comma-separated.
+            let hint = match header.get(0) {
+                Some(h) if header.len() == 1 && (h.contains('\t') || h.contains(';')) => {
+                    "; the file looks tab- or semicolon-separated: save it as CSV (comma delimited)"
+                }
+                _ => "",
+            };
             issues.push(
                 Some(1),
                 Some(col.name),
                 "missing_column",
                 Severity::Fatal,
                 format!(
-                    "required column '{}' is not in the header (found: {})",
+                    "required column '{}' is not in the header (found: {}){hint}",
                     col.name,
                     found.join(", ")
                 ),

@@ -307,6 +307,24 @@ fn a_missing_required_column_or_file_is_fatal() {
         [("referrals", Some("received_at"), "missing_column")]
     );
 
+    std::fs::write(
+        dir.path().join("referrals.csv"),
+        "referral_id;child_id;received_at\nR1;1;2024-01-02\n",
+    )
+    .unwrap();
+    let ex = load_dir(dir.path());
+    let semicolons = ex
+        .report
+        .issues
+        .iter()
+        .find(|i| i.rule == "missing_column")
+        .unwrap();
+    assert!(
+        semicolons.message.contains("semicolon-separated"),
+        "{}",
+        semicolons.message
+    );
+
     std::fs::remove_file(dir.path().join("referrals.csv")).unwrap();
     std::fs::write(dir.path().join("contacts.csv"), b"\xFF\xFEc\x00").unwrap();
     let ex = load_dir(dir.path());
