@@ -454,10 +454,10 @@ impl<'a> Sim<'a> {
             if received > self.as_of {
                 break;
             }
-            let open_until = self.referral(&child_id, received, team, dob, &mut history);
+            let open_until = self.referral(&child_id, received, team, &mut history);
             history.referrals.push(received);
             // Comes back within 12 months, later, or not at all.
-            let base = open_until.unwrap_or(received).max(received);
+            let base = open_until.max(received);
             // Children who have been on a plan come back far more often (repeat plans).
             let (soon, later) = if history.plans > 0 {
                 (0.46, 0.34)
@@ -485,9 +485,8 @@ impl<'a> Sim<'a> {
         child_id: &str,
         received: NaiveDate,
         team: usize,
-        dob: NaiveDate,
         history: &mut History,
-    ) -> Option<NaiveDate> {
+    ) -> NaiveDate {
         let as_of = self.as_of;
         let referral_id = self.id("R");
         let source = pick(&mut self.rng, SOURCES);
@@ -603,7 +602,7 @@ impl<'a> Sim<'a> {
             self.calib[y].nfa += 1;
         }
         if !decided_yet || !matches!(outcome, "assessment" | "s47") {
-            return Some(decided);
+            return decided;
         }
 
         // Child and family assessment, alongside any S47.
@@ -660,7 +659,7 @@ impl<'a> Sim<'a> {
                 self.wd_after(decided, 0, 2)
             };
             if held > as_of {
-                return Some(closed.max(held));
+                return closed.max(held);
             }
             let strategy_id = self.id("SD");
             let minutes_on_time = self.chance(0.8);
@@ -684,7 +683,7 @@ impl<'a> Sim<'a> {
                 ],
             );
             if s47 {
-                let end = self.s47(child_id, &strategy_id, held, team, dob, history);
+                let end = self.s47(child_id, &strategy_id, held, team, history);
                 closed = closed.max(end);
                 // A few children have a further strategy meeting during the enquiry.
                 if self.chance(0.08) {
@@ -709,7 +708,7 @@ impl<'a> Sim<'a> {
                 }
             }
         }
-        Some(closed)
+        closed
     }
 
     /// Visits and supervision while a child in need plan lasts. Returns when it ended.
@@ -796,7 +795,6 @@ impl<'a> Sim<'a> {
         strategy_id: &str,
         held: NaiveDate,
         team: usize,
-        _dob: NaiveDate,
         history: &mut History,
     ) -> NaiveDate {
         let as_of = self.as_of;
