@@ -13,7 +13,7 @@ use crate::schema::{self, ColumnSpec, DateRole, Earlier, Kind, TableSpec, TABLES
 use crate::values::{self, CellError, Stamp};
 use chrono::{Datelike, NaiveDate};
 use polars::prelude::{Column, DataFrame, DataType, NamedFrom, PlHashMap, Series, TimeUnit};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -345,14 +345,9 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Extracts, LoadError> {
             }),
         }
     }
-    let order: HashMap<&str, usize> = TABLES
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.name, i))
-        .collect();
     issues.sort_by_key(|i| {
         (
-            order.get(i.table.as_str()).copied().unwrap_or(usize::MAX),
+            schema::position(&i.table).unwrap_or(usize::MAX),
             i.line.unwrap_or(0),
         )
     });
@@ -1053,11 +1048,7 @@ fn check_against_others(
         }
     }
     // Only tables that others link to need an index of their keys.
-    let linked = TABLES
-        .iter()
-        .flat_map(|x| x.columns)
-        .any(|c| c.refers_to.is_some_and(|(target, _)| target == spec.name));
-    if let (true, Values::Text(keys)) = (linked, &t.columns[0]) {
+    if let (true, Values::Text(keys)) = (schema::is_linked_to(spec.name), &t.columns[0]) {
         t.index = (0..keys.len())
             .filter(|i| !t.rejected[*i])
             .filter_map(|i| keys.get(i).map(|k| (Box::from(k), i)))

@@ -143,12 +143,12 @@ impl Report {
             return out;
         }
         // Worst first; then the tables in the order of the journey.
-        let table_order = |t: &str| crate::schema::TABLES.iter().position(|x| x.name == t);
+
         let mut counts: BTreeMap<SummaryKey, usize> = BTreeMap::new();
         for i in &self.issues {
             let key = (
                 Reverse(i.severity),
-                table_order(&i.table),
+                crate::schema::position(&i.table),
                 i.table.as_str(),
                 i.rule.as_str(),
             );

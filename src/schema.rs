@@ -441,6 +441,19 @@ pub fn table(name: &str) -> Option<&'static TableSpec> {
     TABLES.iter().find(|t| t.name == name)
 }
 
+/// Where a table stands in the journey (the order of [`TABLES`]); reports list tables so.
+pub fn position(name: &str) -> Option<usize> {
+    TABLES.iter().position(|t| t.name == name)
+}
+
+/// Whether any table links to this one (only those need an index of their keys).
+pub fn is_linked_to(name: &str) -> bool {
+    TABLES
+        .iter()
+        .flat_map(|t| t.columns)
+        .any(|c| c.refers_to.is_some_and(|(target, _)| target == name))
+}
+
 /// How many links lie between a table and a table that links to nothing: children and
 /// workers 0, referrals 1, assessments 2, ... A table's parents all have a smaller depth.
 pub fn link_depth(t: &TableSpec) -> usize {
@@ -523,6 +536,12 @@ mod tests {
         );
         assert_eq!((depth(ASSESSMENTS), depth(CORE_GROUPS)), (2, 2));
         assert_eq!((depth(S47_ENQUIRIES), depth(CONFERENCES)), (3, 4));
+        assert!(is_linked_to(CHILDREN) && is_linked_to(CP_PLANS));
+        assert!(!is_linked_to(VISITS) && !is_linked_to(CONTACTS));
+        assert_eq!(
+            (position(CHILDREN), position(SUPERVISIONS), position("x")),
+            (Some(0), Some(11), None)
+        );
     }
 
     #[test]

@@ -344,6 +344,8 @@ impl<'a> Sim<'a> {
     /// A date `lo..=hi` working days after `from`.
     fn wd_after(&mut self, from: NaiveDate, lo: u32, hi: u32) -> NaiveDate {
         let n = self.rng.random_range(lo..=hi);
+        // Past the calendar's last year only events after the extract date fall (they are
+        // never written), so an approximate date is enough there.
         self.cal
             .add_working_days(from, n)
             .unwrap_or(from + Duration::days(n as i64 * 7 / 5))
