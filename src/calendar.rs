@@ -183,6 +183,22 @@ impl Calendar {
         Ok(self.cumulative[self.index(to)?] - self.cumulative[self.index(from)?])
     }
 
+    /// [`Calendar::working_days_between`] on days since 1970-01-01 (the form polars holds
+    /// dates in); `None` when either date is outside the calendar.
+    pub fn working_days_between_epoch(&self, from: i32, to: i32) -> Option<i32> {
+        let first = crate::values::epoch_days(self.first);
+        let at = |d: i32| -> Option<i32> {
+            let i = usize::try_from(d.checked_sub(first)?).ok()?;
+            self.cumulative.get(i).copied()
+        };
+        Some(at(to)? - at(from)?)
+    }
+
+    /// The first and last dates the calendar knows.
+    pub fn range(&self) -> (NaiveDate, NaiveDate) {
+        (self.first, self.last)
+    }
+
     /// The date `n` working days after `from` (n >= 0): the last day still "within n".
     /// For n = 0 that is `from` itself.
     pub fn add_working_days(&self, from: NaiveDate, n: u32) -> Result<NaiveDate, CalendarError> {

@@ -7,7 +7,10 @@
 pub mod calendar;
 pub mod fsutil;
 pub mod ingest;
+pub mod metrics;
+pub mod periods;
 pub mod report;
 pub mod schema;
+pub mod stats;
 pub mod synth;
 pub mod values;

@@ -5,6 +5,8 @@ use chrono::NaiveDate;
 use clap::{Parser, Subcommand, ValueEnum};
 use csc_audit::calendar::Calendar;
 use csc_audit::ingest::{self, LoadOptions};
+use csc_audit::metrics::{output, EvalOptions, Library, STANDARDS_FILE};
+use csc_audit::periods::{Grain, Period};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -23,6 +25,13 @@ struct Cli {
 enum ReportFormat {
     Text,
     Json,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum TableFormat {
+    Csv,
+    Json,
+    Xlsx,
 }
 
 #[derive(Subcommand)]
@@ -49,6 +58,51 @@ enum Command {
         /// Working-day calendar (TOML, as calendars/england-and-wales.toml); default: built in.
         #[arg(long)]
         calendar: Option<PathBuf>,
+    },
+    /// Every measure, for every period, as one long table (CSV, JSON or xlsx).
+    ///
+    /// Columns: metric_id, period, period_start, period_end, breakdown, group, numerator,
+    /// denominator, value, pending, target, rag, ci_low, ci_high, then category, excluded,
+    /// rate_per_10k, p25, p75, unit, polarity, complete.
+    Metrics {
+        /// Folder holding the extract CSV files.
+        #[arg(long, default_value = "sample_data")]
+        data: PathBuf,
+        /// Folder of metric definitions (*.toml, with standards.toml); default: ./metrics if
+        /// it exists, else the measures built into csc-audit.
+        #[arg(long)]
+        metrics: Option<PathBuf>,
+        #[arg(long, default_value = "month", value_parser = ["month", "quarter", "year"])]
+        grain: String,
+        /// First period: 2024-11 (month), 2024-25 Q1 (financial quarter), 2024-25 (year).
+        /// Default: 24 months, 8 quarters or 3 years back from --to.
+        #[arg(long)]
+        from: Option<String>,
+        /// Last period; default: the period holding the as-of date.
+        #[arg(long)]
+        to: Option<String>,
+        /// Extract date; cases still waiting are judged against it. Default: the latest event
+        /// date in the data.
+        #[arg(long, value_parser = parse_cli_date)]
+        as_of: Option<NaiveDate>,
+        /// Breakdowns besides `all`, comma-separated: team, worker, source, age_band, category.
+        #[arg(long, value_delimiter = ',')]
+        by: Vec<String>,
+        /// Only these measures (comma-separated ids).
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+        /// Output format; default: from the --out extension, else csv.
+        #[arg(long, value_enum)]
+        format: Option<TableFormat>,
+        /// File to write (atomically); default: standard output (not for xlsx).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Working-day calendar (TOML); default: England and Wales, built in.
+        #[arg(long)]
+        calendar: Option<PathBuf>,
+        /// List the measures (id, kind, title) and stop.
+        #[arg(long)]
+        list: bool,
     },
     /// Working days between two dates, or the date N working days after one (a deadline).
     Days {
@@ -139,6 +193,105 @@ fn run() -> Result<ExitCode> {
             } else {
                 ExitCode::SUCCESS
             })
+        }
+        Command::Metrics {
+            data,
+            metrics,
+            grain,
+            from,
+            to,
+            as_of,
+            by,
+            only,
+            format,
+            out,
+            calendar,
+            list,
+        } => {
+            let mut lib = match metrics {
+                Some(dir) => Library::load_dir(&dir)?,
+                None if std::path::Path::new("metrics").join(STANDARDS_FILE).is_file() => {
+                    Library::load_dir(std::path::Path::new("metrics"))?
+                }
+                None => Library::builtin(),
+            };
+            if !only.is_empty() {
+                lib.select(&only).map_err(anyhow::Error::msg)?;
+            }
+            if list {
+                for m in &lib.metrics {
+                    println!("{:<30} {:<13} {}", m.id, m.kind.name(), m.title);
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            let grain = Grain::parse(&grain).expect("clap checks the grain");
+            let period = |s: Option<String>| -> Result<Option<Period>> {
+                s.map(|s| Period::parse(grain, &s).map_err(anyhow::Error::msg))
+                    .transpose()
+            };
+            let opts = EvalOptions {
+                grain,
+                from: period(from)?,
+                to: period(to)?,
+                by,
+            };
+            let format = match (format, &out) {
+                (Some(f), _) => f,
+                (None, Some(p)) => match p.extension().and_then(|e| e.to_str()) {
+                    Some("json") => TableFormat::Json,
+                    Some("xlsx") => TableFormat::Xlsx,
+                    _ => TableFormat::Csv,
+                },
+                (None, None) => TableFormat::Csv,
+            };
+            if format == TableFormat::Xlsx && out.is_none() {
+                anyhow::bail!("an xlsx workbook needs a file: add --out measures.xlsx");
+            }
+            let (cal, source) = load_calendar(calendar.as_deref())?;
+            let today = chrono::Local::now().date_naive();
+            let mut extracts = ingest::load(&data, &LoadOptions { as_of, today })?;
+            extracts.note_calendar(&cal, &source);
+            if extracts.report.has_fatal() {
+                eprint!("{}", extracts.report.to_text(20));
+                anyhow::bail!("the data cannot be used as it is: see the report above");
+            }
+            let rejected = extracts.report.rows_rejected();
+            if rejected > 0 {
+                eprintln!(
+                    "note: {rejected} rows were rejected and are not in the measures; \
+                     `csc-audit check --data {}` lists them",
+                    data.display()
+                );
+            }
+            let ev = csc_audit::metrics::evaluate(&extracts, &lib, &cal, &opts)?;
+            for n in &ev.notes {
+                eprintln!("note: {n}");
+            }
+            let bytes = match format {
+                TableFormat::Csv => output::to_csv(&ev),
+                TableFormat::Json => output::to_json(&ev, &lib),
+                TableFormat::Xlsx => output::to_xlsx(&ev, &lib)?,
+            };
+            match out {
+                Some(path) => {
+                    csc_audit::fsutil::write_atomic(&path, &bytes)
+                        .with_context(|| format!("writing {}", path.display()))?;
+                    eprintln!(
+                        "wrote {} rows for {} measures, {} to {} (as of {}), to {}",
+                        ev.rows.len(),
+                        lib.metrics.len(),
+                        ev.periods.first().map(|p| p.label()).unwrap_or_default(),
+                        ev.periods.last().map(|p| p.label()).unwrap_or_default(),
+                        ev.as_of,
+                        path.display()
+                    );
+                }
+                None => {
+                    use std::io::Write;
+                    std::io::stdout().write_all(&bytes)?;
+                }
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Days {
             from,

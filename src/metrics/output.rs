@@ -1,0 +1,226 @@
+//! The long table of measures as CSV, JSON or an xlsx workbook.
+
+use rust_xlsxwriter::{Format, Workbook, XlsxError};
+use serde_json::json;
+
+use super::{Evaluation, Library, OutRow};
+
+/// The output columns, in order. The first fourteen are the documented contract.
+pub const COLUMNS: &[&str] = &[
+    "metric_id",
+    "period",
+    "period_start",
+    "period_end",
+    "breakdown",
+    "group",
+    "numerator",
+    "denominator",
+    "value",
+    "pending",
+    "target",
+    "rag",
+    "ci_low",
+    "ci_high",
+    "category",
+    "excluded",
+    "rate_per_10k",
+    "p25",
+    "p75",
+    "unit",
+    "polarity",
+    "complete",
+];
+
+/// A number as text: whole numbers without decimals, others to 2 decimal places.
+fn num(v: Option<f64>) -> String {
+    match v {
+        None => String::new(),
+        Some(x) if x.fract() == 0.0 && x.abs() < 1e15 => format!("{}", x as i64),
+        Some(x) => format!("{x:.2}"),
+    }
+}
+
+fn cells(r: &OutRow) -> Vec<String> {
+    vec![
+        r.metric_id.clone(),
+        r.period.clone(),
+        r.period_start.to_string(),
+        r.period_end.to_string(),
+        r.breakdown.clone(),
+        r.group.clone(),
+        num(r.numerator),
+        num(r.denominator),
+        num(r.value),
+        r.pending.to_string(),
+        num(r.target),
+        r.rag.unwrap_or("").to_string(),
+        num(r.ci_low),
+        num(r.ci_high),
+        r.category.clone(),
+        r.excluded.to_string(),
+        num(r.rate_per_10k),
+        num(r.p25),
+        num(r.p75),
+        r.unit.clone(),
+        r.polarity.clone(),
+        if r.complete { "yes" } else { "no" }.to_string(),
+    ]
+}
+
+pub fn to_csv(ev: &Evaluation) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(COLUMNS).expect("writing to memory");
+    for r in &ev.rows {
+        w.write_record(cells(r)).expect("writing to memory");
+    }
+    w.into_inner().expect("writing to memory")
+}
+
+pub fn to_json(ev: &Evaluation, lib: &Library) -> Vec<u8> {
+    let metrics: Vec<_> = lib
+        .metrics
+        .iter()
+        .map(|m| {
+            json!({
+                "id": m.id,
+                "title": m.title,
+                "description": m.description,
+                "source": m.source,
+                "kind": m.kind.name(),
+                "unit": m.kind.unit(),
+                "polarity": m.polarity.name(),
+                "target": m.target,
+                "rag": m.rag.map(|r| json!({"green": r.green, "amber": r.amber})),
+                "breakdowns": m.breakdowns.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(),
+                "file": m.file,
+            })
+        })
+        .collect();
+    let rows: Vec<_> = ev
+        .rows
+        .iter()
+        .map(|r| {
+            let c = cells(r);
+            let mut o = serde_json::Map::new();
+            for (name, v) in COLUMNS.iter().zip(c) {
+                let value = match *name {
+                    "numerator" | "denominator" | "value" | "target" | "ci_low" | "ci_high"
+                    | "rate_per_10k" | "p25" | "p75" | "pending" | "excluded" => {
+                        if v.is_empty() {
+                            serde_json::Value::Null
+                        } else {
+                            serde_json::from_str(&v).unwrap_or(serde_json::Value::String(v))
+                        }
+                    }
+                    "rag" if v.is_empty() => serde_json::Value::Null,
+                    "complete" => serde_json::Value::Bool(r.complete),
+                    _ => serde_json::Value::String(v),
+                };
+                o.insert(name.to_string(), value);
+            }
+            serde_json::Value::Object(o)
+        })
+        .collect();
+    let doc = json!({
+        "as_of": ev.as_of.to_string(),
+        "grain": ev.grain.name(),
+        "periods": ev.periods.iter().map(|p| p.label()).collect::<Vec<_>>(),
+        "metrics_from": lib.origin,
+        "metrics": metrics,
+        "notes": ev.notes,
+        "rows": rows,
+    });
+    let mut out = serde_json::to_vec_pretty(&doc).expect("json");
+    out.push(b'\n');
+    out
+}
+
+/// A workbook with the long table (frozen header, filters, number formats) and a sheet
+/// describing each measure.
+pub fn to_xlsx(ev: &Evaluation, lib: &Library) -> Result<Vec<u8>, XlsxError> {
+    let mut wb = Workbook::new();
+    let bold = Format::new().set_bold();
+    let decimal = Format::new().set_num_format("0.0");
+    let date = Format::new().set_num_format("yyyy-mm-dd");
+    let sheet = wb.add_worksheet().set_name("measures")?;
+    for (c, name) in COLUMNS.iter().enumerate() {
+        sheet.write_string_with_format(0, c as u16, *name, &bold)?;
+    }
+    for (i, r) in ev.rows.iter().enumerate() {
+        let row = i as u32 + 1;
+        let text = cells(r);
+        for (c, name) in COLUMNS.iter().enumerate() {
+            let col = c as u16;
+            let v = match *name {
+                "numerator" | "denominator" | "value" | "target" | "ci_low" | "ci_high"
+                | "rate_per_10k" | "p25" | "p75" => match name {
+                    &"numerator" => r.numerator,
+                    &"denominator" => r.denominator,
+                    &"value" => r.value,
+                    &"target" => r.target,
+                    &"ci_low" => r.ci_low,
+                    &"ci_high" => r.ci_high,
+                    &"rate_per_10k" => r.rate_per_10k,
+                    &"p25" => r.p25,
+                    _ => r.p75,
+                },
+                "pending" => Some(r.pending as f64),
+                "excluded" => Some(r.excluded as f64),
+                "period_start" | "period_end" => {
+                    let d = if *name == "period_start" { r.period_start } else { r.period_end };
+                    let xd = rust_xlsxwriter::ExcelDateTime::parse_from_str(&d.to_string())?;
+                    sheet.write_datetime_with_format(row, col, &xd, &date)?;
+                    continue;
+                }
+                _ => {
+                    if !text[c].is_empty() {
+                        sheet.write_string(row, col, &text[c])?;
+                    }
+                    continue;
+                }
+            };
+            if let Some(v) = v {
+                if v.fract() == 0.0 {
+                    sheet.write_number(row, col, v)?;
+                } else {
+                    sheet.write_number_with_format(row, col, v, &decimal)?;
+                }
+            }
+        }
+    }
+    sheet.set_freeze_panes(1, 0)?;
+    sheet.autofilter(0, 0, ev.rows.len() as u32, COLUMNS.len() as u16 - 1)?;
+    sheet.set_column_width(0, 26)?;
+    sheet.set_column_width(1, 12)?;
+    sheet.set_column_range_width(2, 3, 11)?;
+
+    let defs = wb.add_worksheet().set_name("definitions")?;
+    let heads = ["id", "title", "kind", "polarity", "target", "description", "source", "file"];
+    for (c, h) in heads.iter().enumerate() {
+        defs.write_string_with_format(0, c as u16, *h, &bold)?;
+    }
+    for (i, m) in lib.metrics.iter().enumerate() {
+        let row = i as u32 + 1;
+        defs.write_string(row, 0, &m.id)?;
+        defs.write_string(row, 1, &m.title)?;
+        defs.write_string(row, 2, m.kind.name())?;
+        defs.write_string(row, 3, m.polarity.name())?;
+        if let Some(t) = m.target {
+            defs.write_number(row, 4, t)?;
+        }
+        defs.write_string(row, 5, m.description.trim())?;
+        defs.write_string(row, 6, m.source.trim())?;
+        defs.write_string(row, 7, &m.file)?;
+    }
+    defs.set_freeze_panes(1, 0)?;
+    defs.set_column_width(0, 26)?;
+    defs.set_column_width(1, 50)?;
+    let notes = wb.add_worksheet().set_name("notes")?;
+    notes.write_string_with_format(0, 0, "as of", &bold)?;
+    notes.write_string(0, 1, ev.as_of.to_string())?;
+    for (i, n) in ev.notes.iter().enumerate() {
+        notes.write_string(i as u32 + 1, 0, "note")?;
+        notes.write_string(i as u32 + 1, 1, n)?;
+    }
+    wb.save_to_buffer()
+}
