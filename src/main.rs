@@ -210,7 +210,10 @@ fn run() -> Result<ExitCode> {
         } => {
             let mut lib = match metrics {
                 Some(dir) => Library::load_dir(&dir)?,
-                None if std::path::Path::new("metrics").join(STANDARDS_FILE).is_file() => {
+                None if std::path::Path::new("metrics")
+                    .join(STANDARDS_FILE)
+                    .is_file() =>
+                {
                     Library::load_dir(std::path::Path::new("metrics"))?
                 }
                 None => Library::builtin(),

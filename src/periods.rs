@@ -131,10 +131,8 @@ impl Period {
         match grain {
             Grain::Month => {
                 let (y, m) = t.split_once('-').ok_or_else(bad)?;
-                let (y, m): (i32, u32) = (
-                    y.parse().map_err(|_| bad())?,
-                    m.parse().map_err(|_| bad())?,
-                );
+                let (y, m): (i32, u32) =
+                    (y.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
                 let d = NaiveDate::from_ymd_opt(y, m, 1).ok_or_else(bad)?;
                 Ok(Period::containing(Grain::Month, d))
             }
@@ -208,7 +206,10 @@ mod tests {
         let y = Period::containing(Grain::Year, d(2025, 3, 31));
         assert_eq!(y.label(), "2024-25");
         assert_eq!((y.start(), y.end()), (d(2024, 4, 1), d(2025, 3, 31)));
-        assert_eq!(Period::containing(Grain::Year, d(2025, 4, 1)).label(), "2025-26");
+        assert_eq!(
+            Period::containing(Grain::Year, d(2025, 4, 1)).label(),
+            "2025-26"
+        );
         assert_eq!(
             Period::containing(Grain::Year, d(2000, 1, 1)).label(),
             "1999-00"
@@ -225,7 +226,10 @@ mod tests {
             d(2023, 2, 28)
         );
         let dec = Period::containing(Grain::Month, d(2024, 12, 31));
-        assert_eq!((dec.label(), dec.next().label()), ("2024-12".into(), "2025-01".into()));
+        assert_eq!(
+            (dec.label(), dec.next().label()),
+            ("2024-12".into(), "2025-01".into())
+        );
     }
 
     #[test]

@@ -479,12 +479,20 @@ fn toml_error(file: &str, text: &str, e: toml::de::Error) -> DefinitionError {
     let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(1);
     // toml's message repeats the position and quotes the line; keep its first sentence.
     let message = e.message().trim().to_string();
+    // The field: named in the message, else the key written on the offending line.
+    let key_on_line = || {
+        let l = text.lines().nth(line - 1)?;
+        let (k, _) = l.split_once('=')?;
+        let k = k.trim().trim_matches('"');
+        (!k.is_empty() && !k.starts_with('[')).then(|| k.to_string())
+    };
     let field = message
         .split('`')
         .nth(1)
         .filter(|_| message.starts_with("unknown field") || message.starts_with("missing field"))
-        .unwrap_or("(file)")
-        .to_string();
+        .map(str::to_string)
+        .or_else(key_on_line)
+        .unwrap_or_else(|| "syntax".to_string());
     DefinitionError {
         file: file.to_string(),
         line,
@@ -500,7 +508,12 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn err<T>(&self, span: std::ops::Range<usize>, field: &str, message: String) -> Result<T, DefinitionError> {
+    fn err<T>(
+        &self,
+        span: std::ops::Range<usize>,
+        field: &str,
+        message: String,
+    ) -> Result<T, DefinitionError> {
         Err(DefinitionError {
             file: self.file.to_string(),
             line: line_of(self.text, span.start),
@@ -520,12 +533,18 @@ impl Ctx<'_> {
             return self.err(
                 raw.span(),
                 field,
-                format!("write one unit and an amount, like `{{ working_days = 15 }}`; units: {units}"),
+                format!(
+                    "write one unit and an amount, like `{{ working_days = 15 }}`; units: {units}"
+                ),
             );
         }
         let (name, v) = map.iter().next().expect("one entry");
         let Some(unit) = UNITS.iter().find(|(n, _)| n == name).map(|(_, u)| *u) else {
-            return self.err(raw.span(), field, format!("unknown unit `{name}`; valid units: {units}"));
+            return self.err(
+                raw.span(),
+                field,
+                format!("unknown unit `{name}`; valid units: {units}"),
+            );
         };
         let n = match v {
             toml::Value::Integer(i) => *i as f64,
@@ -533,24 +552,41 @@ impl Ctx<'_> {
             toml::Value::String(s) => match self.standards.values.get(s) {
                 Some(n) => *n,
                 None => {
-                    let known: Vec<&str> = self.standards.values.keys().map(String::as_str).collect();
+                    let known: Vec<&str> =
+                        self.standards.values.keys().map(String::as_str).collect();
                     return self.err(
                         raw.span(),
                         field,
                         format!(
                             "no local standard named `{s}` in {}; known standards: {}",
-                            if self.standards.file.is_empty() { "the standards file" } else { &self.standards.file },
-                            if known.is_empty() { "(none)".to_string() } else { known.join(", ") }
+                            if self.standards.file.is_empty() {
+                                "the standards file"
+                            } else {
+                                &self.standards.file
+                            },
+                            if known.is_empty() {
+                                "(none)".to_string()
+                            } else {
+                                known.join(", ")
+                            }
                         ),
                     );
                 }
             },
             _ => {
-                return self.err(raw.span(), field, "the amount must be a whole number or the name of a local standard".into())
+                return self.err(
+                    raw.span(),
+                    field,
+                    "the amount must be a whole number or the name of a local standard".into(),
+                )
             }
         };
         if n < 0.0 || n.fract() != 0.0 {
-            return self.err(raw.span(), field, format!("the amount must be a whole number of {name}, not {n}"));
+            return self.err(
+                raw.span(),
+                field,
+                format!("the amount must be a whole number of {name}, not {n}"),
+            );
         }
         Ok(Window { unit, n: n as i64 })
     }
@@ -586,11 +622,19 @@ impl Ctx<'_> {
 }
 
 fn column_names(t: &TableSpec) -> String {
-    t.columns.iter().map(|c| c.name).collect::<Vec<_>>().join(", ")
+    t.columns
+        .iter()
+        .map(|c| c.name)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn table_names() -> String {
-    schema::TABLES.iter().map(|t| t.name).collect::<Vec<_>>().join(", ")
+    schema::TABLES
+        .iter()
+        .map(|t| t.name)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn is_date(kind: Kind) -> bool {
@@ -635,7 +679,11 @@ impl Scope<'_> {
             names.extend(self.series.iter().map(|s| s.name.as_str()));
             return Err(format!(
                 "no related table named `{rel}` in this file; declare it as [related.{rel}]{}",
-                if names.is_empty() { String::new() } else { format!(" (declared: {})", names.join(", ")) }
+                if names.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (declared: {})", names.join(", "))
+                }
             ));
         }
         match self.population.column(r) {
@@ -660,13 +708,29 @@ fn source_kind(s: &Source) -> Kind {
 }
 
 /// Reads and checks one metric file.
-pub fn parse_metric(text: &str, file: &str, standards: &Standards) -> Result<Metric, DefinitionError> {
+pub fn parse_metric(
+    text: &str,
+    file: &str,
+    standards: &Standards,
+) -> Result<Metric, DefinitionError> {
     let raw: RawMetric = toml::from_str(text).map_err(|e| toml_error(file, text, e))?;
-    let cx = Ctx { file, text, standards };
+    let cx = Ctx {
+        file,
+        text,
+        standards,
+    };
 
     let id = raw.id.get_ref().trim().to_string();
-    if id.is_empty() || !id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
-        return cx.err(raw.id.span(), "id", format!("`{id}` is not a valid id: use lower-case letters, digits and `_`"));
+    if id.is_empty()
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        return cx.err(
+            raw.id.span(),
+            "id",
+            format!("`{id}` is not a valid id: use lower-case letters, digits and `_`"),
+        );
     }
     if let Some(stem) = Path::new(file).file_stem().and_then(|s| s.to_str()) {
         if stem != id {
@@ -677,7 +741,15 @@ pub fn parse_metric(text: &str, file: &str, standards: &Standards) -> Result<Met
         Some((_, k)) => *k,
         None => {
             let valid: Vec<&str> = KINDS.iter().map(|(n, _)| *n).collect();
-            return cx.err(raw.kind.span(), "kind", format!("unknown kind `{}`; valid kinds: {}", raw.kind.get_ref(), valid.join(", ")));
+            return cx.err(
+                raw.kind.span(),
+                "kind",
+                format!(
+                    "unknown kind `{}`; valid kinds: {}",
+                    raw.kind.get_ref(),
+                    valid.join(", ")
+                ),
+            );
         }
     };
     let polarity = match raw.polarity.get_ref().as_str() {
@@ -685,7 +757,11 @@ pub fn parse_metric(text: &str, file: &str, standards: &Standards) -> Result<Met
         "lower" | "lower_is_better" => Polarity::Lower,
         "neutral" | "none" => Polarity::Neutral,
         other => {
-            return cx.err(raw.polarity.span(), "polarity", format!("unknown polarity `{other}`; valid: higher, lower, neutral"))
+            return cx.err(
+                raw.polarity.span(),
+                "polarity",
+                format!("unknown polarity `{other}`; valid: higher, lower, neutral"),
+            )
         }
     };
     let rag = match &raw.rag {
@@ -698,19 +774,42 @@ pub fn parse_metric(text: &str, file: &str, standards: &Standards) -> Result<Met
                 Polarity::Neutral => false,
             };
             if !ordered {
-                return cx.err(r.span(), "rag", match polarity {
-                    Polarity::Neutral => "a neutral measure has no RAG: remove `rag` or set a polarity".into(),
-                    Polarity::Higher => format!("higher is better, so green ({}) must be at least amber ({})", v.green, v.amber),
-                    Polarity::Lower => format!("lower is better, so green ({}) must be at most amber ({})", v.green, v.amber),
-                });
+                return cx.err(
+                    r.span(),
+                    "rag",
+                    match polarity {
+                        Polarity::Neutral => {
+                            "a neutral measure has no RAG: remove `rag` or set a polarity".into()
+                        }
+                        Polarity::Higher => format!(
+                            "higher is better, so green ({}) must be at least amber ({})",
+                            v.green, v.amber
+                        ),
+                        Polarity::Lower => format!(
+                            "lower is better, so green ({}) must be at most amber ({})",
+                            v.green, v.amber
+                        ),
+                    },
+                );
             }
-            Some(Rag { green: v.green, amber: v.amber })
+            Some(Rag {
+                green: v.green,
+                amber: v.amber,
+            })
         }
     };
 
     // Population table.
     let Some(population_table) = schema::table(raw.population.table.get_ref()) else {
-        return cx.err(raw.population.table.span(), "population.table", format!("unknown table `{}`; valid tables: {}", raw.population.table.get_ref(), table_names()));
+        return cx.err(
+            raw.population.table.span(),
+            "population.table",
+            format!(
+                "unknown table `{}`; valid tables: {}",
+                raw.population.table.get_ref(),
+                table_names()
+            ),
+        );
     };
     let population_filter = match &raw.population.filter {
         Some(f) => Some(cx.filter(f, "population.filter", population_table)?),
@@ -729,21 +828,43 @@ pub fn parse_metric(text: &str, file: &str, standards: &Standards) -> Result<Met
             let rr = r.get_ref();
             let field = format!("related.{name}");
             if name.contains('.') || name.starts_with('_') {
-                return cx.err(r.span(), &field, "a related name is a plain word like `s47`".into());
+                return cx.err(
+                    r.span(),
+                    &field,
+                    "a related name is a plain word like `s47`".into(),
+                );
             }
             let Some(table) = schema::table(rr.table.get_ref()) else {
-                return cx.err(rr.table.span(), &format!("{field}.table"), format!("unknown table `{}`; valid tables: {}", rr.table.get_ref(), table_names()));
+                return cx.err(
+                    rr.table.span(),
+                    &format!("{field}.table"),
+                    format!(
+                        "unknown table `{}`; valid tables: {}",
+                        rr.table.get_ref(),
+                        table_names()
+                    ),
+                );
             };
-            let scope = Scope { population: population_table, lookups: &lookups, series: &series };
+            let scope = Scope {
+                population: population_table,
+                lookups: &lookups,
+                series: &series,
+            };
             let on = match scope.resolve(rr.on.get_ref()) {
                 Ok(Source::Column { name, .. }) => name,
                 Ok(Source::Series(_)) => {
-                    return cx.err(rr.on.span(), &format!("{field}.on"), "`on` must be a column holding a key, not a picked date".into())
+                    return cx.err(
+                        rr.on.span(),
+                        &format!("{field}.on"),
+                        "`on` must be a column holding a key, not a picked date".into(),
+                    )
                 }
                 Err(e) => {
                     // It may name a lookup declared later: try again on the next round.
                     if rr.on.get_ref().contains('.')
-                        && raw.related.contains_key(rr.on.get_ref().split('.').next().unwrap_or(""))
+                        && raw
+                            .related
+                            .contains_key(rr.on.get_ref().split('.').next().unwrap_or(""))
                     {
                         left.push((name, r));
                         continue;
@@ -754,16 +875,33 @@ pub fn parse_metric(text: &str, file: &str, standards: &Standards) -> Result<Met
             match &rr.match_col {
                 None => {
                     // Many-to-one: `on` holds the key of `table`.
-                    for (what, v) in [("date", &rr.date), ("pick", &rr.pick), ("filter", &rr.filter)] {
+                    for (what, v) in [
+                        ("date", &rr.date),
+                        ("pick", &rr.pick),
+                        ("filter", &rr.filter),
+                    ] {
                         if let Some(v) = v {
                             return cx.err(v.span(), &format!("{field}.{what}"), format!("`{what}` applies to a one-to-many relation: add `match = \"<column of {}>\"`, or remove `{what}`", table.name));
                         }
                     }
-                    lookups.push(Lookup { name: name.clone(), table, on });
+                    lookups.push(Lookup {
+                        name: name.clone(),
+                        table,
+                        on,
+                    });
                 }
                 Some(m) => {
                     let Some(match_spec) = table.column(m.get_ref()) else {
-                        return cx.err(m.span(), &format!("{field}.match"), format!("`{}` is not a column of {}; valid columns: {}", m.get_ref(), table.name, column_names(table)));
+                        return cx.err(
+                            m.span(),
+                            &format!("{field}.match"),
+                            format!(
+                                "`{}` is not a column of {}; valid columns: {}",
+                                m.get_ref(),
+                                table.name,
+                                column_names(table)
+                            ),
+                        );
                     };
                     let date_col = match &rr.date {
                         Some(d) => match table.column(d.get_ref()) {
@@ -783,32 +921,67 @@ pub fn parse_metric(text: &str, file: &str, standards: &Standards) -> Result<Met
                             Some((_, k)) => *k,
                             None => {
                                 let valid: Vec<&str> = PICKS.iter().map(|(n, _)| *n).collect();
-                                return cx.err(p.span(), &format!("{field}.pick"), format!("unknown pick `{}`; valid: {}", p.get_ref(), valid.join(", ")));
+                                return cx.err(
+                                    p.span(),
+                                    &format!("{field}.pick"),
+                                    format!(
+                                        "unknown pick `{}`; valid: {}",
+                                        p.get_ref(),
+                                        valid.join(", ")
+                                    ),
+                                );
                             }
                         },
                     };
                     let window = match &rr.window {
-                        Some(w) if pick == Pick::Count => Some(cx.window(w, &format!("{field}.window"))?),
-                        Some(w) => return cx.err(w.span(), &format!("{field}.window"), "`window` applies to `pick = \"count\"` only".into()),
+                        Some(w) if pick == Pick::Count => {
+                            Some(cx.window(w, &format!("{field}.window"))?)
+                        }
+                        Some(w) => {
+                            return cx.err(
+                                w.span(),
+                                &format!("{field}.window"),
+                                "`window` applies to `pick = \"count\"` only".into(),
+                            )
+                        }
                         None => None,
                     };
                     let filter = match &rr.filter {
                         Some(f) => Some(cx.filter(f, &format!("{field}.filter"), table)?),
                         None => None,
                     };
-                    series.push(Series { name: name.clone(), table, on, match_col: match_spec.name, date_col, filter, pick, window });
+                    series.push(Series {
+                        name: name.clone(),
+                        table,
+                        on,
+                        match_col: match_spec.name,
+                        date_col,
+                        filter,
+                        pick,
+                        window,
+                    });
                 }
             }
         }
         if left.len() == before {
             let (name, r) = left[0];
-            return cx.err(r.get_ref().on.span(), &format!("related.{name}.on"), "these related tables refer to each other in a circle".into());
+            return cx.err(
+                r.get_ref().on.span(),
+                &format!("related.{name}.on"),
+                "these related tables refer to each other in a circle".into(),
+            );
         }
         pending = left;
     }
-    let scope = Scope { population: population_table, lookups: &lookups, series: &series };
+    let scope = Scope {
+        population: population_table,
+        lookups: &lookups,
+        series: &series,
+    };
     let resolve = |s: &Spanned<String>, field: &str| -> Result<Source, DefinitionError> {
-        scope.resolve(s.get_ref().trim()).or_else(|e| cx.err(s.span(), field, e))
+        scope
+            .resolve(s.get_ref().trim())
+            .or_else(|e| cx.err(s.span(), field, e))
     };
     let resolve_date = |s: &Spanned<String>, field: &str| -> Result<Source, DefinitionError> {
         let src = resolve(s, field)?;
@@ -822,7 +995,11 @@ pub fn parse_metric(text: &str, file: &str, standards: &Standards) -> Result<Met
     for r in &raw.population.require {
         let name = r.get_ref().trim();
         if !lookups.iter().any(|l| l.name == name) && !series.iter().any(|s| s.name == name) {
-            return cx.err(r.span(), "population.require", format!("`{name}` is not a related table of this file"));
+            return cx.err(
+                r.span(),
+                "population.require",
+                format!("`{name}` is not a related table of this file"),
+            );
         }
         require.push(name.to_string());
     }
@@ -859,40 +1036,69 @@ pub fn parse_metric(text: &str, file: &str, standards: &Standards) -> Result<Met
             let span = w.from.span();
             let shape = "write `from = \"<date column>\"`, or a list of `{ column = \"..\", limit = { months = 3 } }`";
             match w.from.get_ref() {
-                toml::Value::String(s) => {
-                    from.push((resolve_date(&Spanned::new(span.clone(), s.clone()), "within.from")?, default_limit))
-                }
+                toml::Value::String(s) => from.push((
+                    resolve_date(&Spanned::new(span.clone(), s.clone()), "within.from")?,
+                    default_limit,
+                )),
                 toml::Value::Array(alts) if !alts.is_empty() => {
                     for a in alts {
                         let Some(t) = a.as_table() else {
                             return cx.err(span, "within.from", shape.into());
                         };
                         if let Some(k) = t.keys().find(|k| *k != "column" && *k != "limit") {
-                            return cx.err(span, "within.from", format!("unknown field `{k}`: {shape}"));
+                            return cx.err(
+                                span,
+                                "within.from",
+                                format!("unknown field `{k}`: {shape}"),
+                            );
                         }
-                        let (Some(toml::Value::String(c)), Some(toml::Value::Table(l))) = (t.get("column"), t.get("limit")) else {
+                        let (Some(toml::Value::String(c)), Some(toml::Value::Table(l))) =
+                            (t.get("column"), t.get("limit"))
+                        else {
                             return cx.err(span, "within.from", shape.into());
                         };
-                        let limit: BTreeMap<String, toml::Value> = l.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                        let limit: BTreeMap<String, toml::Value> =
+                            l.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
                         from.push((
-                            resolve_date(&Spanned::new(span.clone(), c.clone()), "within.from.column")?,
-                            Some(cx.window(&Spanned::new(span.clone(), limit), "within.from.limit")?),
+                            resolve_date(
+                                &Spanned::new(span.clone(), c.clone()),
+                                "within.from.column",
+                            )?,
+                            Some(
+                                cx.window(&Spanned::new(span.clone(), limit), "within.from.limit")?,
+                            ),
                         ));
                     }
                 }
                 _ => return cx.err(span, "within.from", shape.into()),
             }
             let to = resolve_date(&w.to, "within.to")?;
-            let unit = match (&w.unit, from.iter().find_map(|(_, l)| *l)) {
-                (_, Some(l)) => l.unit,
-                (Some(u), None) => match UNITS.iter().find(|(n, _)| n == u.get_ref()) {
-                    Some((_, u)) => *u,
-                    None => return cx.err(u.span(), "within.unit", format!("unknown unit `{}`", u.get_ref())),
-                },
-                (None, None) => return cx.err(w.to.span(), "within", "give `limit = { working_days = N }` (or `unit` for a summary of spans)".into()),
-            };
+            let unit =
+                match (&w.unit, from.iter().find_map(|(_, l)| *l)) {
+                    (_, Some(l)) => l.unit,
+                    (Some(u), None) => match UNITS.iter().find(|(n, _)| n == u.get_ref()) {
+                        Some((_, u)) => *u,
+                        None => {
+                            return cx.err(
+                                u.span(),
+                                "within.unit",
+                                format!("unknown unit `{}`", u.get_ref()),
+                            )
+                        }
+                    },
+                    (None, None) => return cx.err(
+                        w.to.span(),
+                        "within",
+                        "give `limit = { working_days = N }` (or `unit` for a summary of spans)"
+                            .into(),
+                    ),
+                };
             if from.iter().any(|(_, l)| l.is_some_and(|l| l.unit != unit)) {
-                return cx.err(w.from.span(), "within", "every limit must use the same unit".into());
+                return cx.err(
+                    w.from.span(),
+                    "within",
+                    "every limit must use the same unit".into(),
+                );
             }
             if unit == Unit::Hours
                 && !(std::iter::once(&to).chain(from.iter().map(|(s, _)| s)))
@@ -912,26 +1118,48 @@ pub fn parse_metric(text: &str, file: &str, standards: &Standards) -> Result<Met
         for e in &n.exists {
             let name = e.get_ref().trim();
             if let Some(l) = lookups.iter().find(|l| l.name == name) {
-                condition.exists.push(Source::Column { name: format!("{}.{}", l.name, l.table.key), kind: Kind::Id });
+                condition.exists.push(Source::Column {
+                    name: format!("{}.{}", l.name, l.table.key),
+                    kind: Kind::Id,
+                });
             } else if let Some(i) = series.iter().position(|s| s.name == name) {
                 condition.exists.push(Source::Series(i));
             } else {
-                return cx.err(e.span(), "numerator.exists", format!("`{name}` is not a related table of this file"));
+                return cx.err(
+                    e.span(),
+                    "numerator.exists",
+                    format!("`{name}` is not a related table of this file"),
+                );
             }
         }
         if let Some(w) = &n.open_for_at_least {
             if !is_open {
-                return cx.err(w.span(), "numerator.open_for_at_least", "applies to cases open at the period end (`population.open`)".into());
+                return cx.err(
+                    w.span(),
+                    "numerator.open_for_at_least",
+                    "applies to cases open at the period end (`population.open`)".into(),
+                );
             }
             condition.open_for_at_least = Some(cx.window(w, "numerator.open_for_at_least")?);
         }
         if let Some(r) = &n.recent {
             let rr = r.get_ref();
             let Some(i) = series.iter().position(|s| s.name == *rr.related.get_ref()) else {
-                return cx.err(rr.related.span(), "numerator.recent.related", format!("`{}` is not a one-to-many related table of this file", rr.related.get_ref()));
+                return cx.err(
+                    rr.related.span(),
+                    "numerator.recent.related",
+                    format!(
+                        "`{}` is not a one-to-many related table of this file",
+                        rr.related.get_ref()
+                    ),
+                );
             };
             if series[i].pick != Pick::Latest {
-                return cx.err(rr.related.span(), "numerator.recent.related", format!("`{}` must use `pick = \"latest\"`", rr.related.get_ref()));
+                return cx.err(
+                    rr.related.span(),
+                    "numerator.recent.related",
+                    format!("`{}` must use `pick = \"latest\"`", rr.related.get_ref()),
+                );
             }
             condition.recent = Some(Recent {
                 series: i,
@@ -998,51 +1226,117 @@ pub fn parse_metric(text: &str, file: &str, standards: &Standards) -> Result<Met
         let br = b.get_ref();
         let last = i + 1 == raw.buckets.len();
         match (br.below, last) {
-            (None, false) => return cx.err(b.span(), "buckets", "every bucket but the last needs `below`".into()),
-            (Some(_), true) => return cx.err(b.span(), "buckets", "the last bucket takes everything left: remove its `below`".into()),
+            (None, false) => {
+                return cx.err(
+                    b.span(),
+                    "buckets",
+                    "every bucket but the last needs `below`".into(),
+                )
+            }
+            (Some(_), true) => {
+                return cx.err(
+                    b.span(),
+                    "buckets",
+                    "the last bucket takes everything left: remove its `below`".into(),
+                )
+            }
             _ => {}
         }
         if let (Some(x), Some(prev)) = (br.below, buckets.last().and_then(|p: &Bucket| p.below)) {
             if x <= prev {
-                return cx.err(b.span(), "buckets", "`below` must increase from one bucket to the next".into());
+                return cx.err(
+                    b.span(),
+                    "buckets",
+                    "`below` must increase from one bucket to the next".into(),
+                );
             }
         }
-        buckets.push(Bucket { label: br.label.clone(), below: br.below });
+        buckets.push(Bucket {
+            label: br.label.clone(),
+            below: br.below,
+        });
     }
 
     // What each kind needs.
     let need = |ok: bool, field: &str, msg: &str| -> Result<(), DefinitionError> {
-        if ok { Ok(()) } else { cx.err(raw.kind.span(), field, format!("a `{}` measure {msg}", kind.name())) }
+        if ok {
+            Ok(())
+        } else {
+            cx.err(
+                raw.kind.span(),
+                field,
+                format!("a `{}` measure {msg}", kind.name()),
+            )
+        }
     };
     match kind {
         MetricKind::Ratio => {
-            need(!is_open, "population", "counts rows in the period: use `population.date` (a `snapshot` counts open cases)")?;
-            need(within.as_ref().is_some_and(|w| w.from.iter().all(|(_, l)| l.is_some())) || has_condition, "within", "needs a [within] rule with a limit, or a [numerator] condition")?;
+            need(
+                !is_open,
+                "population",
+                "counts rows in the period: use `population.date` (a `snapshot` counts open cases)",
+            )?;
+            need(
+                within
+                    .as_ref()
+                    .is_some_and(|w| w.from.iter().all(|(_, l)| l.is_some()))
+                    || has_condition,
+                "within",
+                "needs a [within] rule with a limit, or a [numerator] condition",
+            )?;
         }
         MetricKind::Snapshot => {
-            need(is_open, "population.open", "needs `population.open = { start = .., end = .. }`")?;
+            need(
+                is_open,
+                "population.open",
+                "needs `population.open = { start = .., end = .. }`",
+            )?;
             need(has_condition, "numerator", "needs a [numerator] condition")?;
         }
         MetricKind::Repeat => {
-            need(!is_open, "population.date", "counts rows in the period: use `population.date`")?;
-            need(repeat.is_some(), "repeat", "needs a [repeat] table (`within = { months = 12 }`, optional)")?;
+            need(
+                !is_open,
+                "population.date",
+                "counts rows in the period: use `population.date`",
+            )?;
+            need(
+                repeat.is_some(),
+                "repeat",
+                "needs a [repeat] table (`within = { months = 12 }`, optional)",
+            )?;
         }
         MetricKind::Distribution => {
             need(value.is_some(), "value", "needs [value] `measure`")?;
-            need(!buckets.is_empty(), "buckets", "needs [[buckets]] with `label` and `below`")?;
+            need(
+                !buckets.is_empty(),
+                "buckets",
+                "needs [[buckets]] with `label` and `below`",
+            )?;
         }
         MetricKind::Summary => need(value.is_some(), "value", "needs [value] `measure`")?,
         MetricKind::Count => {}
     }
     if !matches!(kind, MetricKind::Ratio | MetricKind::Snapshot) {
         if let Some(n) = &raw.numerator {
-            let span = n.filter.as_ref().map(|f| f.span()).unwrap_or(raw.kind.span());
-            return cx.err(span, "numerator", format!("a `{}` measure has no numerator condition", kind.name()));
+            let span = n
+                .filter
+                .as_ref()
+                .map(|f| f.span())
+                .unwrap_or(raw.kind.span());
+            return cx.err(
+                span,
+                "numerator",
+                format!("a `{}` measure has no numerator condition", kind.name()),
+            );
         }
     }
     if kind != MetricKind::Repeat {
         if let Some(r) = &raw.repeat {
-            return cx.err(r.span(), "repeat", "[repeat] belongs to a `repeat` measure".into());
+            return cx.err(
+                r.span(),
+                "repeat",
+                "[repeat] belongs to a `repeat` measure".into(),
+            );
         }
     }
     if kind == MetricKind::Distribution || kind == MetricKind::Summary {
@@ -1050,7 +1344,14 @@ pub fn parse_metric(text: &str, file: &str, standards: &Standards) -> Result<Met
             // allowed: median plan number
         }
     } else if let Some(v) = &raw.value {
-        return cx.err(v.span(), "value", format!("a `{}` measure has no [value]; use `distribution` or `summary`", kind.name()));
+        return cx.err(
+            v.span(),
+            "value",
+            format!(
+                "a `{}` measure has no [value]; use `distribution` or `summary`",
+                kind.name()
+            ),
+        );
     }
 
     let mut breakdowns = Vec::new();
@@ -1060,23 +1361,41 @@ pub fn parse_metric(text: &str, file: &str, standards: &Standards) -> Result<Met
             Breakdown::Column(resolve(over, &format!("breakdown.{name}"))?)
         } else if name == "age_band" {
             if population_table.column("child_id").is_none() {
-                return cx.err(b.span(), "breakdowns", format!("{} has no child_id, so no age band", population_table.name));
+                return cx.err(
+                    b.span(),
+                    "breakdowns",
+                    format!("{} has no child_id, so no age band", population_table.name),
+                );
             }
             Breakdown::AgeBand
         } else {
             match scope.resolve(&name) {
                 Ok(s) => Breakdown::Column(s),
-                Err(e) => return cx.err(b.span(), "breakdowns", format!("{e}; or map it in [breakdown] (`{name} = \"related.column\"`)")),
+                Err(e) => {
+                    return cx.err(
+                        b.span(),
+                        "breakdowns",
+                        format!("{e}; or map it in [breakdown] (`{name} = \"related.column\"`)"),
+                    )
+                }
             }
         };
         if name == "all" || breakdowns.iter().any(|(n, _)| *n == name) {
-            return cx.err(b.span(), "breakdowns", format!("`{name}` is listed twice or reserved"));
+            return cx.err(
+                b.span(),
+                "breakdowns",
+                format!("`{name}` is listed twice or reserved"),
+            );
         }
         breakdowns.push((name, bd));
     }
     for (name, s) in &raw.breakdown {
         if !breakdowns.iter().any(|(n, _)| n == name) {
-            return cx.err(s.span(), &format!("breakdown.{name}"), format!("`{name}` is not in `breakdowns`: add it there"));
+            return cx.err(
+                s.span(),
+                &format!("breakdown.{name}"),
+                format!("`{name}` is not in `breakdowns`: add it there"),
+            );
         }
     }
 
@@ -1091,7 +1410,12 @@ pub fn parse_metric(text: &str, file: &str, standards: &Standards) -> Result<Met
         target: raw.target,
         rag,
         breakdowns,
-        population: Population { table: population_table, filter: population_filter, require, rows },
+        population: Population {
+            table: population_table,
+            filter: population_filter,
+            require,
+            rows,
+        },
         lookups,
         series,
         within,

@@ -37,14 +37,15 @@ fn add_months(day: i32, n: i64) -> i32 {
     } else {
         d.checked_sub_months(m)
     };
-    r.map(epoch_days).unwrap_or(if n >= 0 { i32::MAX } else { i32::MIN })
+    r.map(epoch_days)
+        .unwrap_or(if n >= 0 { i32::MAX } else { i32::MIN })
 }
 
 /// Whole calendar months from `a` to `b` (the largest m with a + m months <= b).
 fn whole_months(a: i32, b: i32) -> i64 {
     let (da, db) = (date_of(a), date_of(b));
-    let mut m = (db.year() as i64 * 12 + db.month0() as i64)
-        - (da.year() as i64 * 12 + da.month0() as i64);
+    let mut m =
+        (db.year() as i64 * 12 + db.month0() as i64) - (da.year() as i64 * 12 + da.month0() as i64);
     while m > 0 && add_months(a, m) > b {
         m -= 1;
     }
@@ -235,7 +236,9 @@ impl Ctx<'_> {
     fn open_at_least(&self, start: i32, at: i32, w: Window) -> bool {
         match w.unit {
             Unit::Months => start <= add_months(at, -w.n),
-            Unit::Days | Unit::Hours => i64::from(at - start) >= w.n / if w.unit == Unit::Hours { 24 } else { 1 },
+            Unit::Days | Unit::Hours => {
+                i64::from(at - start) >= w.n / if w.unit == Unit::Hours { 24 } else { 1 }
+            }
             Unit::WorkingDays => self
                 .cal
                 .working_days_between_epoch(start, at)
@@ -251,7 +254,9 @@ impl Ctx<'_> {
         }
         match w.unit {
             Unit::Months => d > add_months(at, -w.n),
-            Unit::Days | Unit::Hours => i64::from(at - d) <= w.n / if w.unit == Unit::Hours { 24 } else { 1 },
+            Unit::Days | Unit::Hours => {
+                i64::from(at - d) <= w.n / if w.unit == Unit::Hours { 24 } else { 1 }
+            }
             Unit::WorkingDays => self
                 .cal
                 .working_days_between_epoch(d, at)
@@ -493,10 +498,10 @@ fn plan(m: &Metric, ex: &Extracts, from: NaiveDate, to: NaiveDate) -> Result<Pla
     if needs_dob {
         let children = frame_of(crate::schema::CHILDREN)?;
         lf = lf.left_join(
-            children
-                .clone()
-                .lazy()
-                .select([col("child_id").alias("__dob_child"), ms_expr("date_of_birth").alias(DOB)]),
+            children.clone().lazy().select([
+                col("child_id").alias("__dob_child"),
+                ms_expr("date_of_birth").alias(DOB),
+            ]),
             col("child_id"),
             col("__dob_child"),
         );
@@ -831,59 +836,61 @@ fn tally(
     // Caseloads: (period, per value) -> children, and the groups of the first row.
     let mut per_group: HashMap<(u32, String), (HashSet<String>, Vec<u32>)> = HashMap::new();
 
-    let mut record = |out: &mut Tallied, row: usize, pi: u32, at: i32, status: Status, value: Option<f64>| {
-        if let Status::Excluded(Why::OutsideCalendar) = status {
-            out.outside_calendar += 1;
-        }
-        let mut targets: Vec<(usize, u32)> = vec![(0, 0)];
-        for &bi in &wanted {
-            let name = match &m.breakdowns[bi].1 {
-                Breakdown::AgeBand => {
-                    let dob = d.dob.as_ref().map(|v| v[row]).filter(|&x| x != NULL);
-                    age_band(dob.map(day_of), at).to_string()
-                }
-                Breakdown::Column(_) => {
-                    group_name(d.by[bi].as_ref().and_then(|v| v[row].as_deref())).to_string()
-                }
-            };
-            let g = out.groups[bi + 1].id(&name);
-            targets.push((bi + 1, g));
-        }
-        if let (Some(Value::PerGroup(_)), Some(per), Some(child)) = (&m.value, &d.per, &d.child) {
-            let Some(w) = per[row].clone() else { return };
-            let e = per_group
-                .entry((pi, w))
-                .or_insert_with(|| (HashSet::new(), targets.iter().map(|t| t.1).collect()));
-            if let Some(c) = &child[row] {
-                e.0.insert(c.clone());
+    let mut record =
+        |out: &mut Tallied, row: usize, pi: u32, at: i32, status: Status, value: Option<f64>| {
+            if let Status::Excluded(Why::OutsideCalendar) = status {
+                out.outside_calendar += 1;
             }
-            return;
-        }
-        for (bi, g) in targets {
-            let t = out.tallies[bi].entry((pi, g)).or_insert_with(|| Tally {
-                buckets: vec![0; nbuckets],
-                ..Tally::default()
-            });
-            match status {
-                Status::Met => t.met += 1,
-                Status::Breach => t.breach += 1,
-                Status::Pending => t.pending += 1,
-                Status::Excluded(_) => t.excluded += 1,
+            let mut targets: Vec<(usize, u32)> = vec![(0, 0)];
+            for &bi in &wanted {
+                let name = match &m.breakdowns[bi].1 {
+                    Breakdown::AgeBand => {
+                        let dob = d.dob.as_ref().map(|v| v[row]).filter(|&x| x != NULL);
+                        age_band(dob.map(day_of), at).to_string()
+                    }
+                    Breakdown::Column(_) => {
+                        group_name(d.by[bi].as_ref().and_then(|v| v[row].as_deref())).to_string()
+                    }
+                };
+                let g = out.groups[bi + 1].id(&name);
+                targets.push((bi + 1, g));
             }
-            if let Some(v) = value {
-                if nbuckets > 0 {
-                    let b = m
-                        .buckets
-                        .iter()
-                        .position(|b| b.below.is_none_or(|x| v < x))
-                        .unwrap_or(nbuckets - 1);
-                    t.buckets[b] += 1;
-                } else {
-                    t.values.push(v);
+            if let (Some(Value::PerGroup(_)), Some(per), Some(child)) = (&m.value, &d.per, &d.child)
+            {
+                let Some(w) = per[row].clone() else { return };
+                let e = per_group
+                    .entry((pi, w))
+                    .or_insert_with(|| (HashSet::new(), targets.iter().map(|t| t.1).collect()));
+                if let Some(c) = &child[row] {
+                    e.0.insert(c.clone());
+                }
+                return;
+            }
+            for (bi, g) in targets {
+                let t = out.tallies[bi].entry((pi, g)).or_insert_with(|| Tally {
+                    buckets: vec![0; nbuckets],
+                    ..Tally::default()
+                });
+                match status {
+                    Status::Met => t.met += 1,
+                    Status::Breach => t.breach += 1,
+                    Status::Pending => t.pending += 1,
+                    Status::Excluded(_) => t.excluded += 1,
+                }
+                if let Some(v) = value {
+                    if nbuckets > 0 {
+                        let b = m
+                            .buckets
+                            .iter()
+                            .position(|b| b.below.is_none_or(|x| v < x))
+                            .unwrap_or(nbuckets - 1);
+                        t.buckets[b] += 1;
+                    } else {
+                        t.values.push(v);
+                    }
                 }
             }
-        }
-    };
+        };
 
     // The status and value of one row at one point (its own date, or a period end).
     let judge = |row: usize, at: i32, open_start: Option<i32>| -> (Status, Option<f64>) {
@@ -908,10 +915,16 @@ fn tally(
         if let Some(r) = &m.condition.recent {
             let found = pick(r.series).date;
             let floor = r.not_before.as_ref().and_then(|s| match s {
-                Source::Column { .. } => d.not_before.as_ref().map(|v| v[row]).filter(|&x| x != NULL).map(day_of),
+                Source::Column { .. } => d
+                    .not_before
+                    .as_ref()
+                    .map(|v| v[row])
+                    .filter(|&x| x != NULL)
+                    .map(day_of),
                 Source::Series(i) => pick(*i).date,
             });
-            ok &= found.is_some_and(|f| cx.recent(f, at, r.window) && floor.is_none_or(|fl| f >= fl));
+            ok &=
+                found.is_some_and(|f| cx.recent(f, at, r.window) && floor.is_none_or(|fl| f >= fl));
         }
         if let Some(rep) = &m.repeat {
             let si = p.self_series.expect("planned");
@@ -1032,7 +1045,12 @@ fn tally(
     // Caseloads become one value per holder.
     for ((pi, _), (children, groups)) in per_group {
         let mut targets = vec![(0usize, 0u32)];
-        targets.extend(wanted.iter().zip(groups.iter().skip(1)).map(|(&bi, &g)| (bi + 1, g)));
+        targets.extend(
+            wanted
+                .iter()
+                .zip(groups.iter().skip(1))
+                .map(|(&bi, &g)| (bi + 1, g)),
+        );
         for (bi, g) in targets {
             let t = out.tallies[bi].entry((pi, g)).or_default();
             t.met += 1;
@@ -1058,7 +1076,7 @@ fn out_rows(
         } else {
             m.breakdowns[bi - 1].0.clone()
         };
-        if bi > 0 && !opts.by.iter().any(|b| *b == breakdown) {
+        if bi > 0 && !opts.by.contains(&breakdown) {
             continue;
         }
         // Every group seen in any period, in a stable order, "unknown" last.
@@ -1183,7 +1201,11 @@ pub fn rag(m: &Metric, value: Option<f64>) -> Option<&'static str> {
         } else {
             "red"
         }),
-        (None, Some(t)) => Some(if better_or_equal(v, t) { "green" } else { "red" }),
+        (None, Some(t)) => Some(if better_or_equal(v, t) {
+            "green"
+        } else {
+            "red"
+        }),
         (None, None) => None,
     }
 }
@@ -1220,8 +1242,14 @@ mod tests {
     #[test]
     fn working_day_windows_end_where_the_count_passes_n() {
         let cal = Calendar::england_and_wales();
-        let cx = Ctx { cal: &cal, as_of: 0 };
-        let w = Window { unit: Unit::WorkingDays, n: 1 };
+        let cx = Ctx {
+            cal: &cal,
+            as_of: 0,
+        };
+        let w = Window {
+            unit: Unit::WorkingDays,
+            n: 1,
+        };
         // Tuesday 2 January 2024 (Monday 1 January is a bank holiday): the window of 1
         // working day ending on it starts on Friday 29 December, since (29 Dec, 2 Jan] holds
         // one working day and (28 Dec, 2 Jan] two.
@@ -1232,7 +1260,10 @@ mod tests {
         );
         assert!(cx.recent(day(2023, 12, 29), day(2024, 1, 2), w));
         assert!(!cx.recent(day(2023, 12, 28), day(2024, 1, 2), w));
-        let two = Window { unit: Unit::Months, n: 2 };
+        let two = Window {
+            unit: Unit::Months,
+            n: 2,
+        };
         // "After the period end minus 2 months": 31 Aug is not after 31 Aug.
         assert!(!cx.recent(day(2024, 8, 31), day(2024, 10, 31), two));
         assert!(cx.recent(day(2024, 9, 1), day(2024, 10, 31), two));

@@ -2,37 +2,136 @@
 //! `csc-audit metrics` works from any folder. A test checks this list against the folder.
 
 pub const FILES: &[(&str, &str)] = &[
-    ("assessment_45wd.toml", include_str!("../../metrics/assessment_45wd.toml")),
-    ("assessment_working_days.toml", include_str!("../../metrics/assessment_working_days.toml")),
-    ("caseload_per_worker.toml", include_str!("../../metrics/caseload_per_worker.toml")),
-    ("contacts_before_referral.toml", include_str!("../../metrics/contacts_before_referral.toml")),
-    ("core_group_10wd.toml", include_str!("../../metrics/core_group_10wd.toml")),
-    ("cp_open_2y.toml", include_str!("../../metrics/cp_open_2y.toml")),
-    ("cp_open_duration.toml", include_str!("../../metrics/cp_open_duration.toml")),
-    ("cp_plan_number.toml", include_str!("../../metrics/cp_plan_number.toml")),
-    ("cp_plans_open.toml", include_str!("../../metrics/cp_plans_open.toml")),
-    ("cp_plans_started.toml", include_str!("../../metrics/cp_plans_started.toml")),
-    ("cp_repeat_plan.toml", include_str!("../../metrics/cp_repeat_plan.toml")),
-    ("cp_review_on_time.toml", include_str!("../../metrics/cp_review_on_time.toml")),
-    ("cp_supervision_2m.toml", include_str!("../../metrics/cp_supervision_2m.toml")),
-    ("cp_visits_timely.toml", include_str!("../../metrics/cp_visits_timely.toml")),
-    ("icpc_15wd.toml", include_str!("../../metrics/icpc_15wd.toml")),
-    ("icpc_15wd_strategy.toml", include_str!("../../metrics/icpc_15wd_strategy.toml")),
-    ("icpc_held.toml", include_str!("../../metrics/icpc_held.toml")),
-    ("icpc_to_plan.toml", include_str!("../../metrics/icpc_to_plan.toml")),
-    ("multiple_strategy.toml", include_str!("../../metrics/multiple_strategy.toml")),
-    ("re_referral_12m.toml", include_str!("../../metrics/re_referral_12m.toml")),
-    ("referral_decision_1wd.toml", include_str!("../../metrics/referral_decision_1wd.toml")),
-    ("referral_feedback_1wd.toml", include_str!("../../metrics/referral_feedback_1wd.toml")),
-    ("referral_nfa.toml", include_str!("../../metrics/referral_nfa.toml")),
-    ("referrals.toml", include_str!("../../metrics/referrals.toml")),
-    ("s47_started.toml", include_str!("../../metrics/s47_started.toml")),
-    ("s47_to_icpc.toml", include_str!("../../metrics/s47_to_icpc.toml")),
-    ("s47_with_strategy.toml", include_str!("../../metrics/s47_with_strategy.toml")),
-    ("standards.toml", include_str!("../../metrics/standards.toml")),
-    ("strategy_health_present.toml", include_str!("../../metrics/strategy_health_present.toml")),
-    ("strategy_minutes_timely.toml", include_str!("../../metrics/strategy_minutes_timely.toml")),
-    ("strategy_minutes_working_days.toml", include_str!("../../metrics/strategy_minutes_working_days.toml")),
-    ("strategy_police_present.toml", include_str!("../../metrics/strategy_police_present.toml")),
-    ("supervision_recorded.toml", include_str!("../../metrics/supervision_recorded.toml")),
+    (
+        "assessment_45wd.toml",
+        include_str!("../../metrics/assessment_45wd.toml"),
+    ),
+    (
+        "assessment_working_days.toml",
+        include_str!("../../metrics/assessment_working_days.toml"),
+    ),
+    (
+        "caseload_per_worker.toml",
+        include_str!("../../metrics/caseload_per_worker.toml"),
+    ),
+    (
+        "contacts_before_referral.toml",
+        include_str!("../../metrics/contacts_before_referral.toml"),
+    ),
+    (
+        "core_group_10wd.toml",
+        include_str!("../../metrics/core_group_10wd.toml"),
+    ),
+    (
+        "cp_open_2y.toml",
+        include_str!("../../metrics/cp_open_2y.toml"),
+    ),
+    (
+        "cp_open_duration.toml",
+        include_str!("../../metrics/cp_open_duration.toml"),
+    ),
+    (
+        "cp_plan_number.toml",
+        include_str!("../../metrics/cp_plan_number.toml"),
+    ),
+    (
+        "cp_plans_open.toml",
+        include_str!("../../metrics/cp_plans_open.toml"),
+    ),
+    (
+        "cp_plans_started.toml",
+        include_str!("../../metrics/cp_plans_started.toml"),
+    ),
+    (
+        "cp_repeat_plan.toml",
+        include_str!("../../metrics/cp_repeat_plan.toml"),
+    ),
+    (
+        "cp_review_on_time.toml",
+        include_str!("../../metrics/cp_review_on_time.toml"),
+    ),
+    (
+        "cp_supervision_2m.toml",
+        include_str!("../../metrics/cp_supervision_2m.toml"),
+    ),
+    (
+        "cp_visits_timely.toml",
+        include_str!("../../metrics/cp_visits_timely.toml"),
+    ),
+    (
+        "icpc_15wd.toml",
+        include_str!("../../metrics/icpc_15wd.toml"),
+    ),
+    (
+        "icpc_15wd_strategy.toml",
+        include_str!("../../metrics/icpc_15wd_strategy.toml"),
+    ),
+    (
+        "icpc_held.toml",
+        include_str!("../../metrics/icpc_held.toml"),
+    ),
+    (
+        "icpc_to_plan.toml",
+        include_str!("../../metrics/icpc_to_plan.toml"),
+    ),
+    (
+        "multiple_strategy.toml",
+        include_str!("../../metrics/multiple_strategy.toml"),
+    ),
+    (
+        "re_referral_12m.toml",
+        include_str!("../../metrics/re_referral_12m.toml"),
+    ),
+    (
+        "referral_decision_1wd.toml",
+        include_str!("../../metrics/referral_decision_1wd.toml"),
+    ),
+    (
+        "referral_feedback_1wd.toml",
+        include_str!("../../metrics/referral_feedback_1wd.toml"),
+    ),
+    (
+        "referral_nfa.toml",
+        include_str!("../../metrics/referral_nfa.toml"),
+    ),
+    (
+        "referrals.toml",
+        include_str!("../../metrics/referrals.toml"),
+    ),
+    (
+        "s47_started.toml",
+        include_str!("../../metrics/s47_started.toml"),
+    ),
+    (
+        "s47_to_icpc.toml",
+        include_str!("../../metrics/s47_to_icpc.toml"),
+    ),
+    (
+        "s47_with_strategy.toml",
+        include_str!("../../metrics/s47_with_strategy.toml"),
+    ),
+    (
+        "standards.toml",
+        include_str!("../../metrics/standards.toml"),
+    ),
+    (
+        "strategy_health_present.toml",
+        include_str!("../../metrics/strategy_health_present.toml"),
+    ),
+    (
+        "strategy_minutes_timely.toml",
+        include_str!("../../metrics/strategy_minutes_timely.toml"),
+    ),
+    (
+        "strategy_minutes_working_days.toml",
+        include_str!("../../metrics/strategy_minutes_working_days.toml"),
+    ),
+    (
+        "strategy_police_present.toml",
+        include_str!("../../metrics/strategy_police_present.toml"),
+    ),
+    (
+        "supervision_recorded.toml",
+        include_str!("../../metrics/supervision_recorded.toml"),
+    ),
 ];

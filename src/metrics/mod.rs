@@ -75,10 +75,11 @@ impl Library {
     /// Builds a library from `(file name, text)` pairs.
     pub fn from_texts(texts: &[(String, String)], origin: &str) -> Result<Library, LibraryError> {
         let mut errors = Vec::new();
-        let standards = match texts
-            .iter()
-            .find(|(n, _)| Path::new(n).file_name().is_some_and(|f| f == STANDARDS_FILE))
-        {
+        let standards = match texts.iter().find(|(n, _)| {
+            Path::new(n)
+                .file_name()
+                .is_some_and(|f| f == STANDARDS_FILE)
+        }) {
             Some((name, text)) => match Standards::parse(text, name) {
                 Ok(s) => s,
                 Err(e) => {
@@ -90,7 +91,10 @@ impl Library {
         };
         let mut metrics: Vec<Metric> = Vec::new();
         for (name, text) in texts {
-            if Path::new(name).file_name().is_some_and(|f| f == STANDARDS_FILE) {
+            if Path::new(name)
+                .file_name()
+                .is_some_and(|f| f == STANDARDS_FILE)
+            {
                 continue;
             }
             match definition::parse_metric(text, name, &standards) {
@@ -116,7 +120,12 @@ impl Library {
             return Err(LibraryError::Empty(origin.to_string()));
         }
         // The child's journey order: front door first, workforce last.
-        metrics.sort_by_key(|m| (crate::schema::position(m.population.table.name), m.id.clone()));
+        metrics.sort_by_key(|m| {
+            (
+                crate::schema::position(m.population.table.name),
+                m.id.clone(),
+            )
+        });
         Ok(Library {
             metrics,
             standards,

@@ -31,6 +31,43 @@ pub const COLUMNS: &[&str] = &[
     "complete",
 ];
 
+/// One cell of the long table, typed so that each format writes it properly.
+enum Cell<'a> {
+    Text(&'a str),
+    Number(Option<f64>),
+    Date(chrono::NaiveDate),
+    Flag(bool),
+}
+
+/// The row's cells, in [`COLUMNS`] order.
+fn cells(r: &OutRow) -> [Cell<'_>; 22] {
+    use Cell::*;
+    [
+        Text(&r.metric_id),
+        Text(&r.period),
+        Date(r.period_start),
+        Date(r.period_end),
+        Text(&r.breakdown),
+        Text(&r.group),
+        Number(r.numerator),
+        Number(r.denominator),
+        Number(r.value),
+        Number(Some(r.pending as f64)),
+        Number(r.target),
+        Text(r.rag.unwrap_or("")),
+        Number(r.ci_low),
+        Number(r.ci_high),
+        Text(&r.category),
+        Number(Some(r.excluded as f64)),
+        Number(r.rate_per_10k),
+        Number(r.p25),
+        Number(r.p75),
+        Text(&r.unit),
+        Text(&r.polarity),
+        Flag(r.complete),
+    ]
+}
+
 /// A number as text: whole numbers without decimals, others to 2 decimal places.
 fn num(v: Option<f64>) -> String {
     match v {
@@ -40,38 +77,21 @@ fn num(v: Option<f64>) -> String {
     }
 }
 
-fn cells(r: &OutRow) -> Vec<String> {
-    vec![
-        r.metric_id.clone(),
-        r.period.clone(),
-        r.period_start.to_string(),
-        r.period_end.to_string(),
-        r.breakdown.clone(),
-        r.group.clone(),
-        num(r.numerator),
-        num(r.denominator),
-        num(r.value),
-        r.pending.to_string(),
-        num(r.target),
-        r.rag.unwrap_or("").to_string(),
-        num(r.ci_low),
-        num(r.ci_high),
-        r.category.clone(),
-        r.excluded.to_string(),
-        num(r.rate_per_10k),
-        num(r.p25),
-        num(r.p75),
-        r.unit.clone(),
-        r.polarity.clone(),
-        if r.complete { "yes" } else { "no" }.to_string(),
-    ]
+fn text(c: &Cell) -> String {
+    match c {
+        Cell::Text(s) => s.to_string(),
+        Cell::Number(v) => num(*v),
+        Cell::Date(d) => d.to_string(),
+        Cell::Flag(b) => if *b { "yes" } else { "no" }.to_string(),
+    }
 }
 
 pub fn to_csv(ev: &Evaluation) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(COLUMNS).expect("writing to memory");
     for r in &ev.rows {
-        w.write_record(cells(r)).expect("writing to memory");
+        w.write_record(cells(r).iter().map(text))
+            .expect("writing to memory");
     }
     w.into_inner().expect("writing to memory")
 }
@@ -100,24 +120,23 @@ pub fn to_json(ev: &Evaluation, lib: &Library) -> Vec<u8> {
         .rows
         .iter()
         .map(|r| {
-            let c = cells(r);
-            let mut o = serde_json::Map::new();
-            for (name, v) in COLUMNS.iter().zip(c) {
-                let value = match *name {
-                    "numerator" | "denominator" | "value" | "target" | "ci_low" | "ci_high"
-                    | "rate_per_10k" | "p25" | "p75" | "pending" | "excluded" => {
-                        if v.is_empty() {
-                            serde_json::Value::Null
-                        } else {
-                            serde_json::from_str(&v).unwrap_or(serde_json::Value::String(v))
-                        }
-                    }
-                    "rag" if v.is_empty() => serde_json::Value::Null,
-                    "complete" => serde_json::Value::Bool(r.complete),
-                    _ => serde_json::Value::String(v),
-                };
-                o.insert(name.to_string(), value);
-            }
+            let o: serde_json::Map<String, serde_json::Value> = COLUMNS
+                .iter()
+                .zip(cells(r))
+                .map(|(name, c)| {
+                    let v = match c {
+                        Cell::Text("") => serde_json::Value::Null,
+                        Cell::Text(s) => json!(s),
+                        // Rounded as in the CSV, so both formats carry the same numbers.
+                        Cell::Number(v) => v.map_or(serde_json::Value::Null, |_| {
+                            serde_json::from_str(&num(v)).expect("a number")
+                        }),
+                        Cell::Date(d) => json!(d.to_string()),
+                        Cell::Flag(b) => json!(b),
+                    };
+                    (name.to_string(), v)
+                })
+                .collect();
             serde_json::Value::Object(o)
         })
         .collect();
@@ -148,42 +167,25 @@ pub fn to_xlsx(ev: &Evaluation, lib: &Library) -> Result<Vec<u8>, XlsxError> {
     }
     for (i, r) in ev.rows.iter().enumerate() {
         let row = i as u32 + 1;
-        let text = cells(r);
-        for (c, name) in COLUMNS.iter().enumerate() {
+        for (c, cell) in cells(r).iter().enumerate() {
             let col = c as u16;
-            let v = match *name {
-                "numerator" | "denominator" | "value" | "target" | "ci_low" | "ci_high"
-                | "rate_per_10k" | "p25" | "p75" => match name {
-                    &"numerator" => r.numerator,
-                    &"denominator" => r.denominator,
-                    &"value" => r.value,
-                    &"target" => r.target,
-                    &"ci_low" => r.ci_low,
-                    &"ci_high" => r.ci_high,
-                    &"rate_per_10k" => r.rate_per_10k,
-                    &"p25" => r.p25,
-                    _ => r.p75,
-                },
-                "pending" => Some(r.pending as f64),
-                "excluded" => Some(r.excluded as f64),
-                "period_start" | "period_end" => {
-                    let d = if *name == "period_start" { r.period_start } else { r.period_end };
+            match cell {
+                Cell::Text("") | Cell::Number(None) => {}
+                Cell::Text(s) => {
+                    sheet.write_string(row, col, *s)?;
+                }
+                Cell::Number(Some(v)) if v.fract() == 0.0 => {
+                    sheet.write_number(row, col, *v)?;
+                }
+                Cell::Number(Some(v)) => {
+                    sheet.write_number_with_format(row, col, *v, &decimal)?;
+                }
+                Cell::Date(d) => {
                     let xd = rust_xlsxwriter::ExcelDateTime::parse_from_str(&d.to_string())?;
                     sheet.write_datetime_with_format(row, col, &xd, &date)?;
-                    continue;
                 }
-                _ => {
-                    if !text[c].is_empty() {
-                        sheet.write_string(row, col, &text[c])?;
-                    }
-                    continue;
-                }
-            };
-            if let Some(v) = v {
-                if v.fract() == 0.0 {
-                    sheet.write_number(row, col, v)?;
-                } else {
-                    sheet.write_number_with_format(row, col, v, &decimal)?;
+                Cell::Flag(b) => {
+                    sheet.write_boolean(row, col, *b)?;
                 }
             }
         }
@@ -195,7 +197,16 @@ pub fn to_xlsx(ev: &Evaluation, lib: &Library) -> Result<Vec<u8>, XlsxError> {
     sheet.set_column_range_width(2, 3, 11)?;
 
     let defs = wb.add_worksheet().set_name("definitions")?;
-    let heads = ["id", "title", "kind", "polarity", "target", "description", "source", "file"];
+    let heads = [
+        "id",
+        "title",
+        "kind",
+        "polarity",
+        "target",
+        "description",
+        "source",
+        "file",
+    ];
     for (c, h) in heads.iter().enumerate() {
         defs.write_string_with_format(0, c as u16, *h, &bold)?;
     }

@@ -2,6 +2,7 @@
 
 mod cli;
 mod ingest;
+mod metrics;
 mod synth;
 
 use chrono::NaiveDate;
