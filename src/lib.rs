@@ -8,6 +8,7 @@ pub mod calendar;
 pub mod fsutil;
 pub mod ingest;
 pub mod metrics;
+pub mod par;
 pub mod periods;
 pub mod report;
 pub mod schema;

@@ -252,7 +252,9 @@ fn run() -> Result<ExitCode> {
             }
             let (cal, source) = load_calendar(calendar.as_deref())?;
             let today = chrono::Local::now().date_naive();
+            let started = std::time::Instant::now();
             let mut extracts = ingest::load(&data, &LoadOptions { as_of, today })?;
+            let loaded = started.elapsed();
             extracts.note_calendar(&cal, &source);
             if extracts.report.has_fatal() {
                 eprint!("{}", extracts.report.to_text(20));
@@ -267,6 +269,7 @@ fn run() -> Result<ExitCode> {
                 );
             }
             let ev = csc_audit::metrics::evaluate(&extracts, &lib, &cal, &opts)?;
+            let evaluated = started.elapsed() - loaded;
             for n in &ev.notes {
                 eprintln!("note: {n}");
             }
@@ -280,13 +283,16 @@ fn run() -> Result<ExitCode> {
                     csc_audit::fsutil::write_atomic(&path, &bytes)
                         .with_context(|| format!("writing {}", path.display()))?;
                     eprintln!(
-                        "wrote {} rows for {} measures, {} to {} (as of {}), to {}",
+                        "wrote {} rows for {} measures, {} to {} (as of {}), to {} \
+                         (load and check {:.1} s, measures {:.1} s)",
                         ev.rows.len(),
                         lib.metrics.len(),
                         ev.periods.first().map(|p| p.label()).unwrap_or_default(),
                         ev.periods.last().map(|p| p.label()).unwrap_or_default(),
                         ev.as_of,
-                        path.display()
+                        path.display(),
+                        loaded.as_secs_f64(),
+                        evaluated.as_secs_f64()
                     );
                 }
                 None => {

@@ -3,7 +3,7 @@
 //! table; all of them are collected together, then each row is timed and tallied here,
 //! where working days, calendar months and periods follow one set of rules.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 
 use chrono::{Datelike, Months, NaiveDate};
 use polars::prelude::*;
@@ -70,17 +70,17 @@ enum Why {
 }
 
 /// The dates (days since 1970) of each key of a related table, sorted.
-struct KeyedDates {
-    ranges: HashMap<String, (u32, u32)>,
+struct KeyedDates<'a> {
+    ranges: PlHashMap<&'a str, (u32, u32)>,
     dates: Vec<i32>,
 }
 
-impl KeyedDates {
-    fn from_frame(df: &DataFrame) -> PolarsResult<KeyedDates> {
+impl<'a> KeyedDates<'a> {
+    fn from_frame(df: &'a DataFrame) -> PolarsResult<KeyedDates<'a>> {
         let keys = df.column("k")?.str()?;
         let days = df.column("d")?.cast(&DataType::Int32)?;
         let days = days.i32()?;
-        let mut ranges = HashMap::new();
+        let mut ranges = PlHashMap::new();
         let mut dates = Vec::with_capacity(df.height());
         let mut current: Option<&str> = None;
         let mut start = 0u32;
@@ -88,7 +88,7 @@ impl KeyedDates {
             let (Some(k), Some(d)) = (k, d) else { continue };
             if current != Some(k) {
                 if let Some(c) = current {
-                    ranges.insert(c.to_string(), (start, dates.len() as u32));
+                    ranges.insert(c, (start, dates.len() as u32));
                 }
                 current = Some(k);
                 start = dates.len() as u32;
@@ -96,7 +96,7 @@ impl KeyedDates {
             dates.push(d);
         }
         if let Some(c) = current {
-            ranges.insert(c.to_string(), (start, dates.len() as u32));
+            ranges.insert(c, (start, dates.len() as u32));
         }
         Ok(KeyedDates { ranges, dates })
     }
@@ -119,6 +119,8 @@ struct Picked {
 struct Ctx<'a> {
     cal: &'a Calendar,
     as_of: i32,
+    /// Children's dates of birth (days since 1970), when ages are asked for.
+    dob: PlHashMap<&'a str, i32>,
 }
 
 impl Ctx<'_> {
@@ -294,6 +296,21 @@ struct SeriesKey {
     match_col: &'static str,
     date_col: &'static str,
     filter: Option<String>,
+    /// Dates before this (days since 1970) cannot matter to the metric: they are older than
+    /// the longest look-back window from the first period. `None`: all history matters.
+    since: Option<i32>,
+}
+
+/// How far back a window can reach, in calendar days (an over-estimate).
+fn reach_days(w: Window) -> i32 {
+    let n = w.n.min(100_000) as i32;
+    match w.unit {
+        Unit::Months => n * 31 + 1,
+        Unit::Days => n,
+        Unit::Hours => n / 24 + 1,
+        // Five working days a week, plus room for the longest run of bank holidays.
+        Unit::WorkingDays => n * 7 / 5 + 20,
+    }
 }
 
 /// What a metric's row frame holds, by column name.
@@ -311,7 +328,6 @@ const END: &str = "__end";
 const NUM: &str = "__num";
 const CHILD: &str = "__child";
 const PER: &str = "__per";
-const DOB: &str = "__dob";
 
 fn from_col(i: usize) -> String {
     format!("__from{i}")
@@ -339,7 +355,15 @@ fn col_of(s: &Source) -> Option<&str> {
     }
 }
 
-fn plan(m: &Metric, ex: &Extracts, from: NaiveDate, to: NaiveDate) -> Result<Plan, String> {
+/// The row frame of one metric, with the breakdown columns of `by` only (a join to the
+/// children table for ages costs more than some whole metrics).
+fn plan(
+    m: &Metric,
+    ex: &Extracts,
+    from: NaiveDate,
+    to: NaiveDate,
+    by: &[String],
+) -> Result<Plan, String> {
     let frame_of = |t: &str| -> Result<&DataFrame, String> {
         ex.frame(t)
             .ok_or_else(|| format!("needs {t}.csv, which is not in the data folder"))
@@ -426,16 +450,40 @@ fn plan(m: &Metric, ex: &Extracts, from: NaiveDate, to: NaiveDate) -> Result<Pla
             select.push(ms_expr(name).alias(not_before_col()));
         }
     }
+    // Series whose every use looks back a bounded window need only recent rows.
+    let first_day = epoch_days(from);
+    let used_unbounded = |i: usize| {
+        let is = |src: &Source| *src == Source::Series(i);
+        m.within
+            .as_ref()
+            .is_some_and(|w| is(&w.to) || w.from.iter().any(|(f, _)| is(f)))
+            || m.condition.exists.iter().any(is)
+            || m.population.require.iter().any(|r| *r == m.series[i].name)
+            || m.condition
+                .recent
+                .as_ref()
+                .and_then(|r| r.not_before.as_ref())
+                .is_some_and(is)
+    };
     let mut series: Vec<(SeriesKey, Series)> = m
         .series
         .iter()
-        .map(|s| {
+        .enumerate()
+        .map(|(i, s)| {
+            let window = match (s.pick, s.window, &m.condition.recent) {
+                (Pick::Count, Some(w), _) => Some(w),
+                (Pick::Latest, _, Some(r)) if r.series == i => Some(r.window),
+                _ => None,
+            };
             (
                 SeriesKey {
                     table: s.table.name,
                     match_col: s.match_col,
                     date_col: s.date_col,
                     filter: s.filter.as_ref().map(|f| f.text.clone()),
+                    since: window
+                        .filter(|_| !used_unbounded(i))
+                        .map(|w| first_day - reach_days(w)),
                 },
                 s.clone(),
             )
@@ -475,6 +523,11 @@ fn plan(m: &Metric, ex: &Extracts, from: NaiveDate, to: NaiveDate) -> Result<Pla
                 match_col: "child_id",
                 date_col: s.date_col,
                 filter: p.filter.as_ref().map(|f| f.text.clone()),
+                since: m
+                    .repeat
+                    .and_then(|r| r.window)
+                    .filter(|_| m.value.is_none())
+                    .map(|w| first_day - reach_days(w)),
             },
             s,
         ));
@@ -486,7 +539,10 @@ fn plan(m: &Metric, ex: &Extracts, from: NaiveDate, to: NaiveDate) -> Result<Pla
         select.push(col("child_id").cast(DataType::String).alias(CHILD));
     }
     let mut needs_dob = false;
-    for (i, (_, b)) in m.breakdowns.iter().enumerate() {
+    for (i, (name, b)) in m.breakdowns.iter().enumerate() {
+        if !by.contains(name) {
+            continue;
+        }
         match b {
             Breakdown::Column(s) => {
                 let name = col_of(s).ok_or("a breakdown must be a column")?;
@@ -495,17 +551,10 @@ fn plan(m: &Metric, ex: &Extracts, from: NaiveDate, to: NaiveDate) -> Result<Pla
             Breakdown::AgeBand => needs_dob = true,
         }
     }
-    if needs_dob {
-        let children = frame_of(crate::schema::CHILDREN)?;
-        lf = lf.left_join(
-            children.clone().lazy().select([
-                col("child_id").alias("__dob_child"),
-                ms_expr("date_of_birth").alias(DOB),
-            ]),
-            col("child_id"),
-            col("__dob_child"),
-        );
-        select.push(col(DOB));
+    // Ages come from one child -> date of birth table shared by every metric.
+    if needs_dob && !matches!(m.value, Some(Value::PerGroup(_))) {
+        frame_of(crate::schema::CHILDREN)?;
+        select.push(col("child_id").cast(DataType::String).alias(CHILD));
     }
     Ok(Plan {
         frame: lf.select(select),
@@ -524,7 +573,15 @@ fn series_frame(ex: &Extracts, k: &SeriesKey, s: &Series) -> Option<LazyFrame> {
             col(k.match_col).cast(DataType::String).alias("k"),
             col(k.date_col).cast(DataType::Date).alias("d"),
         ])
-        .filter(col("k").is_not_null().and(col("d").is_not_null()))
+        .filter(
+            col("k")
+                .is_not_null()
+                .and(col("d").is_not_null())
+                .and(match k.since {
+                    Some(day) => col("d").cast(DataType::Int32).gt_eq(lit(day)),
+                    None => lit(true),
+                }),
+        )
         .sort(["k", "d"], SortMultipleOptions::default()),
     )
 }
@@ -539,9 +596,9 @@ fn bool_column(df: &DataFrame, name: &str) -> PolarsResult<Vec<bool>> {
     Ok(c.bool()?.iter().map(|v| v.unwrap_or(false)).collect())
 }
 
-fn str_column(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<String>>> {
-    let c = df.column(name)?.cast(&DataType::String)?;
-    Ok(c.str()?.iter().map(|v| v.map(str::to_string)).collect())
+/// Text cells borrowed from the frame (the plan casts these columns to text).
+fn str_column<'a>(df: &'a DataFrame, name: &str) -> PolarsResult<Vec<Option<&'a str>>> {
+    Ok(df.column(name)?.str()?.iter().collect())
 }
 
 /// Tallies of one (period, breakdown group).
@@ -558,7 +615,7 @@ struct Tally {
 /// Interns a breakdown's group names.
 #[derive(Default)]
 struct Groups {
-    index: HashMap<String, u32>,
+    index: PlHashMap<String, u32>,
     names: Vec<String>,
 }
 
@@ -584,7 +641,7 @@ fn group_name(v: Option<&str>) -> &str {
 }
 
 /// The per-row inputs of one metric, read out of its collected frame.
-struct RowData {
+struct RowData<'a> {
     n: usize,
     period_date: Vec<i64>,
     start: Vec<i64>,
@@ -594,14 +651,13 @@ struct RowData {
     num: Vec<bool>,
     exists: Vec<Option<Vec<bool>>>,
     not_before: Option<Vec<i64>>,
-    on: Vec<Vec<Option<String>>>,
-    per: Option<Vec<Option<String>>>,
-    child: Option<Vec<Option<String>>>,
-    by: Vec<Option<Vec<Option<String>>>>,
-    dob: Option<Vec<i64>>,
+    on: Vec<Vec<Option<&'a str>>>,
+    per: Option<Vec<Option<&'a str>>>,
+    child: Option<Vec<Option<&'a str>>>,
+    by: Vec<Option<Vec<Option<&'a str>>>>,
 }
 
-fn read_rows(m: &Metric, plan: &Plan, df: &DataFrame) -> PolarsResult<RowData> {
+fn read_rows<'a>(m: &Metric, plan: &Plan, df: &'a DataFrame) -> PolarsResult<RowData<'a>> {
     let has = |c: &str| df.get_column_names().iter().any(|n| n.as_str() == c);
     let opt_i64 = |c: &str| -> PolarsResult<Option<Vec<i64>>> {
         if has(c) {
@@ -610,7 +666,7 @@ fn read_rows(m: &Metric, plan: &Plan, df: &DataFrame) -> PolarsResult<RowData> {
             Ok(None)
         }
     };
-    let opt_str = |c: &str| -> PolarsResult<Option<Vec<Option<String>>>> {
+    let opt_str = |c: &str| -> PolarsResult<Option<Vec<Option<&'a str>>>> {
         if has(c) {
             str_column(df, c).map(Some)
         } else {
@@ -650,7 +706,6 @@ fn read_rows(m: &Metric, plan: &Plan, df: &DataFrame) -> PolarsResult<RowData> {
         by: (0..m.breakdowns.len())
             .map(|i| opt_str(&by_col(i)))
             .collect::<PolarsResult<_>>()?,
-        dob: opt_i64(DOB)?,
     })
 }
 
@@ -725,7 +780,7 @@ pub fn evaluate(
     let mut shared: Vec<SeriesKey> = Vec::new();
     let mut lazies: Vec<LazyFrame> = Vec::new();
     for (mi, m) in lib.metrics.iter().enumerate() {
-        match plan(m, ex, range_start, range_end) {
+        match plan(m, ex, range_start, range_end, &opts.by) {
             Ok(p) => {
                 for (k, s) in &p.series {
                     if !shared.contains(k) {
@@ -755,25 +810,61 @@ pub fn evaluate(
         .collect::<PolarsResult<_>>()
         .map_err(EvalError::Polars)?;
 
+    let mut dob = PlHashMap::new();
+    if let (true, Some(children)) = (
+        opts.by.iter().any(|b| b == "age_band"),
+        ex.frame(crate::schema::CHILDREN),
+    ) {
+        let ids = children.column("child_id").and_then(|c| c.str());
+        let days = children
+            .column("date_of_birth")
+            .and_then(|c| c.cast(&DataType::Int32));
+        if let (Ok(ids), Ok(days)) = (ids, days) {
+            let days = days.i32().map_err(EvalError::Polars)?.clone();
+            dob.reserve(ids.len());
+            for (id, d) in ids.iter().zip(days.iter()) {
+                if let (Some(id), Some(d)) = (id, d) {
+                    dob.insert(id, d);
+                }
+            }
+        }
+    }
     let cx = Ctx {
         cal,
         as_of: epoch_days(as_of),
+        dob,
     };
+    // Each metric is timed and tallied on its own: spread them over the cores.
+    let work: Vec<(&Metric, &Plan, &DataFrame)> = plans
+        .iter()
+        .zip(metric_frames)
+        .map(|((mi, p), df)| (&lib.metrics[*mi], p, df))
+        .collect();
+    let results = crate::par::par_map(
+        work,
+        |(_, _, df)| df.height() as u64,
+        |(m, p, df)| -> PolarsResult<(Vec<OutRow>, u64)> {
+            let data = read_rows(m, p, df)?;
+            let series_ix: Vec<usize> = p
+                .series
+                .iter()
+                .map(|(k, _)| shared.iter().position(|s| s == k).expect("planned"))
+                .collect();
+            let result = tally(m, p, &data, &series_ix, &keyed, &cx, &periods, opts);
+            Ok((
+                out_rows(m, &result, &periods, as_of, lib, opts),
+                result.outside_calendar,
+            ))
+        },
+    );
     let mut rows = Vec::new();
     let mut untimed: BTreeMap<&str, u64> = BTreeMap::new();
-    for ((mi, p), df) in plans.iter().zip(metric_frames) {
-        let m = &lib.metrics[*mi];
-        let data = read_rows(m, p, df).map_err(EvalError::Polars)?;
-        let series_ix: Vec<usize> = p
-            .series
-            .iter()
-            .map(|(k, _)| shared.iter().position(|s| s == k).expect("planned"))
-            .collect();
-        let result = tally(m, p, &data, &series_ix, &keyed, &cx, &periods, opts);
-        if result.outside_calendar > 0 {
-            *untimed.entry(m.id.as_str()).or_default() += result.outside_calendar;
+    for ((mi, _), r) in plans.iter().zip(results) {
+        let (out, outside) = r.map_err(EvalError::Polars)?;
+        if outside > 0 {
+            *untimed.entry(lib.metrics[*mi].id.as_str()).or_default() += outside;
         }
-        rows.extend(out_rows(m, &result, &periods, as_of, lib, opts));
+        rows.extend(out);
     }
     for (id, n) in untimed {
         let (first, last) = cal.range();
@@ -794,7 +885,7 @@ pub fn evaluate(
 
 struct Tallied {
     /// breakdown index (0 = all) -> (period index, group id) -> tally
-    tallies: Vec<HashMap<(u32, u32), Tally>>,
+    tallies: Vec<PlHashMap<(u32, u32), Tally>>,
     groups: Vec<Groups>,
     outside_calendar: u64,
 }
@@ -803,9 +894,9 @@ struct Tallied {
 fn tally(
     m: &Metric,
     p: &Plan,
-    d: &RowData,
+    d: &RowData<'_>,
     series_ix: &[usize],
-    keyed: &[KeyedDates],
+    keyed: &[KeyedDates<'_>],
     cx: &Ctx,
     periods: &[Period],
     opts: &EvalOptions,
@@ -820,7 +911,7 @@ fn tally(
         .map(|(i, _)| i)
         .collect();
     let mut out = Tallied {
-        tallies: vec![HashMap::new(); nb + 1],
+        tallies: vec![PlHashMap::new(); nb + 1],
         groups: (0..=nb).map(|_| Groups::default()).collect(),
         outside_calendar: 0,
     };
@@ -833,40 +924,41 @@ fn tally(
             None => &[],
         }
     };
-    // Caseloads: (period, per value) -> children, and the groups of the first row.
-    let mut per_group: HashMap<(u32, String), (HashSet<String>, Vec<u32>)> = HashMap::new();
+    // Caseloads: (period, holder) -> the holder's children, and the groups of its first row.
+    type Holders<'a> = PlHashMap<(u32, &'a str), (PlHashSet<&'a str>, Vec<u32>)>;
+    let mut per_group: Holders = PlHashMap::new();
+    let mut targets: Vec<(usize, u32)> = Vec::with_capacity(nb + 1);
 
     let mut record =
         |out: &mut Tallied, row: usize, pi: u32, at: i32, status: Status, value: Option<f64>| {
             if let Status::Excluded(Why::OutsideCalendar) = status {
                 out.outside_calendar += 1;
             }
-            let mut targets: Vec<(usize, u32)> = vec![(0, 0)];
+            targets.clear();
+            targets.push((0, 0));
             for &bi in &wanted {
                 let name = match &m.breakdowns[bi].1 {
                     Breakdown::AgeBand => {
-                        let dob = d.dob.as_ref().map(|v| v[row]).filter(|&x| x != NULL);
-                        age_band(dob.map(day_of), at).to_string()
+                        let child = d.child.as_ref().and_then(|c| c[row]);
+                        age_band(child.and_then(|c| cx.dob.get(c).copied()), at)
                     }
-                    Breakdown::Column(_) => {
-                        group_name(d.by[bi].as_ref().and_then(|v| v[row].as_deref())).to_string()
-                    }
+                    Breakdown::Column(_) => group_name(d.by[bi].as_ref().and_then(|v| v[row])),
                 };
-                let g = out.groups[bi + 1].id(&name);
+                let g = out.groups[bi + 1].id(name);
                 targets.push((bi + 1, g));
             }
             if let (Some(Value::PerGroup(_)), Some(per), Some(child)) = (&m.value, &d.per, &d.child)
             {
-                let Some(w) = per[row].clone() else { return };
+                let Some(w) = per[row] else { return };
                 let e = per_group
                     .entry((pi, w))
-                    .or_insert_with(|| (HashSet::new(), targets.iter().map(|t| t.1).collect()));
-                if let Some(c) = &child[row] {
-                    e.0.insert(c.clone());
+                    .or_insert_with(|| (PlHashSet::new(), targets.iter().map(|t| t.1).collect()));
+                if let Some(c) = child[row] {
+                    e.0.insert(c);
                 }
                 return;
             }
-            for (bi, g) in targets {
+            for &(bi, g) in &targets {
                 let t = out.tallies[bi].entry((pi, g)).or_insert_with(|| Tally {
                     buckets: vec![0; nbuckets],
                     ..Tally::default()
@@ -1245,6 +1337,7 @@ mod tests {
         let cx = Ctx {
             cal: &cal,
             as_of: 0,
+            dob: PlHashMap::new(),
         };
         let w = Window {
             unit: Unit::WorkingDays,
