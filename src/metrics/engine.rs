@@ -3,8 +3,6 @@
 //! table; all of them are collected together, then each row is timed and tallied here,
 //! where working days, calendar months and periods follow one set of rules.
 
-use std::collections::BTreeMap;
-
 use chrono::{Datelike, Months, NaiveDate};
 use polars::prelude::*;
 
@@ -63,6 +61,7 @@ enum Status {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
 enum Why {
     NoStart,
     Negative,
@@ -843,7 +842,7 @@ pub fn evaluate(
     let results = crate::par::par_map(
         work,
         |(_, _, df)| df.height() as u64,
-        |(m, p, df)| -> PolarsResult<(Vec<OutRow>, u64)> {
+        |(m, p, df)| -> PolarsResult<(Vec<OutRow>, [u64; 3])> {
             let data = read_rows(m, p, df)?;
             let series_ix: Vec<usize> = p
                 .series
@@ -853,26 +852,34 @@ pub fn evaluate(
             let result = tally(m, p, &data, &series_ix, &keyed, &cx, &periods, opts);
             Ok((
                 out_rows(m, &result, &periods, as_of, lib, opts),
-                result.outside_calendar,
+                result.excluded,
             ))
         },
     );
     let mut rows = Vec::new();
-    let mut untimed: BTreeMap<&str, u64> = BTreeMap::new();
+    let (first, last) = cal.range();
     for ((mi, _), r) in plans.iter().zip(results) {
-        let (out, outside) = r.map_err(EvalError::Polars)?;
+        let (out, [no_start, negative, outside]) = r.map_err(EvalError::Polars)?;
+        let id = &lib.metrics[*mi].id;
+        if no_start > 0 {
+            notes.push(format!(
+                "{id}: {no_start} rows have no start date to time from; counted as excluded"
+            ));
+        }
+        if negative > 0 {
+            notes.push(format!(
+                "{id}: {negative} rows end before they start (a data error); counted as \
+                 excluded, never as within"
+            ));
+        }
         if outside > 0 {
-            *untimed.entry(lib.metrics[*mi].id.as_str()).or_default() += outside;
+            notes.push(format!(
+                "{id}: {outside} rows could not be timed because a date falls outside the \
+                 calendar ({first} to {last}); counted as excluded. Pass --calendar with a \
+                 calendar that covers them"
+            ));
         }
         rows.extend(out);
-    }
-    for (id, n) in untimed {
-        let (first, last) = cal.range();
-        notes.push(format!(
-            "{id}: {n} rows could not be timed because a date falls outside the calendar \
-             ({first} to {last}); they are counted as excluded. Pass --calendar with a \
-             calendar that covers them"
-        ));
     }
     Ok(Evaluation {
         as_of,
@@ -887,7 +894,9 @@ struct Tallied {
     /// breakdown index (0 = all) -> (period index, group id) -> tally
     tallies: Vec<PlHashMap<(u32, u32), Tally>>,
     groups: Vec<Groups>,
-    outside_calendar: u64,
+    /// Rows excluded because they had no start, ran backwards, or fell outside the calendar
+    /// (counted once per row and period).
+    excluded: [u64; 3],
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -913,7 +922,7 @@ fn tally(
     let mut out = Tallied {
         tallies: vec![PlHashMap::new(); nb + 1],
         groups: (0..=nb).map(|_| Groups::default()).collect(),
-        outside_calendar: 0,
+        excluded: [0; 3],
     };
     out.groups[0].id("all");
     let nbuckets = m.buckets.len();
@@ -931,8 +940,8 @@ fn tally(
 
     let mut record =
         |out: &mut Tallied, row: usize, pi: u32, at: i32, status: Status, value: Option<f64>| {
-            if let Status::Excluded(Why::OutsideCalendar) = status {
-                out.outside_calendar += 1;
+            if let Status::Excluded(why) = status {
+                out.excluded[why as usize] += 1;
             }
             targets.clear();
             targets.push((0, 0));

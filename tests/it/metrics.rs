@@ -810,3 +810,86 @@ fn sample_data_gives_every_measure() {
     // Nothing of the synthetic council falls outside the calendar or runs backwards.
     assert!(ev.rows.iter().all(|r| r.excluded == 0));
 }
+
+#[test]
+fn rows_that_cannot_be_timed_are_excluded_and_named() {
+    let standards = ("m/standards.toml".to_string(), String::new());
+    // No `require`: I5 has no S47, so nothing to time it from.
+    let metric = (
+        "m/icpc_any_15wd.toml".to_string(),
+        r#"
+id = "icpc_any_15wd"
+kind = "ratio"
+title = "t"
+description = "d"
+source = "s"
+polarity = "higher"
+
+[population]
+table = "conferences"
+date = "date"
+filter = "conference_type = 'initial'"
+
+[related.s47]
+table = "s47_enquiries"
+on = "s47_id"
+
+[within]
+from = "s47.start_date"
+to = "date"
+limit = { working_days = 15 }
+"#
+        .to_string(),
+    );
+    let lib = Library::from_texts(&[standards, metric], "m").unwrap();
+    let run = |cal: &Calendar, grain: Grain, from: &str, to: &str| {
+        let opts = EvalOptions {
+            grain,
+            from: Some(Period::parse(grain, from).unwrap()),
+            to: Some(Period::parse(grain, to).unwrap()),
+            by: vec![],
+        };
+        evaluate(&extracts(), &lib, cal, &opts).unwrap()
+    };
+    let ev = run(
+        &Calendar::england_and_wales(),
+        Grain::Month,
+        "2024-03",
+        "2024-03",
+    );
+    let r = ev
+        .find("icpc_any_15wd", "2024-03", "all", "all", "all")
+        .unwrap();
+    assert_eq!(
+        (r.numerator, r.denominator, r.excluded),
+        (Some(1.0), Some(1.0), 1)
+    );
+    assert_eq!(
+        ev.notes,
+        ["icpc_any_15wd: 1 rows have no start date to time from; counted as excluded"]
+    );
+
+    // A calendar that ends before the March conferences cannot time I1: excluded and named,
+    // never counted as within or as a breach.
+    let short = Calendar::from_toml(
+        "name = \"2023 only\"\nfirst_year = 2023\nlast_year = 2023\nweekend = [\"Sat\", \"Sun\"]\n",
+        "short.toml",
+    )
+    .unwrap();
+    let ev = run(&short, Grain::Month, "2024-03", "2024-03");
+    let r = ev
+        .find("icpc_any_15wd", "2024-03", "all", "all", "all")
+        .unwrap();
+    assert_eq!(
+        (r.numerator, r.denominator, r.excluded),
+        (Some(0.0), Some(0.0), 2)
+    );
+    assert!(
+        ev.notes.iter().any(|n| n
+            == "icpc_any_15wd: 1 rows could not be timed because a date falls outside the \
+                calendar (2023-01-01 to 2023-12-31); counted as excluded. Pass --calendar \
+                with a calendar that covers them"),
+        "{:?}",
+        ev.notes
+    );
+}
