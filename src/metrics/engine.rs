@@ -266,6 +266,16 @@ impl Ctx<'_> {
     }
 }
 
+/// The age bands in their natural order (the order output rows list them in).
+const AGE_BANDS: &[&str] = &[
+    "unborn",
+    "under 1",
+    "1 to 4",
+    "5 to 9",
+    "10 to 15",
+    "16 and over",
+];
+
 /// The DfE's age bands, at a date.
 fn age_band(dob: Option<i32>, at: i32) -> &'static str {
     let Some(dob) = dob else { return "unknown" };
@@ -1187,7 +1197,11 @@ fn out_rows(
             .enumerate()
             .map(|(i, n)| (i as u32, n.as_str()))
             .collect();
-        groups.sort_by_key(|(_, n)| (*n == "unknown", n.to_string()));
+        // Age bands youngest first; other groups alphabetically; "unknown" last.
+        groups.sort_by_key(|(_, n)| {
+            let band = AGE_BANDS.iter().position(|b| b == n).unwrap_or(usize::MAX);
+            (*n == "unknown", band, n.to_string())
+        });
         for (pi, period) in periods.iter().enumerate() {
             for &(g, group) in &groups {
                 let empty = Tally {

@@ -360,6 +360,21 @@ fn breakdowns_by_team_and_age_band() {
         g("referral_decision_1wd", "2024-03", "age_band", "under 1"),
         (1, 1, 0)
     );
+    // Bands are listed youngest first, "unknown" last, in every period.
+    let bands: Vec<&str> = ev
+        .rows
+        .iter()
+        .filter(|r| {
+            r.metric_id == "referral_decision_1wd"
+                && r.period == "2024-03"
+                && r.breakdown == "age_band"
+        })
+        .map(|r| r.group.as_str())
+        .collect();
+    assert_eq!(
+        bands,
+        ["under 1", "1 to 4", "10 to 15", "16 and over", "unknown"]
+    );
     // C5 has no date of birth.
     assert_eq!(
         g("referral_decision_1wd", "2024-04", "age_band", "unknown"),
