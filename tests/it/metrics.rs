@@ -371,10 +371,7 @@ fn breakdowns_by_team_and_age_band() {
         })
         .map(|r| r.group.as_str())
         .collect();
-    assert_eq!(
-        bands,
-        ["under 1", "1 to 4", "10 to 15", "16 and over", "unknown"]
-    );
+    assert_eq!(bands, ["under 1", "10 to 15", "16 and over", "unknown"]);
     // C5 has no date of birth.
     assert_eq!(
         g("referral_decision_1wd", "2024-04", "age_band", "unknown"),
