@@ -186,6 +186,17 @@ pub struct Population {
     /// Lookups or series that must be found, else the row is not in the population.
     pub require: Vec<String>,
     pub rows: Rows,
+    /// Open cases of other tables counted with these (columns of the same names).
+    pub also: Vec<Also>,
+}
+
+/// Another table whose open cases join an open population.
+#[derive(Debug, Clone)]
+pub struct Also {
+    pub table: &'static TableSpec,
+    pub filter: Option<Filter>,
+    pub start: &'static str,
+    pub end: Option<&'static str>,
 }
 
 #[derive(Debug, Clone)]
@@ -278,6 +289,7 @@ impl Metric {
     /// Every table the metric reads.
     pub fn tables(&self) -> Vec<&'static str> {
         let mut t = vec![self.population.table.name];
+        t.extend(self.population.also.iter().map(|a| a.table.name));
         t.extend(self.lookups.iter().map(|l| l.table.name));
         t.extend(self.series.iter().map(|s| s.table.name));
         if self
@@ -375,6 +387,19 @@ struct RawPopulation {
     filter: Option<Spanned<String>>,
     #[serde(default)]
     require: Vec<Spanned<String>>,
+    /// More tables whose open cases join the population (a caseload counts assessments,
+    /// S47 enquiries and plans).
+    #[serde(default)]
+    also: Vec<Spanned<RawAlso>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAlso {
+    table: Spanned<String>,
+    open: Spanned<RawOpen>,
+    #[serde(default)]
+    filter: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -1025,6 +1050,95 @@ pub fn parse_metric(
     };
     let is_open = matches!(rows, Rows::Open { .. });
 
+    let mut also = Vec::new();
+    for a in &raw.population.also {
+        let ar = a.get_ref();
+        let field = "population.also";
+        if !is_open {
+            return cx.err(
+                a.span(),
+                field,
+                "`also` joins open cases: the population needs `open`".into(),
+            );
+        }
+        if !raw.related.is_empty() || raw.within.is_some() || raw.numerator.is_some() {
+            return cx.err(a.span(), field, "a population with `also` counts open cases only: it cannot have [related], [within] or [numerator]".into());
+        }
+        let Some(table) = schema::table(ar.table.get_ref()) else {
+            return cx.err(
+                ar.table.span(),
+                "population.also.table",
+                format!(
+                    "unknown table `{}`; valid tables: {}",
+                    ar.table.get_ref(),
+                    table_names()
+                ),
+            );
+        };
+        let date = |s: &Spanned<String>, f: &str| -> Result<&'static str, DefinitionError> {
+            match table.column(s.get_ref()) {
+                Some(c) if is_date(c.kind) => Ok(c.name),
+                _ => cx.err(
+                    s.span(),
+                    f,
+                    format!("`{}` is not a date column of {}", s.get_ref(), table.name),
+                ),
+            }
+        };
+        let o = ar.open.get_ref();
+        if o.at_least.is_some() {
+            return cx.err(
+                ar.open.span(),
+                "population.also.open",
+                "`at_least` belongs to the main `population.open`".into(),
+            );
+        }
+        // Every column the measure reads from a row must exist under the same name.
+        let mut needed: Vec<&Spanned<String>> = raw
+            .breakdowns
+            .iter()
+            .filter(|b| b.get_ref() != "age_band")
+            .collect();
+        if let Some(v) = &raw.value {
+            needed.extend(v.get_ref().per.iter());
+        }
+        for n in needed {
+            let name = raw
+                .breakdown
+                .get(n.get_ref())
+                .map_or(n.get_ref().as_str(), |m| m.get_ref().as_str());
+            if table.column(name).is_none() {
+                return cx.err(
+                    a.span(),
+                    field,
+                    format!(
+                        "{} has no column `{name}`, which this measure reads from every row",
+                        table.name
+                    ),
+                );
+            }
+        }
+        if table.column("child_id").is_none() {
+            return cx.err(
+                ar.table.span(),
+                "population.also.table",
+                format!("{} has no child_id", table.name),
+            );
+        }
+        also.push(Also {
+            table,
+            filter: match &ar.filter {
+                Some(f) => Some(cx.filter(f, "population.also.filter", table)?),
+                None => None,
+            },
+            start: date(&o.start, "population.also.open.start")?,
+            end: match &o.end {
+                Some(e) => Some(date(e, "population.also.open.end")?),
+                None => None,
+            },
+        });
+    }
+
     let within = match &raw.within {
         None => None,
         Some(w) => {
@@ -1415,6 +1529,7 @@ pub fn parse_metric(
             filter: population_filter,
             require,
             rows,
+            also,
         },
         lookups,
         series,

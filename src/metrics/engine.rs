@@ -378,6 +378,9 @@ fn plan(
             .ok_or_else(|| format!("needs {t}.csv, which is not in the data folder"))
     };
     let p = &m.population;
+    if !p.also.is_empty() {
+        return plan_union(m, ex, from, to, by);
+    }
     let mut lf = frame_of(p.table.name)?.clone().lazy();
     if let Some(f) = &p.filter {
         lf = lf.filter(f.expr.clone().fill_null(lit(false)));
@@ -569,6 +572,76 @@ fn plan(
         frame: lf.select(select),
         series,
         self_series,
+    })
+}
+
+/// An open population drawn from several tables (a caseload): the same columns from each,
+/// one under the other. The definition allows no related tables or conditions here.
+fn plan_union(
+    m: &Metric,
+    ex: &Extracts,
+    from: NaiveDate,
+    to: NaiveDate,
+    by: &[String],
+) -> Result<Plan, String> {
+    let p = &m.population;
+    let Rows::Open {
+        start: Source::Column { name: start, .. },
+        end,
+        ..
+    } = &p.rows
+    else {
+        return Err("`also` needs an open population whose start is a column".into());
+    };
+    let end = match end {
+        Some(Source::Column { name, .. }) => Some(name.as_str()),
+        Some(Source::Series(_)) => return Err("an open case's end must be a column".into()),
+        None => None,
+    };
+    let mut sources = vec![(p.table, p.filter.as_ref(), start.as_str(), end)];
+    sources.extend(
+        p.also
+            .iter()
+            .map(|a| (a.table, a.filter.as_ref(), a.start, a.end)),
+    );
+    let first_ms = epoch_days(from) as i64 * MS_PER_DAY;
+    let last_ms = epoch_days(to) as i64 * MS_PER_DAY;
+    let mut frames = Vec::new();
+    for (table, filter, start, end) in sources {
+        let df = ex
+            .frame(table.name)
+            .ok_or_else(|| format!("needs {}.csv, which is not in the data folder", table.name))?;
+        let mut lf = df.clone().lazy();
+        if let Some(f) = filter {
+            lf = lf.filter(f.expr.clone().fill_null(lit(false)));
+        }
+        lf = lf.filter(ms_expr(start).lt_eq(lit(last_ms)));
+        let mut select = vec![ms_expr(start).alias(START)];
+        match end {
+            Some(e) => {
+                lf = lf.filter(ms_expr(e).is_null().or(ms_expr(e).gt(lit(first_ms))));
+                select.push(ms_expr(e).alias(END));
+            }
+            None => select.push(lit(NULL).alias(END)),
+        }
+        select.push(lit(true).alias(NUM));
+        if let Some(Value::PerGroup(Source::Column { name, .. })) = &m.value {
+            select.push(col(name.as_str()).cast(DataType::String).alias(PER));
+        }
+        select.push(col("child_id").cast(DataType::String).alias(CHILD));
+        for (i, (name, b)) in m.breakdowns.iter().enumerate() {
+            if let (true, Breakdown::Column(Source::Column { name: c, .. })) =
+                (by.contains(name), b)
+            {
+                select.push(col(c.as_str()).cast(DataType::String).alias(by_col(i)));
+            }
+        }
+        frames.push(lf.select(select));
+    }
+    Ok(Plan {
+        frame: concat(frames, UnionArgs::default()).map_err(|e| e.to_string())?,
+        series: Vec::new(),
+        self_series: None,
     })
 }
 

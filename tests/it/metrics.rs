@@ -260,16 +260,24 @@ fn distributions_and_summaries_match_the_hand_worked_months() {
         (r.value, r.p25, r.p75, r.denominator),
         (Some(45.5), Some(45.25), Some(45.75), Some(2.0))
     );
-    // Caseloads: W1 holds P4 and P5 at 31 Jan; at 31 Mar W1 P4 and W2 P1; at 10 Apr two each.
+    // Caseloads (open assessments, S47s and plans; distinct children per worker):
+    // 31 Jan: W1 holds P4 (C4) and P5 (C3), W2 assessments A3 (C2) and A4 (C3): 2 and 2.
+    // 29 Feb: W2 also holds A5 (C5): 2 and 3, median 2.5, quartiles 2.25 and 2.75.
+    // 31 Mar: W1 E3 (C1) and P4 (C4); W2 A5 and E5 (both C5, once) and P1 (C2): 2 and 2.
+    // 10 Apr: W1 A1, E3, P2 (all C1) and E4, P4 (C4); W2 P1 (C2), P3 (C5): 2 and 2.
     let cl = |p: &str| {
         let r = ev
             .find("caseload_per_worker", p, "all", "all", "all")
             .unwrap();
-        (r.value, r.denominator)
+        (r.value, r.p25, r.p75, r.denominator)
     };
-    assert_eq!(cl("2024-01"), (Some(2.0), Some(1.0)));
-    assert_eq!(cl("2024-03"), (Some(1.0), Some(2.0)));
-    assert_eq!(cl("2024-04"), (Some(2.0), Some(2.0)));
+    assert_eq!(cl("2024-01"), (Some(2.0), Some(2.0), Some(2.0), Some(2.0)));
+    assert_eq!(
+        cl("2024-02"),
+        (Some(2.5), Some(2.25), Some(2.75), Some(2.0))
+    );
+    assert_eq!(cl("2024-03"), (Some(2.0), Some(2.0), Some(2.0), Some(2.0)));
+    assert_eq!(cl("2024-04"), (Some(2.0), Some(2.0), Some(2.0), Some(2.0)));
 }
 
 #[test]
@@ -615,6 +623,17 @@ fn a_wrong_metric_file_names_the_file_line_field_and_what_is_valid() {
 
     let e = definition_error(&[("x.toml", &format!("{HEAD}[population]\ntable = \"conferences\"\ndate = \"date\"\n[within]\nfrom = \"s47.start_date\"\nto = \"date\"\nlimit = {{ working_days = 15 }}\n"))]);
     assert!(e.contains("m/x.toml:11: within.from: no related table named `s47` in this file; declare it as [related.s47]"), "{e}");
+
+    let e = definition_error(&[(
+        "x.toml",
+        &format!("{HEAD}[population]\ntable = \"referrals\"\ndate = \"received_at\"\n[[population.also]]\ntable = \"contacts\"\nopen = {{ start = \"contact_date\" }}\n"),
+    )]);
+    assert!(
+        e.contains(
+            "m/x.toml:10: population.also: `also` joins open cases: the population needs `open`"
+        ),
+        "{e}"
+    );
 
     // Several broken files: every error is reported at once.
     let e = definition_error(&[
