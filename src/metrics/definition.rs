@@ -1312,6 +1312,13 @@ pub fn parse_metric(
                 "months_open" if is_open => Value::MonthsOpen,
                 "months_open" => return cx.err(vr.measure.span(), "value.measure", "`months_open` needs `population.open`".into()),
                 "sequence" if !is_open => Value::Sequence,
+                "sequence" => {
+                    return cx.err(
+                        vr.measure.span(),
+                        "value.measure",
+                        "`sequence` numbers rows in the period: use `population.date`".into(),
+                    )
+                }
                 "related_count" => {
                     let Some(r) = &vr.related else {
                         return cx.err(vr.measure.span(), "value.related", "name the related table to count: `related = \"contacts\"`".into());
@@ -1325,8 +1332,8 @@ pub fn parse_metric(
                     let Some(p) = &vr.per else {
                         return cx.err(vr.measure.span(), "value.per", "name the column to group by: `per = \"worker\"`".into());
                     };
-                    if !is_open {
-                        return cx.err(p.span(), "value.per", "`per_group` counts cases open at the period end: use `population.open`".into());
+                    if !is_open || kind != MetricKind::Summary {
+                        return cx.err(p.span(), "value.per", "`per_group` is a summary of cases open at the period end: use `kind = \"summary\"` and `population.open`".into());
                     }
                     Value::PerGroup(resolve(p, "value.per")?)
                 }
@@ -1453,11 +1460,8 @@ pub fn parse_metric(
             );
         }
     }
-    if kind == MetricKind::Distribution || kind == MetricKind::Summary {
-        if matches!(value, Some(Value::Sequence)) && !is_open && kind == MetricKind::Summary {
-            // allowed: median plan number
-        }
-    } else if let Some(v) = &raw.value {
+    let has_value = matches!(kind, MetricKind::Distribution | MetricKind::Summary);
+    if let (false, Some(v)) = (has_value, &raw.value) {
         return cx.err(
             v.span(),
             "value",
