@@ -12,7 +12,10 @@ use crate::report::{CalendarNote, Issue, Report, Severity, TableStats};
 use crate::schema::{self, ColumnSpec, DateRole, Earlier, Kind, TableSpec, TABLES};
 use crate::values::{self, CellError, Stamp};
 use chrono::{Datelike, NaiveDate};
-use polars::prelude::{Column, DataFrame, DataType, NamedFrom, PlHashMap, Series, TimeUnit};
+use polars::prelude::{
+    BooleanChunked, Column, DataFrame, Float64Chunked, Int32Chunked, Int64Chunked, IntoSeries,
+    NamedFrom, NewChunkedArray, PlHashMap, PlSmallStr, Series, StringChunked, TimeUnit,
+};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -146,39 +149,30 @@ impl Values {
         }
     }
 
+    /// The kept rows as a polars column, built straight from the parsed values.
     fn to_series(&self, name: &str, keep: &[bool]) -> polars::prelude::PolarsResult<Series> {
-        fn kept<T: Clone>(v: &[T], keep: &[bool]) -> Vec<T> {
-            v.iter()
-                .zip(keep)
-                .filter(|(_, k)| **k)
-                .map(|(x, _)| x.clone())
-                .collect()
+        fn kept<'a, T: Copy + 'a>(v: &'a [T], keep: &'a [bool]) -> impl Iterator<Item = T> + 'a {
+            v.iter().zip(keep).filter(|(_, k)| **k).map(|(x, _)| *x)
         }
+        let name: PlSmallStr = name.into();
         Ok(match self {
-            Values::Text(v) => {
-                let texts: Vec<Option<&str>> = (0..v.len())
-                    .filter(|i| keep[*i])
-                    .map(|i| v.get(i))
-                    .collect();
-                Series::new(name.into(), texts)
+            Values::Text(v) => v.kept(name, keep).into_series(),
+            Values::Flag(v) => BooleanChunked::from_iter_options(name, kept(v, keep)).into_series(),
+            Values::Number(v) => {
+                Float64Chunked::from_iter_options(name, kept(v, keep)).into_series()
             }
-            Values::Flag(v) => Series::new(name.into(), kept(v, keep)),
-            Values::Number(v) => Series::new(name.into(), kept(v, keep)),
-            Values::Date(v) => {
-                let days: Vec<Option<i32>> = kept(v, keep)
-                    .into_iter()
-                    .map(|d| d.map(values::epoch_days))
-                    .collect();
-                Series::new(name.into(), days).cast(&DataType::Date)?
-            }
-            Values::Stamp(v) => {
-                let ms: Vec<Option<i64>> = kept(v, keep)
-                    .into_iter()
-                    .map(|s| s.map(|s| s.at.and_utc().timestamp_millis()))
-                    .collect();
-                Series::new(name.into(), ms)
-                    .cast(&DataType::Datetime(TimeUnit::Milliseconds, None))?
-            }
+            Values::Date(v) => Int32Chunked::from_iter_options(
+                name,
+                kept(v, keep).map(|d| d.map(values::epoch_days)),
+            )
+            .into_date()
+            .into_series(),
+            Values::Stamp(v) => Int64Chunked::from_iter_options(
+                name,
+                kept(v, keep).map(|s| s.map(|s| s.at.and_utc().timestamp_millis())),
+            )
+            .into_datetime(TimeUnit::Milliseconds, None)
+            .into_series(),
         })
     }
 }
@@ -212,6 +206,13 @@ impl TextCol {
     }
     fn set_none(&mut self, i: usize) {
         self.present[i] = false;
+    }
+    /// The kept cells as a polars string column.
+    fn kept(&self, name: PlSmallStr, keep: &[bool]) -> StringChunked {
+        StringChunked::from_iter_options(
+            name,
+            (0..self.len()).filter(|i| keep[*i]).map(|i| self.get(i)),
+        )
     }
 }
 
@@ -1032,11 +1033,7 @@ fn build_frame(t: &Parsed) -> polars::prelude::PolarsResult<DataFrame> {
         cols.push(values.to_series(spec.name, &keep)?.into());
     }
     for (name, v) in &t.extra {
-        let kept: Vec<Option<&str>> = (0..v.len())
-            .filter(|i| keep[*i])
-            .map(|i| v.get(i))
-            .collect();
-        cols.push(Series::new(name.into(), kept).into());
+        cols.push(v.kept(name.into(), &keep).into_series().into());
     }
     let lines: Vec<u32> = t
         .lines
