@@ -18,6 +18,10 @@ use std::hint::black_box;
 use std::path::Path;
 use std::time::Instant;
 
+// As the binary: mimalloc, so the figures are what `csc-audit metrics` does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn load_opts() -> LoadOptions {
     LoadOptions {
         as_of: None,
