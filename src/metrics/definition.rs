@@ -217,7 +217,8 @@ pub struct Recent {
 #[derive(Debug, Clone, Default)]
 pub struct Condition {
     pub filter: Option<Filter>,
-    pub exists: Vec<Source>,
+    /// Related rows that must exist (`true`) or must not (`false`).
+    pub exists: Vec<(Source, bool)>,
     pub open_for_at_least: Option<Window>,
     pub recent: Option<Recent>,
 }
@@ -448,6 +449,8 @@ struct RawCondition {
     filter: Option<Spanned<String>>,
     #[serde(default)]
     exists: Vec<Spanned<String>>,
+    #[serde(default)]
+    absent: Vec<Spanned<String>>,
     #[serde(default)]
     open_for_at_least: Option<Spanned<BTreeMap<String, toml::Value>>>,
     #[serde(default)]
@@ -1229,19 +1232,23 @@ pub fn parse_metric(
         if let Some(f) = &n.filter {
             condition.filter = Some(cx.filter(f, "numerator.filter", population_table)?);
         }
-        for e in &n.exists {
+        let listed = n.exists.iter().map(|e| (e, true, "numerator.exists"));
+        for (e, present, field) in
+            listed.chain(n.absent.iter().map(|e| (e, false, "numerator.absent")))
+        {
             let name = e.get_ref().trim();
             if let Some(l) = lookups.iter().find(|l| l.name == name) {
-                condition.exists.push(Source::Column {
+                let key = Source::Column {
                     name: format!("{}.{}", l.name, l.table.key),
                     kind: Kind::Id,
-                });
+                };
+                condition.exists.push((key, present));
             } else if let Some(i) = series.iter().position(|s| s.name == name) {
-                condition.exists.push(Source::Series(i));
+                condition.exists.push((Source::Series(i), present));
             } else {
                 return cx.err(
                     e.span(),
-                    "numerator.exists",
+                    field,
                     format!("`{name}` is not a related table of this file"),
                 );
             }

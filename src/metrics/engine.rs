@@ -452,7 +452,7 @@ fn plan(
         Some(f) => f.expr.clone().fill_null(lit(false)).alias(NUM),
         None => lit(true).alias(NUM),
     });
-    for (i, s) in c.exists.iter().enumerate() {
+    for (i, (s, _)) in c.exists.iter().enumerate() {
         if let Some(name) = col_of(s) {
             select.push(col(name).is_not_null().alias(exists_col(i)));
         }
@@ -469,7 +469,7 @@ fn plan(
         m.within
             .as_ref()
             .is_some_and(|w| is(&w.to) || w.from.iter().any(|(f, _)| is(f)))
-            || m.condition.exists.iter().any(is)
+            || m.condition.exists.iter().any(|(s, _)| is(s))
             || m.population.require.iter().any(|r| *r == m.series[i].name)
             || m.condition
                 .recent
@@ -1087,11 +1087,12 @@ fn tally(
         };
         // The numerator condition (without the `within` rule).
         let mut ok = d.num[row];
-        for (i, s) in m.condition.exists.iter().enumerate() {
-            ok &= match s {
+        for (i, (s, present)) in m.condition.exists.iter().enumerate() {
+            let found = match s {
                 Source::Series(si) => pick(*si).count > 0,
                 Source::Column { .. } => d.exists[i].as_ref().is_some_and(|v| v[row]),
             };
+            ok &= found == *present;
         }
         if let (Some(w), Some(start)) = (m.condition.open_for_at_least, open_start) {
             ok &= cx.open_at_least(start, at, w);

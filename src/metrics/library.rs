@@ -99,6 +99,10 @@ pub const FILES: &[(&str, &str)] = &[
         include_str!("../../metrics/referrals.toml"),
     ),
     (
+        "s47_icpc_overdue.toml",
+        include_str!("../../metrics/s47_icpc_overdue.toml"),
+    ),
+    (
         "s47_started.toml",
         include_str!("../../metrics/s47_started.toml"),
     ),

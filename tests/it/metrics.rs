@@ -181,6 +181,14 @@ fn every_measure_matches_the_hand_worked_months() {
         ("cp_visits_timely", "2024-03", (2, 2, 0)),
         // 10 Apr: X4 is now 16 working days ago; X5 28 Mar is 7; P2 and P3 have none.
         ("cp_visits_timely", "2024-04", (1, 4, 0)),
+        // Open S47s not marked icpc_not_required. E6 (1 Dec 2023, no end, no conference)
+        // is overdue at every month end. 31 Mar: E5 (Mon 11 Mar) is 13 working days old
+        // (Good Friday not counted), E3 started on 28 Mar. 10 Apr: E3 had I3 on 5 Apr; E4
+        // started the day before.
+        ("s47_icpc_overdue", "2024-01", (1, 1, 0)),
+        ("s47_icpc_overdue", "2024-02", (1, 1, 0)),
+        ("s47_icpc_overdue", "2024-03", (1, 3, 0)),
+        ("s47_icpc_overdue", "2024-04", (1, 3, 0)),
         ("supervision_recorded", "2024-01", (2, 2, 0)),
         // 31 Mar: window after 29 Feb (31 Mar minus a month, clamped); U7 15 Mar counts.
         ("supervision_recorded", "2024-03", (1, 1, 0)),
@@ -260,24 +268,22 @@ fn distributions_and_summaries_match_the_hand_worked_months() {
         (r.value, r.p25, r.p75, r.denominator),
         (Some(45.5), Some(45.25), Some(45.75), Some(2.0))
     );
-    // Caseloads (open assessments, S47s and plans; distinct children per worker):
-    // 31 Jan: W1 holds P4 (C4) and P5 (C3), W2 assessments A3 (C2) and A4 (C3): 2 and 2.
-    // 29 Feb: W2 also holds A5 (C5): 2 and 3, median 2.5, quartiles 2.25 and 2.75.
-    // 31 Mar: W1 E3 (C1) and P4 (C4); W2 A5 and E5 (both C5, once) and P1 (C2): 2 and 2.
-    // 10 Apr: W1 A1, E3, P2 (all C1) and E4, P4 (C4); W2 P1 (C2), P3 (C5): 2 and 2.
+    // Caseloads (open assessments, S47s and plans; distinct children per worker). W3 holds
+    // only E6 (C3), open since 1 Dec 2023: 1 child in every month.
+    // 31 Jan: W1 holds P4 (C4) and P5 (C3), W2 assessments A3 (C2) and A4 (C3): 1, 2, 2.
+    // 29 Feb: W2 also holds A5 (C5): 1, 2, 3 -> median 2, quartiles 1.5 and 2.5.
+    // 31 Mar: W1 E3 (C1) and P4 (C4); W2 A5 and E5 (both C5, once) and P1 (C2): 1, 2, 2.
+    // 10 Apr: W1 A1, E3, P2 (all C1) and E4, P4 (C4); W2 P1 (C2), P3 (C5): 1, 2, 2.
     let cl = |p: &str| {
         let r = ev
             .find("caseload_per_worker", p, "all", "all", "all")
             .unwrap();
         (r.value, r.p25, r.p75, r.denominator)
     };
-    assert_eq!(cl("2024-01"), (Some(2.0), Some(2.0), Some(2.0), Some(2.0)));
-    assert_eq!(
-        cl("2024-02"),
-        (Some(2.5), Some(2.25), Some(2.75), Some(2.0))
-    );
-    assert_eq!(cl("2024-03"), (Some(2.0), Some(2.0), Some(2.0), Some(2.0)));
-    assert_eq!(cl("2024-04"), (Some(2.0), Some(2.0), Some(2.0), Some(2.0)));
+    assert_eq!(cl("2024-01"), (Some(2.0), Some(1.5), Some(2.0), Some(3.0)));
+    assert_eq!(cl("2024-02"), (Some(2.0), Some(1.5), Some(2.5), Some(3.0)));
+    assert_eq!(cl("2024-03"), (Some(2.0), Some(1.5), Some(2.0), Some(3.0)));
+    assert_eq!(cl("2024-04"), (Some(2.0), Some(1.5), Some(2.0), Some(3.0)));
 }
 
 #[test]
