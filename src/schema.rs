@@ -104,6 +104,11 @@ pub const VISITS: &str = "visits";
 pub const SUPERVISIONS: &str = "supervisions";
 pub const WORKERS: &str = "workers";
 
+/// The child's key: the children table's key, and the link every journey table carries.
+pub const CHILD_ID: &str = "child_id";
+/// The children table's date of birth (ages and age bands).
+pub const DATE_OF_BIRTH: &str = "date_of_birth";
+
 pub const REFERRAL_OUTCOMES: &[&str] = &["nfa", "early_help", "assessment", "s47", "other"];
 pub const STRATEGY_OUTCOMES: &[&str] = &["s47", "no_s47"];
 pub const CONFERENCE_TYPES: &[&str] = &["initial", "review"];
@@ -144,7 +149,7 @@ const fn req_link(name: &'static str, table: &'static str, column: &'static str)
     }
 }
 const fn child() -> ColumnSpec {
-    req_link("child_id", CHILDREN, "child_id")
+    req_link(CHILD_ID, CHILDREN, CHILD_ID)
 }
 const fn worker(name: &'static str) -> ColumnSpec {
     link(name, WORKERS, "worker")
@@ -176,13 +181,13 @@ const fn after_via(
 pub static TABLES: &[TableSpec] = &[
     TableSpec {
         name: CHILDREN,
-        key: "child_id",
+        key: CHILD_ID,
         required: true,
         columns: &[
-            req("child_id", Kind::Id),
+            req(CHILD_ID, Kind::Id),
             ColumnSpec {
                 date_role: DateRole::Birth,
-                ..col("date_of_birth", Kind::Date)
+                ..col(DATE_OF_BIRTH, Kind::Date)
             },
             col("sex", Kind::Text),
             col("ethnicity", Kind::Text),

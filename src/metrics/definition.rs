@@ -1121,7 +1121,7 @@ pub fn parse_metric(
                 );
             }
         }
-        if table.column("child_id").is_none() {
+        if table.column(schema::CHILD_ID).is_none() {
             return cx.err(
                 ar.table.span(),
                 "population.also.table",
@@ -1485,7 +1485,7 @@ pub fn parse_metric(
         let bd = if let Some(over) = raw.breakdown.get(&name) {
             Breakdown::Column(resolve(over, &format!("breakdown.{name}"))?)
         } else if name == "age_band" {
-            if population_table.column("child_id").is_none() {
+            if population_table.column(schema::CHILD_ID).is_none() {
                 return cx.err(
                     b.span(),
                     "breakdowns",

@@ -13,6 +13,7 @@ use super::{EvalError, EvalOptions, Evaluation, Library, OutRow};
 use crate::calendar::Calendar;
 use crate::ingest::Extracts;
 use crate::periods::{self, Grain, Period};
+use crate::schema;
 use crate::stats;
 use crate::values::epoch_days;
 
@@ -364,6 +365,36 @@ fn col_of(s: &Source) -> Option<&str> {
     }
 }
 
+/// A table's frame, or why the metric cannot be evaluated without it.
+fn table_frame<'a>(ex: &'a Extracts, t: &str) -> Result<&'a DataFrame, String> {
+    ex.frame(t)
+        .ok_or_else(|| format!("needs {t}.csv, which is not in the data folder"))
+}
+
+/// Keeps the cases that can be open at some period end between `from` and `to` (started by
+/// `to`; not ended, or ended after `from`), with their start and end as `START` and `END`.
+fn open_cases(
+    lf: LazyFrame,
+    start: &str,
+    end: Option<&str>,
+    from: NaiveDate,
+    to: NaiveDate,
+    select: &mut Vec<Expr>,
+) -> LazyFrame {
+    let first_ms = epoch_days(from) as i64 * MS_PER_DAY;
+    let last_ms = epoch_days(to) as i64 * MS_PER_DAY;
+    let mut lf = lf.filter(ms_expr(start).lt_eq(lit(last_ms)));
+    select.push(ms_expr(start).alias(START));
+    match end {
+        Some(e) => {
+            lf = lf.filter(ms_expr(e).is_null().or(ms_expr(e).gt(lit(first_ms))));
+            select.push(ms_expr(e).alias(END));
+        }
+        None => select.push(lit(NULL).alias(END)),
+    }
+    lf
+}
+
 /// The row frame of one metric, with the breakdown columns of `by` only (a join to the
 /// children table for ages costs more than some whole metrics).
 fn plan(
@@ -373,10 +404,7 @@ fn plan(
     to: NaiveDate,
     by: &[String],
 ) -> Result<Plan, String> {
-    let frame_of = |t: &str| -> Result<&DataFrame, String> {
-        ex.frame(t)
-            .ok_or_else(|| format!("needs {t}.csv, which is not in the data folder"))
-    };
+    let frame_of = |t: &str| table_frame(ex, t);
     let p = &m.population;
     if !p.also.is_empty() {
         return plan_union(m, ex, from, to, by);
@@ -423,18 +451,11 @@ fn plan(
         }
         Rows::Open { start, end, .. } => {
             let s = col_of(start).ok_or("an open case's start must be a column")?;
-            let end_ms = (epoch_days(from) as i64) * MS_PER_DAY;
-            let start_ms = (epoch_days(to) as i64) * MS_PER_DAY;
-            lf = lf.filter(ms_expr(s).lt_eq(lit(start_ms)));
-            select.push(ms_expr(s).alias(START));
-            match end {
-                Some(e) => {
-                    let e = col_of(e).ok_or("an open case's end must be a column")?;
-                    lf = lf.filter(ms_expr(e).is_null().or(ms_expr(e).gt(lit(end_ms))));
-                    select.push(ms_expr(e).alias(END));
-                }
-                None => select.push(lit(NULL).alias(END)),
-            }
+            let e = match end {
+                Some(e) => Some(col_of(e).ok_or("an open case's end must be a column")?),
+                None => None,
+            };
+            lf = open_cases(lf, s, e, from, to, &mut select);
         }
     }
     if let Some(w) = &m.within {
@@ -514,25 +535,29 @@ fn plan(
         else {
             return Err("a repeat needs the population's own date column".into());
         };
-        if name.contains('.') || p.table.column("child_id").is_none() {
+        if name.contains('.') || p.table.column(schema::CHILD_ID).is_none() {
             return Err("a repeat needs the population's own date column and child_id".into());
         }
         let s = Series {
             name: "__self".into(),
             table: p.table,
-            on: "child_id".into(),
-            match_col: "child_id",
+            on: schema::CHILD_ID.into(),
+            match_col: schema::CHILD_ID,
             date_col: p.table.column(name).expect("checked").name,
             filter: p.filter.clone(),
             pick: Pick::Previous,
             window: None,
         };
         let i = series.len();
-        select.push(col("child_id").cast(DataType::String).alias(on_col(i)));
+        select.push(
+            col(schema::CHILD_ID)
+                .cast(DataType::String)
+                .alias(on_col(i)),
+        );
         series.push((
             SeriesKey {
                 table: p.table.name,
-                match_col: "child_id",
+                match_col: schema::CHILD_ID,
                 date_col: s.date_col,
                 filter: p.filter.as_ref().map(|f| f.text.clone()),
                 since: m
@@ -548,7 +573,7 @@ fn plan(
     if let Some(Value::PerGroup(s)) = &m.value {
         let name = col_of(s).ok_or("`per` must be a column")?;
         select.push(col(name).cast(DataType::String).alias(PER));
-        select.push(col("child_id").cast(DataType::String).alias(CHILD));
+        select.push(col(schema::CHILD_ID).cast(DataType::String).alias(CHILD));
     }
     let mut needs_dob = false;
     for (i, (name, b)) in m.breakdowns.iter().enumerate() {
@@ -566,7 +591,7 @@ fn plan(
     // Ages come from one child -> date of birth table shared by every metric.
     if needs_dob && !matches!(m.value, Some(Value::PerGroup(_))) {
         frame_of(crate::schema::CHILDREN)?;
-        select.push(col("child_id").cast(DataType::String).alias(CHILD));
+        select.push(col(schema::CHILD_ID).cast(DataType::String).alias(CHILD));
     }
     Ok(Plan {
         frame: lf.select(select),
@@ -604,31 +629,19 @@ fn plan_union(
             .iter()
             .map(|a| (a.table, a.filter.as_ref(), a.start, a.end)),
     );
-    let first_ms = epoch_days(from) as i64 * MS_PER_DAY;
-    let last_ms = epoch_days(to) as i64 * MS_PER_DAY;
     let mut frames = Vec::new();
     for (table, filter, start, end) in sources {
-        let df = ex
-            .frame(table.name)
-            .ok_or_else(|| format!("needs {}.csv, which is not in the data folder", table.name))?;
-        let mut lf = df.clone().lazy();
+        let mut lf = table_frame(ex, table.name)?.clone().lazy();
         if let Some(f) = filter {
             lf = lf.filter(f.expr.clone().fill_null(lit(false)));
         }
-        lf = lf.filter(ms_expr(start).lt_eq(lit(last_ms)));
-        let mut select = vec![ms_expr(start).alias(START)];
-        match end {
-            Some(e) => {
-                lf = lf.filter(ms_expr(e).is_null().or(ms_expr(e).gt(lit(first_ms))));
-                select.push(ms_expr(e).alias(END));
-            }
-            None => select.push(lit(NULL).alias(END)),
-        }
+        let mut select = Vec::new();
+        lf = open_cases(lf, start, end, from, to, &mut select);
         select.push(lit(true).alias(NUM));
         if let Some(Value::PerGroup(Source::Column { name, .. })) = &m.value {
             select.push(col(name.as_str()).cast(DataType::String).alias(PER));
         }
-        select.push(col("child_id").cast(DataType::String).alias(CHILD));
+        select.push(col(schema::CHILD_ID).cast(DataType::String).alias(CHILD));
         for (i, (name, b)) in m.breakdowns.iter().enumerate() {
             if let (true, Breakdown::Column(Source::Column { name: c, .. })) =
                 (by.contains(name), b)
@@ -897,9 +910,9 @@ pub fn evaluate(
         opts.by.iter().any(|b| b == "age_band"),
         ex.frame(crate::schema::CHILDREN),
     ) {
-        let ids = children.column("child_id").and_then(|c| c.str());
+        let ids = children.column(schema::CHILD_ID).and_then(|c| c.str());
         let days = children
-            .column("date_of_birth")
+            .column(schema::DATE_OF_BIRTH)
             .and_then(|c| c.cast(&DataType::Int32));
         if let (Ok(ids), Ok(days)) = (ids, days) {
             let days = days.i32().map_err(EvalError::Polars)?.clone();
