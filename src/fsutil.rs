@@ -25,3 +25,28 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     }
     result
 }
+
+/// Refuses to write extract files into a folder that holds extract files something else
+/// wrote, unless `force`. `marker` is the file the writer leaves beside its tables (a folder
+/// holding it was written by the same kind of writer); `writer` names it in the message.
+pub fn guard_extract_folder(
+    out: &Path,
+    marker: &str,
+    writer: &str,
+    force: bool,
+) -> Result<(), String> {
+    let foreign: Vec<String> = crate::schema::TABLES
+        .iter()
+        .map(|t| t.file_name())
+        .filter(|f| out.join(f).exists())
+        .collect();
+    if !force && !foreign.is_empty() && !out.join(marker).exists() {
+        return Err(format!(
+            "{} already holds extract files not written by {writer} ({}); choose another --out \
+             folder, or add --force to replace them",
+            out.display(),
+            foreign.join(", ")
+        ));
+    }
+    Ok(())
+}

@@ -6,6 +6,7 @@
 
 pub mod calendar;
 pub mod fsutil;
+pub mod import;
 pub mod ingest;
 pub mod metrics;
 pub mod par;

@@ -109,6 +109,11 @@ enum Command {
         #[arg(long)]
         list: bool,
     },
+    /// Reads a standard return (the DfE CIN census) into native extract tables.
+    Import {
+        #[command(subcommand)]
+        source: ImportSource,
+    },
     /// Working days between two dates, or the date N working days after one (a deadline).
     Days {
         /// The starting event's date (day 0).
@@ -146,6 +151,30 @@ enum Command {
         /// Replace extract files in --out even if synth did not write them.
         #[arg(long)]
         force: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportSource {
+    /// A DfE children in need census XML file: children, referrals (CINdetails),
+    /// assessments, S47 enquiries, conferences and CP plans.
+    ///
+    /// Exit codes: 0 written (blocks that could not be used are reported); 1 with --strict
+    /// when any block was not loaded; 2 when the file cannot be read as a census.
+    CinCensus {
+        /// The census XML file.
+        file: PathBuf,
+        /// Folder to write the native tables and import.json into (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// Replace extract files in --out even if an import did not write them.
+        #[arg(long)]
+        force: bool,
+        /// Exit 1 when any block was not loaded.
+        #[arg(long)]
+        strict: bool,
+        #[arg(long, value_enum, default_value = "text")]
+        format: ReportFormat,
     },
 }
 
@@ -306,6 +335,49 @@ fn run() -> Result<ExitCode> {
                 }
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Import {
+            source:
+                ImportSource::CinCensus {
+                    file,
+                    out,
+                    force,
+                    strict,
+                    format,
+                },
+        } => {
+            use csc_audit::import::{self, cin_census};
+            csc_audit::fsutil::guard_extract_folder(
+                &out,
+                import::IMPORT_REPORT,
+                "an import",
+                force,
+            )
+            .map_err(anyhow::Error::msg)?;
+            let (tables, report) = cin_census::import(&file)?;
+            std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+            let mut files = tables.to_csv_files(&cin_census::tables());
+            files.push((import::IMPORT_REPORT.into(), report.to_json().into_bytes()));
+            for (name, bytes) in files {
+                let path = out.join(name);
+                csc_audit::fsutil::write_atomic(&path, &bytes)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+            match format {
+                ReportFormat::Text => print!("{}", report.to_text()),
+                ReportFormat::Json => println!("{}", report.to_json()),
+            }
+            eprintln!(
+                "wrote the native tables to {}; `csc-audit check --data {}` checks them",
+                out.display(),
+                out.display()
+            );
+            let rejected = report.blocks.values().any(|b| b.rejected > 0);
+            Ok(if strict && rejected {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         Command::Days {
             from,

@@ -1072,19 +1072,8 @@ impl HourMin for NaiveTime {
 /// holds extract files not written by `synth` (no `synth.json`) is refused unless `force`:
 /// a real council's extract must never be overwritten with synthetic data by a slip.
 pub fn write(out: &Path, opts: &SynthOptions, force: bool) -> Result<Summary, SynthError> {
-    let foreign: Vec<String> = schema::TABLES
-        .iter()
-        .map(|t| t.file_name())
-        .filter(|f| out.join(f).exists())
-        .collect();
-    if !force && !foreign.is_empty() && !out.join("synth.json").exists() {
-        return Err(SynthError::Options(format!(
-            "{} already holds extract files not written by synth ({}); choose another --out \
-             folder, or add --force to replace them",
-            out.display(),
-            foreign.join(", ")
-        )));
-    }
+    crate::fsutil::guard_extract_folder(out, "synth.json", "synth", force)
+        .map_err(SynthError::Options)?;
     let cal = Calendar::england_and_wales();
     let (files, summary) = generate(&cal, opts)?;
     std::fs::create_dir_all(out).map_err(|source| SynthError::Io {

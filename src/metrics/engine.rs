@@ -395,6 +395,65 @@ fn open_cases(
     lf
 }
 
+/// A measure cannot be computed when a column it times or tests is empty in every row: a
+/// source that does not record it (the CIN census has no decision times) must give "not
+/// available", never 0%.
+fn check_supplied(m: &Metric, ex: &Extracts) -> Result<(), String> {
+    let table_of = |name: &str| -> (&'static str, String) {
+        match name.split_once('.') {
+            Some((rel, c)) => {
+                let t = m
+                    .lookups
+                    .iter()
+                    .find(|l| l.name == rel)
+                    .map_or("", |l| l.table.name);
+                (t, c.to_string())
+            }
+            None => (m.population.table.name, name.to_string()),
+        }
+    };
+    let empty = |name: &str| -> Option<String> {
+        let (table, column) = table_of(name);
+        let df = ex.frame(table)?;
+        let c = df.column(&column).ok()?;
+        match df.height() {
+            0 => Some(format!("{table}.csv has no rows")),
+            n if c.null_count() == n => Some(format!(
+                "{table}.{column} is empty in every row of {table}.csv"
+            )),
+            _ => None,
+        }
+    };
+    let mut needed: Vec<String> = Vec::new();
+    if let Some(w) = &m.within {
+        if let Some(c) = col_of(&w.to) {
+            needed.push(c.to_string());
+        }
+        // Alternatives: not available only when every one of them is empty.
+        let froms: Vec<&str> = w.from.iter().filter_map(|(s, _)| col_of(s)).collect();
+        if froms.len() == w.from.len() && froms.iter().all(|f| empty(f).is_some()) {
+            needed.extend(froms.iter().map(|f| f.to_string()));
+        }
+    }
+    for f in [&m.population.filter, &m.condition.filter]
+        .into_iter()
+        .flatten()
+    {
+        needed.extend(
+            f.expr
+                .clone()
+                .meta()
+                .root_names()
+                .iter()
+                .map(|n| n.to_string()),
+        );
+    }
+    match needed.iter().find_map(|n| empty(n)) {
+        Some(why) => Err(why),
+        None => Ok(()),
+    }
+}
+
 /// The row frame of one metric, with the breakdown columns of `by` only (a join to the
 /// children table for ages costs more than some whole metrics).
 fn plan(
@@ -406,6 +465,7 @@ fn plan(
 ) -> Result<Plan, String> {
     let frame_of = |t: &str| table_frame(ex, t);
     let p = &m.population;
+    check_supplied(m, ex)?;
     if !p.also.is_empty() {
         return plan_union(m, ex, from, to, by);
     }

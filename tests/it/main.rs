@@ -1,6 +1,7 @@
 //! The one integration-test binary (each extra binary would re-link polars).
 
 mod cli;
+mod import;
 mod ingest;
 mod metrics;
 mod synth;

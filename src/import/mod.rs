@@ -1,0 +1,149 @@
+//! Reading the standard returns councils already have into the native extract tables:
+//! the DfE CIN census ([`cin_census`]). Every block of the source is written out or
+//! reported with its line and the reason.
+
+pub mod cin_census;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::report::{Issue, Severity};
+use crate::schema::{self, TableSpec};
+
+/// The name of the file an import writes beside the tables: what was read and what became
+/// of it. Its presence also marks the folder as written by an import.
+pub const IMPORT_REPORT: &str = "import.json";
+
+/// Rows of native tables, each row in the schema's column order.
+#[derive(Debug, Default)]
+pub struct Tables {
+    rows: BTreeMap<&'static str, Vec<Vec<String>>>,
+}
+
+impl Tables {
+    /// Adds a row given as `(column, value)` pairs; other columns are empty.
+    pub fn push(&mut self, table: &'static str, values: &[(&str, String)]) {
+        let spec = schema::table(table).expect("a schema table");
+        let mut row = vec![String::new(); spec.columns.len()];
+        for (column, value) in values {
+            let i = spec
+                .column_index(column)
+                .unwrap_or_else(|| panic!("{table} has no column {column}"));
+            row[i] = value.clone();
+        }
+        self.rows.entry(table).or_default().push(row);
+    }
+
+    pub fn rows(&self, table: &str) -> &[Vec<String>] {
+        self.rows.get(table).map_or(&[], Vec::as_slice)
+    }
+
+    /// One CSV file per table, with the schema's header, in the journey's order.
+    pub fn to_csv_files(&self, tables: &[&'static TableSpec]) -> Vec<(String, Vec<u8>)> {
+        tables
+            .iter()
+            .map(|spec| {
+                let mut w = csv::Writer::from_writer(Vec::new());
+                w.write_record(spec.columns.iter().map(|c| c.name))
+                    .expect("writing to memory");
+                for row in self.rows(spec.name) {
+                    w.write_record(row).expect("writing to memory");
+                }
+                (spec.file_name(), w.into_inner().expect("writing to memory"))
+            })
+            .collect()
+    }
+}
+
+/// What one kind of source block became.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct BlockCount {
+    pub read: u64,
+    pub loaded: u64,
+    pub rejected: u64,
+}
+
+/// The accounting of an import: every block read was loaded or rejected with a reason.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ImportReport {
+    pub source: String,
+    pub format: String,
+    /// Details of the source (collection year, reference date, ...).
+    pub details: BTreeMap<String, String>,
+    pub blocks: BTreeMap<String, BlockCount>,
+    /// The order to list `blocks` in (outermost first).
+    #[serde(skip)]
+    pub block_order: Vec<String>,
+    /// Rows written per native table.
+    pub rows_written: BTreeMap<String, u64>,
+    /// Elements the format has that the native tables do not hold, with how often.
+    pub ignored: BTreeMap<String, u64>,
+    pub issues: Vec<Issue>,
+}
+
+impl ImportReport {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a report serialises")
+    }
+
+    pub fn to_text(&self) -> String {
+        use std::fmt::Write as _;
+        let mut s = String::new();
+        let _ = writeln!(s, "Import of {} ({})", self.source, self.format);
+        for (k, v) in &self.details {
+            let _ = writeln!(s, "  {k}: {v}");
+        }
+        let _ = writeln!(
+            s,
+            "\n{:<24} {:>9} {:>9} {:>9}",
+            "block", "read", "loaded", "rejected"
+        );
+        let mut blocks: Vec<(&String, &BlockCount)> = self.blocks.iter().collect();
+        blocks.sort_by_key(|(name, _)| {
+            self.block_order
+                .iter()
+                .position(|b| b == *name)
+                .unwrap_or(usize::MAX)
+        });
+        for (name, c) in blocks {
+            let _ = writeln!(
+                s,
+                "{name:<24} {:>9} {:>9} {:>9}",
+                c.read, c.loaded, c.rejected
+            );
+        }
+        let _ = writeln!(s, "\nrows written:");
+        for (table, n) in &self.rows_written {
+            let _ = writeln!(s, "  {table:<22} {n:>9}");
+        }
+        if !self.ignored.is_empty() {
+            let _ = writeln!(s, "\nnot in the native tables (ignored):");
+            for (name, n) in &self.ignored {
+                let _ = writeln!(s, "  {name} ({n})");
+            }
+        }
+        if !self.issues.is_empty() {
+            let _ = writeln!(s, "\nissues:");
+            for i in &self.issues {
+                let sev = match i.severity {
+                    Severity::Info => "info",
+                    Severity::Warning => "warning",
+                    Severity::Error => "error",
+                    Severity::Fatal => "fatal",
+                };
+                let _ = writeln!(
+                    s,
+                    "  {sev:<7} {}:{} {}{}: {} ({})",
+                    i.file,
+                    i.line.map_or(String::new(), |l| l.to_string()),
+                    i.table,
+                    i.column.as_ref().map_or(String::new(), |c| format!(".{c}")),
+                    i.message,
+                    i.rule
+                );
+            }
+        }
+        s
+    }
+}

@@ -1,0 +1,333 @@
+//! Importing the DfE CIN census: the public samples in ../shared/samples (copied into
+//! tests/fixtures/cin_census/, nobody here wrote them) and hand-written messy files.
+
+use csc_audit::import::cin_census::{parse, tables};
+use csc_audit::import::{BlockCount, Tables};
+use csc_audit::report::Severity;
+
+use crate::fixture;
+
+fn rows(t: &Tables, table: &str) -> Vec<String> {
+    t.rows(table).iter().map(|r| r.join(",")).collect()
+}
+
+fn count(read: u64, loaded: u64, rejected: u64) -> BlockCount {
+    BlockCount {
+        read,
+        loaded,
+        rejected,
+    }
+}
+
+#[test]
+fn the_specification_example_fills_every_table() {
+    let path = fixture("cin_census/cin_census_2022_spec_example.xml");
+    let (t, report) = csc_audit::import::cin_census::import(&path).unwrap();
+    // One child with every block (values read off the XML by hand).
+    assert_eq!(rows(&t, "children"), ["DfEX0000001,1966-03-24,male,WBRI,Y"]);
+    assert_eq!(
+        rows(&t, "referrals"),
+        ["DfEX0000001-R1,DfEX0000001,1970-10-06,1A,,,,,"]
+    );
+    assert_eq!(
+        rows(&t, "assessments"),
+        ["DfEX0000001-R1-A1,DfEX0000001,DfEX0000001-R1,1970-06-03,,1971-07-18,,,"]
+    );
+    assert_eq!(
+        rows(&t, "s47_enquiries"),
+        ["DfEX0000001-R1-S1,DfEX0000001,,1970-06-02,,N,,,"]
+    );
+    assert_eq!(
+        rows(&t, "cp_plans"),
+        ["DfEX0000001-R1-P1,DfEX0000001,1970-02-17,1971-03-14,physical,physical,,,"]
+    );
+    // The review; the S47's ICPC; and the episode's own DateOfInitialCPC, which differs
+    // from the S47's, as a second initial conference.
+    assert_eq!(
+        rows(&t, "conferences"),
+        [
+            "DfEX0000001-R1-P1-RCPC1,DfEX0000001,review,1971-02-15,,DfEX0000001-R1-P1,",
+            "DfEX0000001-R1-S1-ICPC,DfEX0000001,initial,1970-06-17,DfEX0000001-R1-S1,,",
+            "DfEX0000001-R1-ICPC,DfEX0000001,initial,1970-12-06,,,",
+        ]
+    );
+    for b in [
+        "Child",
+        "CINdetails",
+        "Assessments",
+        "Section47",
+        "ChildProtectionPlans",
+    ] {
+        assert_eq!(report.blocks[b], count(1, 1, 0), "{b}");
+    }
+    assert_eq!(report.details["Year"], "2022");
+    assert_eq!(report.details["ReferenceDate"], "2022-03-31");
+    assert_eq!(report.ignored["Section47/InitialCPCtarget"], 1);
+    assert_eq!(
+        report.ignored["FactorsIdentifiedAtAssessment/AssessmentFactors"],
+        2
+    );
+    assert!(report.issues.is_empty(), "{:?}", report.issues);
+}
+
+#[test]
+fn the_fake_332_children_are_all_accounted_for() {
+    let path = fixture("cin_census/cin_census_fake_332_children.xml");
+    let (t, report) = csc_audit::import::cin_census::import(&path).unwrap();
+    // grep -c: 332 <Child>, 402 <CINdetails>, 350 <DateOfInitialCPC> (all at episode
+    // level: the file has no Section47 blocks), 74 <Disabilities>.
+    assert_eq!(report.blocks["Child"], count(332, 332, 0));
+    assert_eq!(report.blocks["CINdetails"], count(402, 402, 0));
+    assert_eq!(t.rows("children").len(), 332);
+    assert_eq!(t.rows("referrals").len(), 402);
+    assert_eq!(t.rows("conferences").len(), 350);
+    assert!(t.rows("s47_enquiries").is_empty());
+    let with_disability_flag = t
+        .rows("children")
+        .iter()
+        .filter(|r| !r[4].is_empty())
+        .count();
+    assert_eq!(with_disability_flag, 74);
+    // The first child, by hand: RND000215205141, born 2019-12-06, gender 1, WIRT; one
+    // episode referred 2020-07-13 from source 4, NFA, ICPC 2020-09-29.
+    assert_eq!(
+        t.rows("children")[0].join(","),
+        "RND000215205141,2019-12-06,male,WIRT,"
+    );
+    assert_eq!(
+        t.rows("referrals")[0].join(","),
+        "RND000215205141-R1,RND000215205141,2020-07-13,4,,nfa,,,"
+    );
+    assert_eq!(
+        t.rows("conferences")[0].join(","),
+        "RND000215205141-R1-ICPC,RND000215205141,initial,2020-09-29,,,"
+    );
+}
+
+#[test]
+fn imported_tables_load_and_every_row_is_accounted_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cin");
+    assert_cmd::Command::cargo_bin("csc-audit")
+        .unwrap()
+        .args(["import", "cin-census"])
+        .arg(fixture("cin_census/cin_census_fake_332_children.xml"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout(predicates::str::contains(
+            "CINdetails                     402       402         0",
+        ));
+    for spec in tables() {
+        assert!(out.join(spec.file_name()).is_file(), "{}", spec.name);
+    }
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("import.json")).unwrap()).unwrap();
+    assert_eq!(report["blocks"]["Child"]["loaded"], 332);
+    let ex = crate::load_dir(&out);
+    for t in &ex.report.tables {
+        assert_eq!(t.rows_read, t.rows_loaded + t.rows_rejected, "{}", t.table);
+    }
+    // The fake file is partly self-contradictory: two referrals (and their ICPCs) are dated
+    // after every other event, so they are in the future of the as-of date.
+    let rejected: Vec<(&str, &str)> = ex
+        .report
+        .issues
+        .iter()
+        .filter(|i| i.severity == Severity::Error)
+        .map(|i| (i.table.as_str(), i.rule.as_str()))
+        .collect();
+    assert_eq!(
+        rejected,
+        [
+            ("referrals", "future_date"),
+            ("referrals", "future_date"),
+            ("conferences", "future_date"),
+            ("conferences", "future_date"),
+        ]
+    );
+    // A folder of extracts nothing imported is not overwritten without --force.
+    let synth = dir.path().join("synth");
+    std::fs::create_dir_all(&synth).unwrap();
+    std::fs::write(synth.join("children.csv"), "child_id\nC1\n").unwrap();
+    assert_cmd::Command::cargo_bin("csc-audit")
+        .unwrap()
+        .args(["import", "cin-census"])
+        .arg(fixture("cin_census/cin_census_2022_spec_example.xml"))
+        .arg("--out")
+        .arg(&synth)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("--force"));
+    assert_eq!(
+        std::fs::read_to_string(synth.join("children.csv")).unwrap(),
+        "child_id\nC1\n"
+    );
+}
+
+const MESSY: &str = "\u{feff}<?xml version=\"1.0\" encoding=\"utf-8\"?>
+<Message>
+  <Header><CollectionDetails><Year>2024</Year></CollectionDetails></Header>
+  <Children>
+    <Child>
+      <ChildIdentifiers><UPN>A1</UPN></ChildIdentifiers>
+      <CINdetails><CINreferralDate>2023-05-01</CINreferralDate></CINdetails>
+    </Child>
+    <Child>
+      <ChildIdentifiers>
+        <LAchildID>B&amp;2</LAchildID>
+        <PersonBirthDate>2015-02-30</PersonBirthDate>
+        <GenderCurrent>2</GenderCurrent>
+      </ChildIdentifiers>
+      <ChildCharacteristics>
+        <Ethnicity>WBRI\u{a0}</Ethnicity>
+        <Disabilities><Disability>NONE</Disability></Disabilities>
+      </ChildCharacteristics>
+      <CINdetails>
+        <ReferralSource>1A</ReferralSource>
+      </CINdetails>
+      <CINdetails>
+        <CINreferralDate>2023-06-01</CINreferralDate>
+        <ReferralNFA>maybe</ReferralNFA>
+        <DateOfInitialCPC>2023-07-03</DateOfInitialCPC>
+        <Section47>
+          <S47ActualStartDate>2023-13-01</S47ActualStartDate>
+        </Section47>
+        <Section47>
+          <S47ActualStartDate>2023-06-12</S47ActualStartDate>
+          <DateOfInitialCPC>2023-07-03</DateOfInitialCPC>
+          <ICPCnotRequired>0</ICPCnotRequired>
+        </Section47>
+        <ChildProtectionPlans>
+          <CPPstartDate>2023-07-03</CPPstartDate>
+          <InitialCategoryOfAbuse>NEG</InitialCategoryOfAbuse>
+          <Reviews><CPPreviewDate>2023-10-02</CPPreviewDate><CPPreviewDate>2024-03-28</CPPreviewDate></Reviews>
+        </ChildProtectionPlans>
+        <Colour>blue</Colour>
+      </CINdetails>
+    </Child>
+  </Children>
+</Message>
+";
+
+#[test]
+fn a_messy_census_loads_what_it_can_and_says_why_for_the_rest() {
+    let (t, report) = parse(MESSY, "messy.xml").unwrap();
+    // The first child has no LAchildID: it and its episode are not loaded.
+    assert_eq!(report.blocks["Child"], count(2, 1, 1));
+    // Of B&2's two episodes, the first has no referral date.
+    assert_eq!(report.blocks["CINdetails"], count(3, 1, 2));
+    // One S47 has a 13th month.
+    assert_eq!(report.blocks["Section47"], count(2, 1, 1));
+    assert_eq!(report.blocks["ChildProtectionPlans"], count(1, 1, 0));
+    let issues: Vec<String> = report
+        .issues
+        .iter()
+        .map(|i| {
+            format!(
+                "{}:{} {}.{} {}",
+                i.line.unwrap(),
+                i.rule,
+                i.table,
+                i.column.clone().unwrap_or_default(),
+                i.message
+            )
+        })
+        .collect();
+    assert_eq!(
+        issues,
+        [
+            "5:missing_required Child.LAchildID a child with no LAchildID: not loaded, with its 1 CINdetails block(s)",
+            "12:bad_date Child.PersonBirthDate '2015-02-30' is not a date: expected YYYY-MM-DD or DD/MM/YYYY (UK order): left empty",
+            "19:missing_required CINdetails.CINreferralDate no CINreferralDate: the referral episode and the blocks inside it not loaded",
+            "24:bad_flag CINdetails.ReferralNFA 'maybe' is not a flag: expected Y/N, yes/no, true/false or 1/0: outcome left empty",
+            "27:bad_date Section47.S47ActualStartDate '2023-13-01' is not a date: expected YYYY-MM-DD or DD/MM/YYYY (UK order): the S47 enquiry not loaded",
+        ]
+    );
+    // Entities are decoded, non-breaking spaces trimmed, "NONE" is no disability.
+    assert_eq!(rows(&t, "children"), ["B&2,,female,WBRI,N"]);
+    // The ICPC given on both the S47 and the episode is one conference; it started the
+    // plan that starts the same day.
+    assert_eq!(
+        rows(&t, "conferences"),
+        [
+            "B&2-R2-P1-RCPC1,B&2,review,2023-10-02,,B&2-R2-P1,",
+            "B&2-R2-P1-RCPC2,B&2,review,2024-03-28,,B&2-R2-P1,",
+            "B&2-R2-S2-ICPC,B&2,initial,2023-07-03,B&2-R2-S2,B&2-R2-P1,plan",
+        ]
+    );
+    assert_eq!(
+        rows(&t, "s47_enquiries"),
+        ["B&2-R2-S2,B&2,,2023-06-12,,N,,,"]
+    );
+    assert_eq!(report.ignored["CINdetails/Colour"], 1);
+}
+
+#[test]
+fn files_that_are_not_a_census_are_refused_with_the_reason() {
+    let e = parse("<Root><Child/></Root>", "x.xml").unwrap_err();
+    assert!(e.contains("no <Message> element"), "{e}");
+    let e = parse("<Message>\n<Children>\n<Child>\n</Children>", "x.xml").unwrap_err();
+    assert!(e.starts_with("line 4: not well-formed XML"), "{e}");
+}
+
+#[test]
+fn measures_the_census_cannot_support_are_not_available_never_zero() {
+    use csc_audit::calendar::Calendar;
+    use csc_audit::ingest::{load, LoadOptions};
+    use csc_audit::metrics::{evaluate, EvalOptions, Library};
+    use csc_audit::periods::{Grain, Period};
+    let dir = tempfile::tempdir().unwrap();
+    let (tables, _) = csc_audit::import::cin_census::import(&fixture(
+        "cin_census/cin_census_fake_332_children.xml",
+    ))
+    .unwrap();
+    for (name, bytes) in tables.to_csv_files(&csc_audit::import::cin_census::tables()) {
+        std::fs::write(dir.path().join(name), bytes).unwrap();
+    }
+    // As of the census' reference date.
+    let as_of = chrono::NaiveDate::from_ymd_opt(2022, 7, 21).unwrap();
+    let ex = load(
+        dir.path(),
+        &LoadOptions {
+            as_of: Some(as_of),
+            today: crate::today(),
+        },
+    )
+    .unwrap();
+    let opts = EvalOptions {
+        grain: Grain::Year,
+        from: Some(Period::parse(Grain::Year, "2020-21").unwrap()),
+        to: Some(Period::parse(Grain::Year, "2022-23").unwrap()),
+        by: vec![],
+    };
+    let ev = evaluate(
+        &ex,
+        &Library::builtin(),
+        &Calendar::england_and_wales(),
+        &opts,
+    )
+    .unwrap();
+    // The census has no decision or feedback times: not available, not 0%.
+    assert!(ev
+        .rows
+        .iter()
+        .all(|r| r.metric_id != "referral_decision_1wd"));
+    assert!(ev.notes.contains(
+        &"referral_decision_1wd: not available: referrals.decision_at is empty in every row of \
+          referrals.csv"
+            .to_string()
+    ));
+    assert!(ev
+        .notes
+        .iter()
+        .any(|n| n.starts_with("cp_visits_timely: not available: needs visits.csv")));
+    // It does say which referrals ended in no further action: in 2021-22 all 54 of them
+    // (counted from the XML with Python's ElementTree: CINdetails with a CINreferralDate
+    // from 2021-04-01 to 2022-03-31, and ReferralNFA true).
+    let r = ev
+        .find("referral_nfa", "2021-22", "all", "all", "all")
+        .unwrap();
+    assert_eq!((r.numerator, r.denominator), (Some(54.0), Some(54.0)));
+}
