@@ -264,7 +264,21 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Extracts, LoadError> {
     if !dir.is_dir() {
         return Err(LoadError::NoFolder(dir.display().to_string()));
     }
-    let (mut parsed, mut issues) = read_all(dir);
+    load_files(Files::Dir(dir), dir, opts)
+}
+
+/// Loads extract files held in memory (an import's tables); `label` names their source in
+/// the report.
+pub fn load_memory(
+    files: &BTreeMap<String, Vec<u8>>,
+    label: &Path,
+    opts: &LoadOptions,
+) -> Extracts {
+    load_files(Files::Memory(files), label, opts).expect("memory files need no folder")
+}
+
+fn load_files(files: Files, dir: &Path, opts: &LoadOptions) -> Result<Extracts, LoadError> {
+    let (mut parsed, mut issues) = read_all(files, dir);
 
     let (as_of, as_of_source) = match opts.as_of {
         Some(d) => (d, "given with --as-of".to_string()),
@@ -340,7 +354,7 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Extracts, LoadError> {
             None => stats.push(TableStats {
                 table: spec.name.into(),
                 file: spec.file_name(),
-                present: dir.join(spec.file_name()).is_file(),
+                present: files.exists(&spec.file_name()),
                 encoding: String::new(),
                 ..Default::default()
             }),
@@ -371,14 +385,42 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Extracts, LoadError> {
     })
 }
 
+/// Where the extract files come from: a folder, or files made in memory by an import.
+#[derive(Clone, Copy)]
+pub enum Files<'a> {
+    Dir(&'a Path),
+    Memory(&'a BTreeMap<String, Vec<u8>>),
+}
+
+impl Files<'_> {
+    fn size(&self, name: &str) -> u64 {
+        match self {
+            Files::Dir(d) => std::fs::metadata(d.join(name)).map_or(0, |m| m.len()),
+            Files::Memory(m) => m.get(name).map_or(0, |b| b.len() as u64),
+        }
+    }
+    fn exists(&self, name: &str) -> bool {
+        match self {
+            Files::Dir(d) => d.join(name).is_file(),
+            Files::Memory(m) => m.contains_key(name),
+        }
+    }
+    fn read(&self, name: &str) -> std::io::Result<std::borrow::Cow<'_, [u8]>> {
+        match self {
+            Files::Dir(d) => std::fs::read(d.join(name)).map(std::borrow::Cow::Owned),
+            Files::Memory(m) => Ok(std::borrow::Cow::Borrowed(
+                m.get(name).map_or(&[][..], Vec::as_slice),
+            )),
+        }
+    }
+}
+
 /// The first pass over every table (tables are independent until the second pass).
-fn read_all(dir: &Path) -> (Vec<Option<Parsed>>, Vec<Issue>) {
-    let size = |spec: &&'static TableSpec| {
-        std::fs::metadata(dir.join(spec.file_name())).map_or(0, |m| m.len())
-    };
+fn read_all(files: Files, label: &Path) -> (Vec<Option<Parsed>>, Vec<Issue>) {
+    let size = |spec: &&'static TableSpec| files.size(&spec.file_name());
     let results = par_map(TABLES.iter().collect(), size, |spec| {
         let mut issues = Vec::new();
-        (read_table(dir, spec, &mut issues), issues)
+        (read_table(files, label, spec, &mut issues), issues)
     });
     let mut parsed = Vec::with_capacity(TABLES.len());
     let mut issues = Vec::new();
@@ -425,7 +467,12 @@ fn decode(bytes: &[u8]) -> Result<(std::borrow::Cow<'_, str>, &'static str), Str
     }
 }
 
-fn read_table(dir: &Path, spec: &'static TableSpec, out: &mut Vec<Issue>) -> Option<Parsed> {
+fn read_table(
+    files: Files,
+    dir: &Path,
+    spec: &'static TableSpec,
+    out: &mut Vec<Issue>,
+) -> Option<Parsed> {
     let file = spec.file_name();
     let path = dir.join(&file);
     let mut issues = Issues {
@@ -433,7 +480,7 @@ fn read_table(dir: &Path, spec: &'static TableSpec, out: &mut Vec<Issue>) -> Opt
         file: &file,
         out,
     };
-    if !path.is_file() {
+    if !files.exists(&file) {
         if spec.required {
             issues.push(
                 None,
@@ -456,7 +503,7 @@ fn read_table(dir: &Path, spec: &'static TableSpec, out: &mut Vec<Issue>) -> Opt
         }
         return None;
     }
-    let bytes = match std::fs::read(&path) {
+    let bytes = match files.read(&file) {
         Ok(b) => b,
         Err(e) => {
             issues.push(

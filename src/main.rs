@@ -184,6 +184,17 @@ fn parse_cli_date(s: &str) -> Result<NaiveDate, String> {
         .ok_or_else(|| "an empty date".to_string())
 }
 
+/// Loads `--data` (a folder, or a CIN census file) and says on stderr which it found.
+fn load_data(
+    data: &std::path::Path,
+    as_of: Option<NaiveDate>,
+    today: NaiveDate,
+) -> Result<ingest::Extracts> {
+    let (extracts, kind) = csc_audit::import::load_data(data, &LoadOptions { as_of, today })?;
+    eprintln!("reading {}: {}", data.display(), kind.describe());
+    Ok(extracts)
+}
+
 fn load_calendar(path: Option<&std::path::Path>) -> Result<(Calendar, String)> {
     Ok(match path {
         Some(p) => (Calendar::from_file(p)?, p.display().to_string()),
@@ -213,7 +224,7 @@ fn run() -> Result<ExitCode> {
         } => {
             let (cal, source) = load_calendar(calendar.as_deref())?;
             let today = chrono::Local::now().date_naive();
-            let mut extracts = ingest::load(&data, &LoadOptions { as_of, today })?;
+            let mut extracts = load_data(&data, as_of, today)?;
             extracts.note_calendar(&cal, &source);
             let report = &extracts.report;
             match format {
@@ -287,7 +298,7 @@ fn run() -> Result<ExitCode> {
             let (cal, source) = load_calendar(calendar.as_deref())?;
             let today = chrono::Local::now().date_naive();
             let started = std::time::Instant::now();
-            let mut extracts = ingest::load(&data, &LoadOptions { as_of, today })?;
+            let mut extracts = load_data(&data, as_of, today)?;
             let loaded = started.elapsed();
             extracts.note_calendar(&cal, &source);
             if extracts.report.has_fatal() {

@@ -580,6 +580,7 @@ fn emit(c: Child, out: &mut Output) {
     };
     out.tables.push(
         CHILDREN,
+        c.line,
         &[
             ("child_id", id.clone()),
             ("date_of_birth", show(dob)),
@@ -629,6 +630,7 @@ fn emit(c: Child, out: &mut Output) {
         };
         out.tables.push(
             REFERRALS,
+            e.line,
             &[
                 ("referral_id", referral_id.clone()),
                 ("child_id", id.clone()),
@@ -654,6 +656,7 @@ fn emit(c: Child, out: &mut Output) {
                 optional_date(&a.fields, "AssessmentAuthorisationDate", "Assessments", out);
             out.tables.push(
                 ASSESSMENTS,
+                a.line,
                 &[
                     ("assessment_id", format!("{referral_id}-A{}", ai + 1)),
                     ("child_id", id.clone()),
@@ -682,6 +685,7 @@ fn emit(c: Child, out: &mut Output) {
             let end = optional_date(&p.fields, "CPPendDate", "ChildProtectionPlans", out);
             out.tables.push(
                 CP_PLANS,
+                p.line,
                 &[
                     ("plan_id", plan_id.clone()),
                     ("child_id", id.clone()),
@@ -701,6 +705,7 @@ fn emit(c: Child, out: &mut Output) {
                 match values::parse_date(&r.text) {
                     Ok(Some(d)) => out.tables.push(
                         CONFERENCES,
+                        r.line,
                         &[
                             ("conference_id", format!("{plan_id}-RCPC{}", ri + 1)),
                             ("child_id", id.clone()),
@@ -745,6 +750,7 @@ fn emit(c: Child, out: &mut Output) {
             };
             out.tables.push(
                 S47_ENQUIRIES,
+                s.line,
                 &[
                     ("s47_id", s47_id.clone()),
                     ("child_id", id.clone()),
@@ -757,6 +763,7 @@ fn emit(c: Child, out: &mut Output) {
                 let plan = plan_on(d);
                 out.tables.push(
                     CONFERENCES,
+                    s.fields.get("DateOfInitialCPC").map_or(s.line, |f| f.line),
                     &[
                         ("conference_id", format!("{s47_id}-ICPC")),
                         ("child_id", id.clone()),
@@ -782,6 +789,7 @@ fn emit(c: Child, out: &mut Output) {
                 let plan = plan_on(d);
                 out.tables.push(
                     CONFERENCES,
+                    e.fields.get("DateOfInitialCPC").map_or(e.line, |f| f.line),
                     &[
                         ("conference_id", format!("{referral_id}-ICPC")),
                         ("child_id", id.clone()),

@@ -6,6 +6,8 @@ pub mod cin_census;
 
 use std::collections::BTreeMap;
 
+use std::path::Path;
+
 use serde::Serialize;
 
 use crate::report::{Issue, Severity};
@@ -19,11 +21,15 @@ pub const IMPORT_REPORT: &str = "import.json";
 #[derive(Debug, Default)]
 pub struct Tables {
     rows: BTreeMap<&'static str, Vec<Vec<String>>>,
+    /// The line of the source each row came from.
+    origin: BTreeMap<&'static str, Vec<u64>>,
 }
 
 impl Tables {
-    /// Adds a row given as `(column, value)` pairs; other columns are empty.
-    pub fn push(&mut self, table: &'static str, values: &[(&str, String)]) {
+    /// Adds a row given as `(column, value)` pairs (other columns are empty) that came from
+    /// `line` of the source.
+    pub fn push(&mut self, table: &'static str, line: u64, values: &[(&str, String)]) {
+        self.origin.entry(table).or_default().push(line);
         let spec = schema::table(table).expect("a schema table");
         let mut row = vec![String::new(); spec.columns.len()];
         for (column, value) in values {
@@ -33,6 +39,13 @@ impl Tables {
             row[i] = value.clone();
         }
         self.rows.entry(table).or_default().push(row);
+    }
+
+    /// The source line of a row, given its line in the table's CSV file (the header is
+    /// line 1).
+    pub fn origin(&self, table: &str, csv_line: u64) -> Option<u64> {
+        let row = usize::try_from(csv_line.checked_sub(2)?).ok()?;
+        self.origin.get(table)?.get(row).copied()
     }
 
     pub fn rows(&self, table: &str) -> &[Vec<String>] {
@@ -145,5 +158,108 @@ impl ImportReport {
             }
         }
         s
+    }
+}
+
+/// What `--data` named, once read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataKind {
+    /// A folder of native extract CSV files.
+    Folder,
+    /// A DfE CIN census XML file, read as `import cin-census` would.
+    CinCensus,
+}
+
+impl DataKind {
+    pub fn describe(self) -> &'static str {
+        match self {
+            DataKind::Folder => "a folder of extract CSV files",
+            DataKind::CinCensus => "a DfE CIN census XML file (read as `import cin-census` does)",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error(transparent)]
+    Load(#[from] crate::ingest::LoadError),
+    #[error(transparent)]
+    Cin(#[from] cin_census::CinError),
+    #[error("{0}")]
+    Unknown(String),
+}
+
+/// Loads `--data`: a folder of extracts, or a CIN census XML file converted in memory.
+/// Issues about rows made from a census name the census file and the XML line the row came
+/// from.
+pub fn load_data(
+    path: &Path,
+    opts: &crate::ingest::LoadOptions,
+) -> Result<(crate::ingest::Extracts, DataKind), DataError> {
+    if path.is_dir() {
+        return Ok((crate::ingest::load(path, opts)?, DataKind::Folder));
+    }
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    match ext.as_deref() {
+        Some("xml") if path.is_file() => {
+            let (tables, import) = cin_census::import(path)?;
+            let files: BTreeMap<String, Vec<u8>> = tables
+                .to_csv_files(&cin_census::tables())
+                .into_iter()
+                .collect();
+            // A census is "as at" its reference date, unless told otherwise.
+            let reference = import
+                .details
+                .get("ReferenceDate")
+                .and_then(|d| crate::values::parse_date(d).ok().flatten());
+            let mut census_opts = opts.clone();
+            if opts.as_of.is_none() {
+                census_opts.as_of = reference;
+            }
+            let mut ex = crate::ingest::load_memory(&files, path, &census_opts);
+            if opts.as_of.is_none() && reference.is_some() {
+                ex.report.as_of_source = "the census ReferenceDate".into();
+            }
+            let source = path
+                .file_name()
+                .map_or(String::new(), |n| n.to_string_lossy().into_owned());
+            for issue in &mut ex.report.issues {
+                if !files.contains_key(&issue.file) {
+                    if issue.rule == "missing_file" {
+                        issue.message = format!(
+                            "the CIN census has no {}: measures that need it are not available",
+                            issue.table
+                        );
+                    }
+                    continue;
+                }
+                if let Some(origin) = issue.line.and_then(|l| tables.origin(&issue.table, l)) {
+                    issue.message = format!(
+                        "{} (the {} row made from this line)",
+                        issue.message, issue.table
+                    );
+                    issue.file = source.clone();
+                    issue.line = Some(origin);
+                }
+            }
+            let mut issues = import.issues;
+            issues.append(&mut ex.report.issues);
+            ex.report.issues = issues;
+            Ok((ex, DataKind::CinCensus))
+        }
+        Some("xlsx" | "xlsm" | "xls") => Err(DataError::Unknown(format!(
+            "{} looks like an Excel workbook (Ofsted Annex A?): csc-audit does not read Annex A \
+             yet; export the lists as the native extract CSV files",
+            path.display()
+        ))),
+        _ if !path.exists() => Err(DataError::Load(crate::ingest::LoadError::NoFolder(
+            path.display().to_string(),
+        ))),
+        _ => Err(DataError::Unknown(format!(
+            "{} is neither a folder of extract CSV files nor a CIN census (.xml)",
+            path.display()
+        ))),
     }
 }

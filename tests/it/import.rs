@@ -331,3 +331,59 @@ fn measures_the_census_cannot_support_are_not_available_never_zero() {
         .unwrap();
     assert_eq!((r.numerator, r.denominator), (Some(54.0), Some(54.0)));
 }
+
+#[test]
+fn a_census_file_can_be_given_to_data_directly() {
+    let xml = fixture("cin_census/cin_census_fake_332_children.xml");
+    let out = assert_cmd::Command::cargo_bin("csc-audit")
+        .unwrap()
+        .args(["check", "--format", "json", "--data"])
+        .arg(&xml)
+        .assert()
+        .success()
+        .stderr(predicates::str::contains(
+            "a DfE CIN census XML file (read as `import cin-census` does)",
+        ))
+        .get_output()
+        .stdout
+        .clone();
+    let report: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    // As at the census' ReferenceDate, 2022-07-21.
+    assert_eq!(report["as_of"], "2022-07-21");
+    assert_eq!(report["as_of_source"], "the census ReferenceDate");
+    // Counted from the XML with Python's ElementTree: 8 CINdetails with a CINreferralDate
+    // after 2022-07-21, and 6 with a DateOfInitialCPC after it.
+    let table = |name: &str| {
+        report["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["table"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(table("referrals")["rows_rejected"], 8);
+    assert_eq!(table("referrals")["rows_loaded"], 394);
+    assert_eq!(table("conferences")["rows_rejected"], 6);
+    // Rejections name the census file and the line of the block the row came from: the
+    // first is the episode referred on 2025-02-08, whose <CINdetails> is on line 1967.
+    let first = report["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["rule"] == "future_date")
+        .unwrap();
+    assert_eq!(first["file"], "cin_census_fake_332_children.xml");
+    assert_eq!(first["line"], 1967);
+
+    // Other files are refused with what csc-audit can read.
+    assert_cmd::Command::cargo_bin("csc-audit")
+        .unwrap()
+        .args(["check", "--data"])
+        .arg(fixture("cin_census/README.md"))
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "is neither a folder of extract CSV files nor a CIN census (.xml)",
+        ));
+}
