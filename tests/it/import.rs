@@ -423,8 +423,7 @@ fn census_xml(dir: &std::path::Path) -> String {
         referrals
             .get(child)?
             .iter()
-            .filter(|r| day(&r["received_at"]).as_str() <= date)
-            .next_back()
+            .rfind(|r| day(&r["received_at"]).as_str() <= date)
             .map(|r| r["referral_id"].clone())
     };
     // referral_id -> XML of the blocks inside its episode.
