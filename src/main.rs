@@ -109,7 +109,8 @@ enum Command {
         #[arg(long)]
         list: bool,
     },
-    /// Reads a standard return (the DfE CIN census) into native extract tables.
+    /// Reads a standard return (Ofsted Annex A, the DfE CIN census) into native extract
+    /// tables.
     Import {
         #[command(subcommand)]
         source: ImportSource,
@@ -156,6 +157,17 @@ enum Command {
 
 #[derive(Subcommand)]
 enum ImportSource {
+    /// An Ofsted ILACS Annex A workbook (xlsx): Lists 1, 3, 4, 5, 6, 7 and 8 into contacts,
+    /// referrals, assessments, S47 enquiries, conferences, CP plans, visits and children.
+    ///
+    /// Exit codes: 0 written (rows that could not be used are reported); 1 with --strict
+    /// when any row was not loaded; 2 when the file cannot be read as a workbook.
+    AnnexA {
+        /// The Annex A workbook.
+        file: PathBuf,
+        #[command(flatten)]
+        out: ImportOut,
+    },
     /// A DfE children in need census XML file: children, referrals (CINdetails),
     /// assessments, S47 enquiries, conferences and CP plans.
     ///
@@ -164,18 +176,24 @@ enum ImportSource {
     CinCensus {
         /// The census XML file.
         file: PathBuf,
-        /// Folder to write the native tables and import.json into (created if missing).
-        #[arg(long)]
-        out: PathBuf,
-        /// Replace extract files in --out even if an import did not write them.
-        #[arg(long)]
-        force: bool,
-        /// Exit 1 when any block was not loaded.
-        #[arg(long)]
-        strict: bool,
-        #[arg(long, value_enum, default_value = "text")]
-        format: ReportFormat,
+        #[command(flatten)]
+        out: ImportOut,
     },
+}
+
+#[derive(clap::Args)]
+struct ImportOut {
+    /// Folder to write the native tables and import.json into (created if missing).
+    #[arg(long)]
+    out: PathBuf,
+    /// Replace extract files in --out even if an import did not write them.
+    #[arg(long)]
+    force: bool,
+    /// Exit 1 when anything read was not loaded.
+    #[arg(long)]
+    strict: bool,
+    #[arg(long, value_enum, default_value = "text")]
+    format: ReportFormat,
 }
 
 fn parse_cli_date(s: &str) -> Result<NaiveDate, String> {
@@ -347,34 +365,40 @@ fn run() -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Import {
-            source:
-                ImportSource::CinCensus {
-                    file,
-                    out,
-                    force,
-                    strict,
-                    format,
-                },
-        } => {
-            use csc_audit::import::{self, cin_census};
+        Command::Import { source } => {
+            use csc_audit::import::{self, annex_a, cin_census};
+            let (file, opts) = match &source {
+                ImportSource::AnnexA { file, out } | ImportSource::CinCensus { file, out } => {
+                    (file, out)
+                }
+            };
             csc_audit::fsutil::guard_extract_folder(
-                &out,
+                &opts.out,
                 import::IMPORT_REPORT,
                 "an import",
-                force,
+                opts.force,
             )
             .map_err(anyhow::Error::msg)?;
-            let (tables, report) = cin_census::import(&file)?;
-            std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-            let mut files = tables.to_csv_files(&cin_census::tables());
+            let (tables, report, specs) = match &source {
+                ImportSource::AnnexA { .. } => {
+                    let (t, r) = annex_a::import(file)?;
+                    (t, r, annex_a::tables())
+                }
+                ImportSource::CinCensus { .. } => {
+                    let (t, r) = cin_census::import(file)?;
+                    (t, r, cin_census::tables())
+                }
+            };
+            let out = &opts.out;
+            std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+            let mut files = tables.to_csv_files(&specs);
             files.push((import::IMPORT_REPORT.into(), report.to_json().into_bytes()));
             for (name, bytes) in files {
                 let path = out.join(name);
                 csc_audit::fsutil::write_atomic(&path, &bytes)
                     .with_context(|| format!("writing {}", path.display()))?;
             }
-            match format {
+            match opts.format {
                 ReportFormat::Text => print!("{}", report.to_text()),
                 ReportFormat::Json => println!("{}", report.to_json()),
             }
@@ -384,7 +408,7 @@ fn run() -> Result<ExitCode> {
                 out.display()
             );
             let rejected = report.blocks.values().any(|b| b.rejected > 0);
-            Ok(if strict && rejected {
+            Ok(if opts.strict && rejected {
                 ExitCode::from(1)
             } else {
                 ExitCode::SUCCESS

@@ -2,6 +2,7 @@
 //! the DfE CIN census ([`cin_census`]). Every block of the source is written out or
 //! reported with its line and the reason.
 
+pub mod annex_a;
 pub mod cin_census;
 
 use std::collections::BTreeMap;
@@ -21,15 +22,35 @@ pub const IMPORT_REPORT: &str = "import.json";
 #[derive(Debug, Default)]
 pub struct Tables {
     rows: BTreeMap<&'static str, Vec<Vec<String>>>,
-    /// The line of the source each row came from.
-    origin: BTreeMap<&'static str, Vec<u64>>,
+    /// The part (sheet) and line of the source each row came from.
+    origin: BTreeMap<&'static str, Vec<(u16, u64)>>,
+    /// Names of the parts of the source (`List 3`); part 0 is the whole source.
+    parts: Vec<String>,
 }
 
 impl Tables {
     /// Adds a row given as `(column, value)` pairs (other columns are empty) that came from
     /// `line` of the source.
     pub fn push(&mut self, table: &'static str, line: u64, values: &[(&str, String)]) {
-        self.origin.entry(table).or_default().push(line);
+        self.push_from(table, "", line, values);
+    }
+
+    /// [`Tables::push`] for a row from a named part of the source (a sheet).
+    pub fn push_from(
+        &mut self,
+        table: &'static str,
+        part: &str,
+        line: u64,
+        values: &[(&str, String)],
+    ) {
+        let p = match self.parts.iter().position(|x| x == part) {
+            Some(p) => p,
+            None => {
+                self.parts.push(part.to_string());
+                self.parts.len() - 1
+            }
+        };
+        self.origin.entry(table).or_default().push((p as u16, line));
         let spec = schema::table(table).expect("a schema table");
         let mut row = vec![String::new(); spec.columns.len()];
         for (column, value) in values {
@@ -43,9 +64,11 @@ impl Tables {
 
     /// The source line of a row, given its line in the table's CSV file (the header is
     /// line 1).
-    pub fn origin(&self, table: &str, csv_line: u64) -> Option<u64> {
+    /// Returns the part's name (empty for the whole source) and the line.
+    pub fn origin(&self, table: &str, csv_line: u64) -> Option<(&str, u64)> {
         let row = usize::try_from(csv_line.checked_sub(2)?).ok()?;
-        self.origin.get(table)?.get(row).copied()
+        let (p, line) = *self.origin.get(table)?.get(row)?;
+        Some((self.parts.get(p as usize).map_or("", String::as_str), line))
     }
 
     pub fn rows(&self, table: &str) -> &[Vec<String>] {
@@ -168,6 +191,8 @@ pub enum DataKind {
     Folder,
     /// A DfE CIN census XML file, read as `import cin-census` would.
     CinCensus,
+    /// An Ofsted Annex A workbook, read as `import annex-a` would.
+    AnnexA,
 }
 
 impl DataKind {
@@ -175,6 +200,7 @@ impl DataKind {
         match self {
             DataKind::Folder => "a folder of extract CSV files",
             DataKind::CinCensus => "a DfE CIN census XML file (read as `import cin-census` does)",
+            DataKind::AnnexA => "an Ofsted Annex A workbook (read as `import annex-a` does)",
         }
     }
 }
@@ -185,6 +211,8 @@ pub enum DataError {
     Load(#[from] crate::ingest::LoadError),
     #[error(transparent)]
     Cin(#[from] cin_census::CinError),
+    #[error(transparent)]
+    Annex(#[from] annex_a::AnnexError),
     #[error("{0}")]
     Unknown(String),
 }
@@ -205,61 +233,101 @@ pub fn load_data(
     match ext.as_deref() {
         Some("xml") if path.is_file() => {
             let (tables, import) = cin_census::import(path)?;
-            let files: BTreeMap<String, Vec<u8>> = tables
-                .to_csv_files(&cin_census::tables())
-                .into_iter()
-                .collect();
             // A census is "as at" its reference date, unless told otherwise.
             let reference = import
                 .details
                 .get("ReferenceDate")
                 .and_then(|d| crate::values::parse_date(d).ok().flatten());
-            let mut census_opts = opts.clone();
-            if opts.as_of.is_none() {
-                census_opts.as_of = reference;
-            }
-            let mut ex = crate::ingest::load_memory(&files, path, &census_opts);
-            if opts.as_of.is_none() && reference.is_some() {
-                ex.report.as_of_source = "the census ReferenceDate".into();
-            }
-            let source = path
-                .file_name()
-                .map_or(String::new(), |n| n.to_string_lossy().into_owned());
-            for issue in &mut ex.report.issues {
-                if !files.contains_key(&issue.file) {
-                    if issue.rule == "missing_file" {
-                        issue.message = format!(
-                            "the CIN census has no {}: measures that need it are not available",
-                            issue.table
-                        );
-                    }
-                    continue;
-                }
-                if let Some(origin) = issue.line.and_then(|l| tables.origin(&issue.table, l)) {
-                    issue.message = format!(
-                        "{} (the {} row made from this line)",
-                        issue.message, issue.table
-                    );
-                    issue.file = source.clone();
-                    issue.line = Some(origin);
-                }
-            }
-            let mut issues = import.issues;
-            issues.append(&mut ex.report.issues);
-            ex.report.issues = issues;
+            let ex = load_imported(
+                path,
+                &tables,
+                import,
+                &cin_census::tables(),
+                "the CIN census",
+                reference.map(|d| (d, "the census ReferenceDate")),
+                opts,
+            );
             Ok((ex, DataKind::CinCensus))
         }
-        Some("xlsx" | "xlsm" | "xls") => Err(DataError::Unknown(format!(
-            "{} looks like an Excel workbook (Ofsted Annex A?): csc-audit does not read Annex A \
-             yet; export the lists as the native extract CSV files",
-            path.display()
-        ))),
+        Some("xlsx" | "xlsm") if path.is_file() => {
+            let (tables, import) = annex_a::import(path)?;
+            let ex = load_imported(
+                path,
+                &tables,
+                import,
+                &annex_a::tables(),
+                "Annex A",
+                None,
+                opts,
+            );
+            Ok((ex, DataKind::AnnexA))
+        }
         _ if !path.exists() => Err(DataError::Load(crate::ingest::LoadError::NoFolder(
             path.display().to_string(),
         ))),
         _ => Err(DataError::Unknown(format!(
-            "{} is neither a folder of extract CSV files nor a CIN census (.xml)",
+            "{} is neither a folder of extract CSV files, an Annex A workbook (.xlsx) nor a CIN \
+             census (.xml)",
             path.display()
         ))),
     }
+}
+
+/// Loads an import's tables in memory. Issues about rows name the source file (and sheet)
+/// and the line the row came from; the import's own issues come first.
+fn load_imported(
+    path: &Path,
+    tables: &Tables,
+    import: ImportReport,
+    specs: &[&'static TableSpec],
+    format: &str,
+    default_as_of: Option<(chrono::NaiveDate, &str)>,
+    opts: &crate::ingest::LoadOptions,
+) -> crate::ingest::Extracts {
+    let files: BTreeMap<String, Vec<u8>> = tables.to_csv_files(specs).into_iter().collect();
+    let mut load_opts = opts.clone();
+    let default_as_of = default_as_of.filter(|_| opts.as_of.is_none());
+    if let Some((d, _)) = default_as_of {
+        load_opts.as_of = Some(d);
+    }
+    let mut ex = crate::ingest::load_memory(&files, path, &load_opts);
+    if let Some((_, why)) = default_as_of {
+        ex.report.as_of_source = why.into();
+    }
+    let source = path
+        .file_name()
+        .map_or(String::new(), |n| n.to_string_lossy().into_owned());
+    for issue in &mut ex.report.issues {
+        if !files.contains_key(&issue.file) {
+            if issue.rule == "missing_file" {
+                issue.message = format!(
+                    "{format} has no {}: measures that need it are not available",
+                    issue.table
+                );
+            }
+            continue;
+        }
+        if let Some((part, line)) = issue.line.and_then(|l| tables.origin(&issue.table, l)) {
+            issue.message = format!(
+                "{} (the {} row made from this line)",
+                issue.message, issue.table
+            );
+            issue.file = if part.is_empty() {
+                source.clone()
+            } else {
+                format!("{source} {part}")
+            };
+            issue.line = Some(line);
+        }
+    }
+    // What the import could not use, then what the checks found; how each header was
+    // matched is for `import` to say.
+    let mut issues: Vec<Issue> = import
+        .issues
+        .into_iter()
+        .filter(|i| i.rule != "header_matched")
+        .collect();
+    issues.append(&mut ex.report.issues);
+    ex.report.issues = issues;
+    ex
 }

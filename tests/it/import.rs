@@ -384,7 +384,8 @@ fn a_census_file_can_be_given_to_data_directly() {
         .assert()
         .code(2)
         .stderr(predicates::str::contains(
-            "is neither a folder of extract CSV files nor a CIN census (.xml)",
+            "is neither a folder of extract CSV files, an Annex A workbook (.xlsx) nor a CIN \
+             census (.xml)",
         ));
 }
 
@@ -606,4 +607,294 @@ fn synth_to_census_and_back_gives_the_same_measures() {
             "{id}"
         );
     }
+}
+
+// ---- Ofsted Annex A -------------------------------------------------------------------
+
+use csc_audit::import::annex_a::{self, import_sheets, Cell, Sheet};
+
+fn row_of(t: &Tables, table: &str, key: &str) -> String {
+    t.rows(table)
+        .iter()
+        .find(|r| r[0] == key)
+        .unwrap_or_else(|| panic!("no {table} row {key}"))
+        .join(",")
+}
+
+#[test]
+fn the_liia_workbook_loads_or_explains_every_row_of_lists_1_to_8() {
+    let (t, report) = annex_a::import(&fixture("annex_a/annex_a_liia_sample.xlsx")).unwrap();
+    // Rows per list, from the samples' README; List 2 (early help) has no native table.
+    for (list, read, loaded) in [
+        (1, 5, 5),
+        (2, 5, 0),
+        (3, 6, 6),
+        (4, 5, 5),
+        (5, 5, 5),
+        (6, 5, 5),
+        (7, 7, 7),
+        (8, 5, 5),
+    ] {
+        assert_eq!(
+            report.blocks[&format!("List {list}")],
+            count(read, loaded, read - loaded),
+            "List {list}"
+        );
+    }
+    // 38 rows name a child in Lists 1 and 3-8, 37 different children (counted with
+    // openpyxl); each child is written once.
+    assert_eq!(t.rows("children").len(), 37);
+    // Values read off the workbook by hand. List 1, row 2: 'Female' (no letter), 'a) WBRI',
+    // born 25/01/2015, contact 16/09/2020 from 'q) 6: Police'.
+    assert_eq!(
+        row_of(&t, "contacts", "L1-2"),
+        "L1-2,9212044,2020-09-16,6: Police,"
+    );
+    assert_eq!(
+        row_of(&t, "children", "9212044"),
+        "9212044,2015-01-25,Female,WBRI,"
+    );
+    // Row 3: 'b) Female', no date of birth.
+    assert_eq!(row_of(&t, "children", "11973218"), "11973218,,Female,APKN,");
+    // List 3, row 2: source 's) 8: Other', NFA 'No', a worker's name with a non-breaking
+    // space.
+    assert_eq!(
+        row_of(&t, "referrals", "L3-2"),
+        "L3-2,6537810,2020-09-16,8: Other,,,,Multi Agency Safeguarding Hub,Dustin Hazlett"
+    );
+    // List 5: row 2 had an ICPC that made a plan; row 4 an ICPC deemed unnecessary.
+    assert_eq!(
+        row_of(&t, "s47_enquiries", "L5-4"),
+        "L5-4,10273003,,2020-09-16,,Y,,Locality 3 Unit 2,Franciszek Hampton"
+    );
+    assert_eq!(
+        row_of(&t, "conferences", "L5-2-ICPC"),
+        "L5-2-ICPC,11641472,initial,2020-10-05,L5-2,,plan"
+    );
+    // List 7, row 2: plan 23/11/2020 to 16/02/2021, 'Physical abuse', last visit 22/01/2021
+    // seen alone 'a) Yes', latest review 16/02/2021.
+    assert_eq!(
+        row_of(&t, "cp_plans", "L7-2"),
+        "L7-2,10721552,2020-11-23,2021-02-16,physical,physical,,Locality 4 Unit 1,Ezra Leigh"
+    );
+    assert_eq!(
+        row_of(&t, "visits", "L7-2-V"),
+        "L7-2-V,10721552,2021-01-22,cp,Y,Ezra Leigh"
+    );
+    assert_eq!(
+        row_of(&t, "conferences", "L7-2-RCPC"),
+        "L7-2-RCPC,10721552,review,2021-02-16,,L7-2,"
+    );
+    // List 6, row 2: last seen 21/01/2021; team and worker '#N/A'.
+    assert_eq!(
+        row_of(&t, "visits", "L6-2-V"),
+        "L6-2-V,12598894,2021-01-21,cin,,"
+    );
+    // Headers say how they were matched.
+    let said = |list: &str, header: &str| -> String {
+        report
+            .issues
+            .iter()
+            .find(|i| i.table == list && i.column.as_deref() == Some(header))
+            .map(|i| i.message.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        said("List 1", "Age"),
+        "'Age' read as age (a known variant of 'age of child years')"
+    );
+    assert_eq!(
+        said("List 3", "Date of Referral"),
+        "'Date of Referral' read as referral_date (as written)"
+    );
+    assert_eq!(
+        said("List 8", "Placement postcode"),
+        "'Placement postcode' is not used: the native tables have no place for it"
+    );
+    assert!(
+        report.issues.iter().all(|i| i.severity < Severity::Error),
+        "{:?}",
+        report
+            .issues
+            .iter()
+            .filter(|i| i.severity >= Severity::Error)
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn ofsteds_template_has_the_lists_and_no_rows() {
+    let (t, report) = annex_a::import(&fixture("annex_a/annex_a_ofsted_template.xlsx")).unwrap();
+    for list in 1..=8 {
+        assert_eq!(
+            report.blocks[&format!("List {list}")],
+            count(0, 0, 0),
+            "List {list}"
+        );
+    }
+    assert!(t.rows("children").is_empty());
+    // Title on row 1, headers on row 2: every List 1-7 header is known.
+    assert!(report
+        .issues
+        .iter()
+        .filter(|i| i.rule == "header_matched")
+        .all(|i| i.line == Some(2)));
+    assert!(!report
+        .issues
+        .iter()
+        .any(|i| i.rule == "unknown_column" && i.table != "List 8"));
+    assert!(report.issues.iter().all(|i| i.severity < Severity::Error));
+}
+
+fn s(v: &str) -> Cell {
+    Cell::Text(v.into())
+}
+
+#[test]
+fn a_messy_list_loads_what_it_can_and_says_why_for_the_rest() {
+    let sheet = Sheet {
+        name: "List_3 ".into(),
+        rows: vec![
+            vec![s("List 3: Referrals")],
+            vec![
+                s("Child Unique ID"),
+                s("Gender"),
+                s("Ethnicity"),
+                s("Date of Birth"),
+                s("Age of Child (Years)"),
+                s("Date of referral"),
+                s("Referral  Source"),
+                s("Referral NFA?"),
+                s("Allocated Team"),
+                s("Allocated Worker"),
+                s("Colour"),
+            ],
+            // An ID typed as 10.0, an Excel date cell (serial 44197 = 1 Jan 2021), a coded
+            // source, NFA 'a) Yes', '#N/A' for the worker.
+            vec![
+                Cell::Number(10.0),
+                s("b) Female"),
+                s("a) WBRI"),
+                Cell::Date(40179.0),
+                Cell::Number(11.0),
+                Cell::Date(44197.0),
+                s("b) 1B: Individual"),
+                s("a) Yes"),
+                s("North\u{a0}Team"),
+                Cell::Error,
+                s("blue"),
+            ],
+            // DD/MM/YYYY text and an ID as text with '.0'.
+            vec![
+                s("11.0"),
+                s("Male"),
+                s(""),
+                s("05/03/2012"),
+                Cell::Empty,
+                s("02/01/2021"),
+                s("2A: Schools"),
+                s("No"),
+                Cell::Empty,
+                s("#N/A"),
+            ],
+            // No child ID.
+            vec![
+                Cell::Empty,
+                s("Male"),
+                s(""),
+                Cell::Empty,
+                Cell::Empty,
+                s("02/01/2021"),
+            ],
+            // A referral date that is not a date; a date of birth in US order.
+            vec![
+                s("12"),
+                s("Male"),
+                s(""),
+                s("12/25/2010"),
+                Cell::Empty,
+                s("31/02/2021"),
+            ],
+            // A bad date of birth only: the row loads, the date is left empty.
+            vec![
+                s("13"),
+                s("Male"),
+                s(""),
+                s("12/25/2010"),
+                Cell::Empty,
+                s("03/01/2021"),
+                Cell::Empty,
+                s("maybe"),
+            ],
+            vec![Cell::Empty, Cell::Empty],
+        ],
+    };
+    let (t, report) = import_sheets(&[sheet], "messy.xlsx");
+    assert_eq!(report.blocks["List 3"], count(5, 3, 2));
+    assert_eq!(
+        rows(&t, "referrals"),
+        [
+            "L3-3,10,2021-01-01,1B: Individual,,nfa,,North Team,",
+            "L3-4,11,2021-01-02,2A: Schools,,,,,",
+            "L3-7,13,2021-01-03,,,,,,",
+        ]
+    );
+    assert_eq!(
+        rows(&t, "children"),
+        [
+            "10,2010-01-01,Female,WBRI,",
+            "11,2012-03-05,Male,,",
+            "13,,Male,,"
+        ]
+    );
+    let problems: Vec<String> = report
+        .issues
+        .iter()
+        .filter(|i| i.severity >= Severity::Warning)
+        .map(|i| {
+            format!(
+                "{}:{} {} {}",
+                i.line.unwrap_or(0),
+                i.column.clone().unwrap_or_default(),
+                i.rule,
+                i.message
+            )
+        })
+        .collect();
+    assert_eq!(
+        problems,
+        [
+            "5:Child Unique ID missing_required no Child Unique ID: the row is not loaded",
+            "6:Date of referral bad_date '31/02/2021' is not a date: no such day; expected YYYY-MM-DD or DD/MM/YYYY (UK order): the row is not loaded",
+            "7:Referral NFA? bad_flag 'maybe' is not a flag: expected Y/N, yes/no, true/false or 1/0: left empty",
+            "7:Date of Birth bad_date '12/25/2010' looks like a US date (month/day/year); dates must be DD/MM/YYYY (UK order) or YYYY-MM-DD: left empty",
+        ]
+    );
+    assert_eq!(report.ignored["List 3/Colour"], 1);
+    // 'Referral  Source' (two spaces) and 'Age of Child (Years)' are matched as written.
+    assert!(report
+        .issues
+        .iter()
+        .any(|i| i.message == "'Referral  Source' read as referral_source (as written)"));
+    // Lists that are not there are named.
+    assert!(report
+        .issues
+        .iter()
+        .any(|i| i.rule == "missing_list" && i.message == "no List 7 sheet in the workbook"));
+}
+
+#[test]
+fn a_workbook_can_be_given_to_data_directly() {
+    assert_cmd::Command::cargo_bin("csc-audit")
+        .unwrap()
+        .args(["check", "--data"])
+        .arg(fixture("annex_a/annex_a_liia_sample.xlsx"))
+        .assert()
+        .success()
+        .stderr(predicates::str::contains(
+            "an Ofsted Annex A workbook (read as `import annex-a` does)",
+        ))
+        .stdout(predicates::str::contains(
+            "Annex A has no supervisions: measures that need it are not available",
+        ));
 }
