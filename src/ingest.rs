@@ -453,7 +453,7 @@ fn event_date_range(parsed: &[Option<Parsed>], up_to: NaiveDate) -> Option<(Naiv
 }
 
 /// Reads bytes as UTF-8 (a BOM is dropped) or, failing that, Windows-1252 as Excel saves it.
-fn decode(bytes: &[u8]) -> Result<(std::borrow::Cow<'_, str>, &'static str), String> {
+pub(crate) fn decode(bytes: &[u8]) -> Result<(std::borrow::Cow<'_, str>, &'static str), String> {
     if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
         return Err("the file is UTF-16 (Excel's \"Unicode text\"): save it as \"CSV UTF-8\" or \"CSV (Comma delimited)\"".into());
     }

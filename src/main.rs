@@ -163,7 +163,7 @@ enum ImportSource {
     /// Exit codes: 0 written (rows that could not be used are reported); 1 with --strict
     /// when any row was not loaded; 2 when the file cannot be read as a workbook.
     AnnexA {
-        /// The Annex A workbook.
+        /// The Annex A workbook, or a folder of its lists saved as CSV (`List 1.csv`, ...).
         file: PathBuf,
         #[command(flatten)]
         out: ImportOut,

@@ -251,9 +251,62 @@ pub fn read_workbook(path: &Path) -> Result<Vec<Sheet>, AnnexError> {
     Ok(sheets)
 }
 
-/// Reads an Annex A workbook into native tables.
+/// Reads the lists saved as CSV files, one per list (`List 1.csv`, `list_3.csv`, ...).
+pub fn read_csv_folder(dir: &Path) -> Result<Vec<Sheet>, AnnexError> {
+    let err = |message: String| AnnexError::Workbook {
+        path: dir.display().to_string(),
+        message,
+    };
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| err(e.to_string()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x.eq_ignore_ascii_case("csv")))
+        .collect();
+    files.sort();
+    let mut sheets = Vec::new();
+    for f in files {
+        let name = f
+            .file_stem()
+            .map_or(String::new(), |s| s.to_string_lossy().into_owned());
+        let bytes = std::fs::read(&f).map_err(|e| err(e.to_string()))?;
+        let (text, _) = crate::ingest::decode(&bytes).map_err(&err)?;
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(text.as_bytes());
+        let mut rows = Vec::new();
+        for record in reader.records() {
+            let record = record.map_err(|e| err(format!("{}: {e}", f.display())))?;
+            rows.push(
+                record
+                    .iter()
+                    .map(|c| {
+                        if c.is_empty() {
+                            Cell::Empty
+                        } else {
+                            Cell::Text(c.to_string())
+                        }
+                    })
+                    .collect(),
+            );
+        }
+        sheets.push(Sheet { name, rows });
+    }
+    if !sheets.iter().any(|s| list_number(&s.name).is_some()) {
+        return Err(err(
+            "no CSV file named after a list (List 1.csv, List 3.csv, ...)".into(),
+        ));
+    }
+    Ok(sheets)
+}
+
+/// Reads an Annex A workbook, or a folder of its lists as CSV files, into native tables.
 pub fn import(path: &Path) -> Result<(Tables, ImportReport), AnnexError> {
-    let sheets = read_workbook(path)?;
+    let sheets = if path.is_dir() {
+        read_csv_folder(path)?
+    } else {
+        read_workbook(path)?
+    };
     let file = path.file_name().map_or(path.display().to_string(), |n| {
         n.to_string_lossy().into_owned()
     });

@@ -898,3 +898,29 @@ fn a_workbook_can_be_given_to_data_directly() {
             "Annex A has no supervisions: measures that need it are not available",
         ));
 }
+
+#[test]
+fn the_lists_can_come_as_a_folder_of_csv_files() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("List 3.csv"),
+        "Child Unique ID,Gender,Ethnicity,Date of Birth,Age,Date of Referral,Referral Source,Referral NFA?,Allocated Team,Allocated Worker\r\n\
+         101,b) Female,a) WBRI,05/03/2012,8,16/09/2020,q) 6: Police,b) No,North,W1\r\n\
+         102,a) Male,,,,17/09/2020,2A: Schools,a) Yes,#N/A,#N/A\r\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("notes.csv"), "anything\r\n").unwrap();
+    let (t, report) = annex_a::import(dir.path()).unwrap();
+    assert_eq!(report.blocks["List 3"], count(2, 2, 0));
+    assert_eq!(
+        rows(&t, "referrals"),
+        [
+            "L3-2,101,2020-09-16,6: Police,,,,North,W1",
+            "L3-3,102,2020-09-17,2A: Schools,,nfa,,,",
+        ]
+    );
+    assert_eq!(report.ignored["sheet 'notes'"], 1);
+    let empty = tempfile::tempdir().unwrap();
+    let e = annex_a::import(empty.path()).unwrap_err().to_string();
+    assert!(e.contains("no CSV file named after a list"), "{e}");
+}
