@@ -909,3 +909,50 @@ fn read_row(row: &Row, out: &mut Out) -> bool {
 fn show(d: Option<NaiveDate>) -> String {
     d.map_or(String::new(), |d| d.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_match_ignoring_case_punctuation_curly_quotes_and_doubled_brackets() {
+        assert_eq!(
+            normalise(
+                "Was the child assessed as requiring LA children\u{2019}s social care support?"
+            ),
+            "was the child assessed as requiring la children s social care support"
+        );
+        assert_eq!(
+            normalise("Unaccompanied Asylum Seeking Child (UASC) within the Last 12 Months (Y/N))"),
+            normalise("unaccompanied asylum seeking child (UASC) within the last 12 months (Y/N)")
+        );
+        assert_eq!(normalise("  Age of Child (Years) "), "age of child years");
+        assert_eq!(normalise("Referral NFA?"), "referral nfa");
+    }
+
+    #[test]
+    fn sheets_are_found_by_list_number() {
+        for (name, n) in [
+            ("List 3", Some(3)),
+            ("List_10", Some(10)),
+            ("list8", Some(8)),
+            ("List 3 - Referrals", Some(3)),
+            ("Front_Sheet", None),
+            ("Listings", None),
+            ("List 3a", None),
+        ] {
+            assert_eq!(list_number(name), n, "{name}");
+        }
+    }
+
+    #[test]
+    fn letter_prefixes_go_and_codes_stay() {
+        assert_eq!(strip_letter("b) Female"), "Female");
+        assert_eq!(strip_letter("q) 6: Police"), "6: Police");
+        assert_eq!(strip_letter("1A: Individual"), "1A: Individual");
+        assert_eq!(strip_letter("Physical abuse"), "Physical abuse");
+        assert_eq!(category("c) Emotional abuse"), "emotional");
+        // Excel's serial 44197 is 1 January 2021 (1900 date system).
+        assert_eq!(serial_date(44197.0), NaiveDate::from_ymd_opt(2021, 1, 1));
+    }
+}
