@@ -177,6 +177,31 @@ const LIST7: &[Field] = &[
 ];
 const LIST8: &[Field] = &[f("last_sw_visit", &["date of last social work visit"])];
 
+/// Words that identify a field when its header is worded in a way no name above lists.
+const KEY_WORDS: &[(&str, &[&str])] = &[
+    ("child_id", &["child", "id"]),
+    ("dob", &["date", "birth"]),
+    ("contact_date", &["date", "contact"]),
+    ("contact_source", &["contact", "source"]),
+    ("referral_date", &["date", "referral"]),
+    ("referral_source", &["referral", "source"]),
+    ("referral_nfa", &["nfa"]),
+    ("assessment_start", &["assessment", "start"]),
+    ("assessment_authorised", &["assessment", "authorisation"]),
+    ("s47_start", &["47", "start"]),
+    ("icpc_date", &["date", "initial", "conference"]),
+    ("cpp_start", &["plan", "start"]),
+    ("cpp_end", &["plan", "end"]),
+    ("category_initial", &["initial", "category"]),
+    ("category_latest", &["latest", "category"]),
+    ("last_visit", &["statutory", "visit"]),
+    ("last_review", &["review", "conference"]),
+    ("last_seen", &["last", "seen"]),
+    ("last_sw_visit", &["social", "work", "visit"]),
+    ("team", &["team"]),
+    ("worker", &["worker"]),
+];
+
 fn list_fields(list: u8) -> &'static [Field] {
     match list {
         1 => LIST1,
@@ -525,6 +550,7 @@ fn read_list(list: u8, sheet: &Sheet, out: &mut Out) {
         .collect();
     let mut columns: BTreeMap<&'static str, (usize, String)> = BTreeMap::new();
     let header_line = header_at as u64 + 1;
+    let mut unmatched: Vec<(usize, String)> = Vec::new();
     for (i, cell) in sheet.rows[header_at].iter().enumerate() {
         let Some(h) = text(cell) else { continue };
         let n = normalise(&h);
@@ -558,21 +584,48 @@ fn read_list(list: u8, sheet: &Sheet, out: &mut Out) {
                 );
                 columns.insert(f.key, (i, h));
             }
-            None => {
-                out.issue(
-                    list,
-                    Some(header_line),
-                    Some(&h),
-                    "unknown_column",
-                    Severity::Info,
-                    format!("'{h}' is not used: the native tables have no place for it"),
-                );
-                *out.report
-                    .ignored
-                    .entry(format!("List {list}/{h}"))
-                    .or_default() += 1;
-            }
+            None => unmatched.push((i, h)),
         }
+    }
+    // Headers no name matched: a field whose key words all appear, when exactly one field
+    // not yet found does (other years' wordings), said so the analyst can check it.
+    for (i, h) in unmatched {
+        let words: Vec<String> = normalise(&h).split(' ').map(str::to_string).collect();
+        let candidates: Vec<&(&str, &[&str])> = KEY_WORDS
+            .iter()
+            .filter(|(key, need)| {
+                fields.iter().any(|f| f.key == *key)
+                    && !columns.contains_key(key)
+                    && need.iter().all(|w| words.iter().any(|x| x == w))
+            })
+            .collect();
+        if let [(key, need)] = candidates.as_slice() {
+            out.issue(
+                list,
+                Some(header_line),
+                Some(&h),
+                "header_matched",
+                Severity::Warning,
+                format!(
+                    "'{h}' read as {key} (by its words '{}': check it is the right column)",
+                    need.join(" ")
+                ),
+            );
+            columns.insert(key, (i, h));
+            continue;
+        }
+        out.issue(
+            list,
+            Some(header_line),
+            Some(&h),
+            "unknown_column",
+            Severity::Info,
+            format!("'{h}' is not used: the native tables have no place for it"),
+        );
+        *out.report
+            .ignored
+            .entry(format!("List {list}/{h}"))
+            .or_default() += 1;
     }
     let block = format!("List {list}");
     out.report.blocks.entry(block.clone()).or_default();

@@ -924,3 +924,36 @@ fn the_lists_can_come_as_a_folder_of_csv_files() {
     let e = annex_a::import(empty.path()).unwrap_err().to_string();
     assert!(e.contains("no CSV file named after a list"), "{e}");
 }
+
+#[test]
+fn headers_worded_another_way_are_matched_by_their_words_and_said_so() {
+    let sheet = Sheet {
+        name: "List 1".into(),
+        rows: vec![
+            vec![
+                s("Child ID"),
+                s("Contact Date (DD/MM/YYYY)"),
+                s("Source of the contact"),
+                s("Notes"),
+            ],
+            vec![s("7"), s("01/02/2021"), s("6: Police"), s("x")],
+        ],
+    };
+    let (t, report) = import_sheets(&[sheet], "other.xlsx");
+    assert_eq!(rows(&t, "contacts"), ["L1-2,7,2021-02-01,6: Police,"]);
+    let said: Vec<&str> = report
+        .issues
+        .iter()
+        .filter(|i| i.table == "List 1" && i.line == Some(1))
+        .map(|i| i.message.as_str())
+        .collect();
+    assert_eq!(
+        said,
+        [
+            "'Child ID' read as child_id (a known variant of 'child unique id')",
+            "'Contact Date (DD/MM/YYYY)' read as contact_date (by its words 'date contact': check it is the right column)",
+            "'Source of the contact' read as contact_source (by its words 'contact source': check it is the right column)",
+            "'Notes' is not used: the native tables have no place for it",
+        ]
+    );
+}
