@@ -89,6 +89,8 @@ const CHILD_FIELDS: &[&str] = &[
     "PersonBirthDate",
     "ExpectedPersonBirthDate",
     "GenderCurrent",
+    // Later census years may carry `Sex` instead of `GenderCurrent`.
+    "Sex",
     "Ethnicity",
 ];
 const EPISODE_FIELDS: &[&str] = &[
@@ -584,7 +586,14 @@ fn emit(c: Child, out: &mut Output) {
         &[
             ("child_id", id.clone()),
             ("date_of_birth", show(dob)),
-            ("sex", gender(&text(&c.fields, "GenderCurrent"))),
+            ("sex", {
+                let g = text(&c.fields, "GenderCurrent");
+                if g.is_empty() {
+                    text(&c.fields, "Sex")
+                } else {
+                    gender(&g)
+                }
+            }),
             ("ethnicity", text(&c.fields, "Ethnicity")),
             ("disability", disability),
         ],

@@ -957,3 +957,11 @@ fn headers_worded_another_way_are_matched_by_their_words_and_said_so() {
         ]
     );
 }
+
+#[test]
+fn a_census_with_sex_instead_of_gender_current_keeps_it() {
+    let xml = "<Message><Children><Child><ChildIdentifiers><LAchildID>Z1</LAchildID>\
+               <Sex>F</Sex></ChildIdentifiers></Child></Children></Message>";
+    let (t, _) = parse(xml, "x.xml").unwrap();
+    assert_eq!(rows(&t, "children"), ["Z1,,F,,"]);
+}
