@@ -545,6 +545,33 @@ fn text(fields: &BTreeMap<&'static str, Field>, name: &str) -> String {
     fields.get(name).map_or(String::new(), |f| f.text.clone())
 }
 
+/// An initial conference, linked to its S47 (if any) and to the plan it started (one of the
+/// episode starting that day).
+fn push_icpc(
+    out: &mut Output,
+    conference_id: &str,
+    child_id: &str,
+    line: u64,
+    date: NaiveDate,
+    s47_id: &str,
+    plan: Option<String>,
+) {
+    let outcome = if plan.is_some() { "plan" } else { "" };
+    out.tables.push(
+        CONFERENCES,
+        line,
+        &[
+            ("conference_id", conference_id.to_string()),
+            ("child_id", child_id.to_string()),
+            ("conference_type", "initial".into()),
+            ("date", date.to_string()),
+            ("s47_id", s47_id.to_string()),
+            ("outcome", outcome.into()),
+            ("plan_id", plan.unwrap_or_default()),
+        ],
+    );
+}
+
 /// Writes one child's rows.
 fn emit(c: Child, out: &mut Output) {
     let id = text(&c.fields, "LAchildID");
@@ -769,52 +796,17 @@ fn emit(c: Child, out: &mut Output) {
             );
             if let Some(d) = optional_date(&s.fields, "DateOfInitialCPC", "Section47", out) {
                 icpc_dates.push(d);
-                let plan = plan_on(d);
-                out.tables.push(
-                    CONFERENCES,
-                    s.fields.get("DateOfInitialCPC").map_or(s.line, |f| f.line),
-                    &[
-                        ("conference_id", format!("{s47_id}-ICPC")),
-                        ("child_id", id.clone()),
-                        ("conference_type", "initial".into()),
-                        ("date", d.to_string()),
-                        ("s47_id", s47_id.clone()),
-                        (
-                            "outcome",
-                            if plan.is_some() {
-                                "plan".into()
-                            } else {
-                                String::new()
-                            },
-                        ),
-                        ("plan_id", plan.unwrap_or_default()),
-                    ],
-                );
+                let line = s.fields.get("DateOfInitialCPC").map_or(s.line, |f| f.line);
+                let icpc_id = format!("{s47_id}-ICPC");
+                push_icpc(out, &icpc_id, &id, line, d, &s47_id, plan_on(d));
             }
         }
         // The episode's own ICPC date, when no S47 of the episode already gave it.
         if let Some(d) = optional_date(&e.fields, "DateOfInitialCPC", "CINdetails", out) {
             if !icpc_dates.contains(&d) {
-                let plan = plan_on(d);
-                out.tables.push(
-                    CONFERENCES,
-                    e.fields.get("DateOfInitialCPC").map_or(e.line, |f| f.line),
-                    &[
-                        ("conference_id", format!("{referral_id}-ICPC")),
-                        ("child_id", id.clone()),
-                        ("conference_type", "initial".into()),
-                        ("date", d.to_string()),
-                        (
-                            "outcome",
-                            if plan.is_some() {
-                                "plan".into()
-                            } else {
-                                String::new()
-                            },
-                        ),
-                        ("plan_id", plan.unwrap_or_default()),
-                    ],
-                );
+                let line = e.fields.get("DateOfInitialCPC").map_or(e.line, |f| f.line);
+                let icpc_id = format!("{referral_id}-ICPC");
+                push_icpc(out, &icpc_id, &id, line, d, "", plan_on(d));
             }
         }
     }
