@@ -572,6 +572,20 @@ fn push_icpc(
     );
 }
 
+/// Counts an episode that is not loaded, and every block inside it, as rejected.
+fn reject_episode(e: &Episode, out: &mut Output) {
+    out.count("CINdetails", false);
+    for _ in &e.assessments {
+        out.count("Assessments", false);
+    }
+    for _ in &e.s47s {
+        out.count("Section47", false);
+    }
+    for _ in &e.plans {
+        out.count("ChildProtectionPlans", false);
+    }
+}
+
 /// Writes one child's rows.
 fn emit(c: Child, out: &mut Output) {
     let id = text(&c.fields, "LAchildID");
@@ -580,16 +594,7 @@ fn emit(c: Child, out: &mut Output) {
         out.issue("Child", c.line, Some("LAchildID"), "missing_required", Severity::Error, format!("a child with no LAchildID: not loaded, with its {blocks_inside} CINdetails block(s)"));
         out.count("Child", false);
         for e in &c.episodes {
-            out.count("CINdetails", false);
-            for _ in &e.assessments {
-                out.count("Assessments", false);
-            }
-            for _ in &e.s47s {
-                out.count("Section47", false);
-            }
-            for _ in &e.plans {
-                out.count("ChildProtectionPlans", false);
-            }
+            reject_episode(e, out);
         }
         return;
     }
@@ -635,16 +640,7 @@ fn emit(c: Child, out: &mut Output) {
             "the referral episode and the blocks inside it",
             out,
         ) else {
-            out.count("CINdetails", false);
-            for _ in &e.assessments {
-                out.count("Assessments", false);
-            }
-            for _ in &e.s47s {
-                out.count("Section47", false);
-            }
-            for _ in &e.plans {
-                out.count("ChildProtectionPlans", false);
-            }
+            reject_episode(&e, out);
             continue;
         };
         out.count("CINdetails", true);
