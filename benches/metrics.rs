@@ -35,6 +35,7 @@ fn monthly() -> EvalOptions {
         from: None,
         to: None,
         by: vec!["team".into()],
+        cases: false,
     }
 }
 

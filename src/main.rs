@@ -10,6 +10,8 @@ use csc_audit::periods::{Grain, Period};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod cmd;
+
 // A national extract allocates and frees gigabytes of column buffers; mimalloc reuses them
 // where the system allocator hands pages back and faults them in again.
 #[global_allocator]
@@ -130,6 +132,14 @@ enum Command {
         #[arg(long)]
         calendar: Option<PathBuf>,
     },
+    /// Draws the monthly audit sample from a plan (stratified, seeded, re-drawable), or
+    /// verifies, extends or sizes one.
+    ///
+    /// `csc-audit sample --plan audits/monthly.toml --period 2024-11 --seed N --out DIR`
+    Sample(cmd::sample::SampleArgs),
+    /// Completed audits -> estimates for the whole population, per question and grade,
+    /// with 95% intervals that behave near 0% and 100%.
+    AuditResults(cmd::sample::AuditResultsArgs),
     /// Writes a synthetic council's extracts: realistic, internally consistent, seeded.
     Synth {
         /// Folder to write (created if missing; existing extract files are replaced).
@@ -213,6 +223,16 @@ fn load_data(
     Ok(extracts)
 }
 
+/// `--metrics`, else `./metrics` when it holds a library, else the built-in measures.
+fn load_library(dir: Option<&std::path::Path>) -> Result<Library> {
+    let local = std::path::Path::new("metrics");
+    Ok(match dir {
+        Some(dir) => Library::load_dir(dir)?,
+        None if local.join(STANDARDS_FILE).is_file() => Library::load_dir(local)?,
+        None => Library::builtin(),
+    })
+}
+
 fn load_calendar(path: Option<&std::path::Path>) -> Result<(Calendar, String)> {
     Ok(match path {
         Some(p) => (Calendar::from_file(p)?, p.display().to_string()),
@@ -271,16 +291,7 @@ fn run() -> Result<ExitCode> {
             calendar,
             list,
         } => {
-            let mut lib = match metrics {
-                Some(dir) => Library::load_dir(&dir)?,
-                None if std::path::Path::new("metrics")
-                    .join(STANDARDS_FILE)
-                    .is_file() =>
-                {
-                    Library::load_dir(std::path::Path::new("metrics"))?
-                }
-                None => Library::builtin(),
-            };
+            let mut lib = load_library(metrics.as_deref())?;
             if !only.is_empty() {
                 lib.select(&only).map_err(anyhow::Error::msg)?;
             }
@@ -300,6 +311,7 @@ fn run() -> Result<ExitCode> {
                 from: period(from)?,
                 to: period(to)?,
                 by,
+                cases: false,
             };
             let format = match (format, &out) {
                 (Some(f), _) => f,
@@ -450,6 +462,8 @@ fn run() -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Sample(args) => cmd::sample::run(args),
+        Command::AuditResults(args) => cmd::sample::audit_results(args),
         Command::Synth {
             out,
             seed,

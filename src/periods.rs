@@ -36,7 +36,7 @@ impl Grain {
         }
     }
 
-    fn example(self) -> &'static str {
+    pub fn example(self) -> &'static str {
         match self {
             Grain::Month => "2024-11",
             Grain::Quarter => "2024-25 Q1",

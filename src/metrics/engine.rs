@@ -9,7 +9,7 @@ use polars::prelude::*;
 use super::definition::{
     Breakdown, Metric, MetricKind, Pick, Rows, Series, Source, Unit, Value, Window,
 };
-use super::{EvalError, EvalOptions, Evaluation, Library, OutRow};
+use super::{CaseFlag, EvalError, EvalOptions, Evaluation, Library, OutRow};
 use crate::calendar::Calendar;
 use crate::ingest::Extracts;
 use crate::periods::{self, Grain, Period};
@@ -24,7 +24,7 @@ fn day_of(ms: i64) -> i32 {
     ms.div_euclid(MS_PER_DAY) as i32
 }
 
-fn date_of(day: i32) -> NaiveDate {
+pub(crate) fn date_of(day: i32) -> NaiveDate {
     NaiveDate::from_num_days_from_ce_opt(day + 719_163).expect("a date polars can hold")
 }
 
@@ -41,7 +41,7 @@ fn add_months(day: i32, n: i64) -> i32 {
 }
 
 /// Whole calendar months from `a` to `b` (the largest m with a + m months <= b).
-fn whole_months(a: i32, b: i32) -> i64 {
+pub(crate) fn whole_months(a: i32, b: i32) -> i64 {
     let (da, db) = (date_of(a), date_of(b));
     let mut m =
         (db.year() as i64 * 12 + db.month0() as i64) - (da.year() as i64 * 12 + da.month0() as i64);
@@ -278,7 +278,7 @@ const AGE_BANDS: &[&str] = &[
 ];
 
 /// The DfE's age bands, at a date.
-fn age_band(dob: Option<i32>, at: i32) -> &'static str {
+pub(crate) fn age_band(dob: Option<i32>, at: i32) -> &'static str {
     let Some(dob) = dob else { return "unknown" };
     if dob > at {
         return "unborn";
@@ -338,6 +338,7 @@ const END: &str = "__end";
 const NUM: &str = "__num";
 const CHILD: &str = "__child";
 const PER: &str = "__per";
+const KEY: &str = "__key";
 
 fn from_col(i: usize) -> String {
     format!("__from{i}")
@@ -462,6 +463,7 @@ fn plan(
     from: NaiveDate,
     to: NaiveDate,
     by: &[String],
+    cases: bool,
 ) -> Result<Plan, String> {
     let frame_of = |t: &str| table_frame(ex, t);
     let p = &m.population;
@@ -648,10 +650,17 @@ fn plan(
             Breakdown::AgeBand => needs_dob = true,
         }
     }
+    let per_group = matches!(m.value, Some(Value::PerGroup(_)));
     // Ages come from one child -> date of birth table shared by every metric.
-    if needs_dob && !matches!(m.value, Some(Value::PerGroup(_))) {
+    if needs_dob && !per_group {
         frame_of(crate::schema::CHILDREN)?;
+    }
+    let has_child = p.table.column(schema::CHILD_ID).is_some();
+    if (needs_dob || cases && has_child) && !per_group {
         select.push(col(schema::CHILD_ID).cast(DataType::String).alias(CHILD));
+    }
+    if cases {
+        select.push(col(p.table.key).cast(DataType::String).alias(KEY));
     }
     Ok(Plan {
         frame: lf.select(select),
@@ -809,6 +818,7 @@ struct RowData<'a> {
     on: Vec<Vec<Option<&'a str>>>,
     per: Option<Vec<Option<&'a str>>>,
     child: Option<Vec<Option<&'a str>>>,
+    key: Option<Vec<Option<&'a str>>>,
     by: Vec<Option<Vec<Option<&'a str>>>>,
 }
 
@@ -858,6 +868,7 @@ fn read_rows<'a>(m: &Metric, plan: &Plan, df: &'a DataFrame) -> PolarsResult<Row
             .collect::<PolarsResult<_>>()?,
         per: opt_str(PER)?,
         child: opt_str(CHILD)?,
+        key: opt_str(KEY)?,
         by: (0..m.breakdowns.len())
             .map(|i| opt_str(&by_col(i)))
             .collect::<PolarsResult<_>>()?,
@@ -935,7 +946,7 @@ pub fn evaluate(
     let mut shared: Vec<SeriesKey> = Vec::new();
     let mut lazies: Vec<LazyFrame> = Vec::new();
     for (mi, m) in lib.metrics.iter().enumerate() {
-        match plan(m, ex, range_start, range_end, &opts.by) {
+        match plan(m, ex, range_start, range_end, &opts.by, opts.cases) {
             Ok(p) => {
                 for (k, s) in &p.series {
                     if !shared.contains(k) {
@@ -998,7 +1009,7 @@ pub fn evaluate(
     let results = crate::par::par_map(
         work,
         |(_, _, df)| df.height() as u64,
-        |(m, p, df)| -> PolarsResult<(Vec<OutRow>, [u64; 3])> {
+        |(m, p, df)| -> PolarsResult<(Vec<OutRow>, [u64; 3], Vec<CaseFlag>)> {
             let data = read_rows(m, p, df)?;
             let series_ix: Vec<usize> = p
                 .series
@@ -1006,16 +1017,39 @@ pub fn evaluate(
                 .map(|(k, _)| shared.iter().position(|s| s == k).expect("planned"))
                 .collect();
             let result = tally(m, p, &data, &series_ix, &keyed, &cx, &periods, opts);
+            let flags = match &data.key {
+                Some(keys) => result
+                    .flags
+                    .iter()
+                    .filter_map(|&(row, pi)| {
+                        Some(CaseFlag {
+                            metric_id: m.id.clone(),
+                            table: m.population.table.name,
+                            key: keys[row as usize]?.to_string(),
+                            child_id: data
+                                .child
+                                .as_ref()
+                                .and_then(|c| c[row as usize])
+                                .map(str::to_string),
+                            period: periods[pi as usize].label(),
+                        })
+                    })
+                    .collect(),
+                None => Vec::new(),
+            };
             Ok((
                 out_rows(m, &result, &periods, as_of, lib, opts),
                 result.excluded,
+                flags,
             ))
         },
     );
     let mut rows = Vec::new();
+    let mut cases = Vec::new();
     let (first, last) = cal.range();
     for ((mi, _), r) in plans.iter().zip(results) {
-        let (out, [no_start, negative, outside]) = r.map_err(EvalError::Polars)?;
+        let (out, [no_start, negative, outside], flags) = r.map_err(EvalError::Polars)?;
+        cases.extend(flags);
         let id = &lib.metrics[*mi].id;
         if no_start > 0 {
             notes.push(format!(
@@ -1043,6 +1077,7 @@ pub fn evaluate(
         periods,
         rows,
         notes,
+        cases,
     })
 }
 
@@ -1053,6 +1088,22 @@ struct Tallied {
     /// Rows excluded because they had no start, ran backwards, or fell outside the calendar
     /// (counted once per row and period).
     excluded: [u64; 3],
+    /// With `cases`: (row, period index) of each case counted against the measure.
+    flags: Vec<(u32, u32)>,
+}
+
+/// Whether a row with this status counts against the measure: a breach where higher is
+/// better, a counted case where lower is better (a re-referral, a repeat plan).
+fn counts_against(m: &Metric, status: Status) -> bool {
+    use super::definition::Polarity;
+    matches!(
+        m.kind,
+        MetricKind::Ratio | MetricKind::Repeat | MetricKind::Snapshot
+    ) && match m.polarity {
+        Polarity::Higher => status == Status::Breach,
+        Polarity::Lower => status == Status::Met,
+        Polarity::Neutral => false,
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -1079,6 +1130,7 @@ fn tally(
         tallies: vec![PlHashMap::new(); nb + 1],
         groups: (0..=nb).map(|_| Groups::default()).collect(),
         excluded: [0; 3],
+        flags: Vec::new(),
     };
     out.groups[0].id("all");
     let nbuckets = m.buckets.len();
@@ -1098,6 +1150,9 @@ fn tally(
         |out: &mut Tallied, row: usize, pi: u32, at: i32, status: Status, value: Option<f64>| {
             if let Status::Excluded(why) = status {
                 out.excluded[why as usize] += 1;
+            }
+            if opts.cases && counts_against(m, status) {
+                out.flags.push((row as u32, pi));
             }
             targets.clear();
             targets.push((0, 0));

@@ -157,6 +157,9 @@ pub struct EvalOptions {
     pub to: Option<Period>,
     /// Breakdowns wanted besides `all`.
     pub by: Vec<String>,
+    /// Also list every case counted against a measure ([`Evaluation::cases`]): what the
+    /// audit sample shows beside each case and can stratify by.
+    pub cases: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -208,6 +211,20 @@ pub struct Evaluation {
     pub rows: Vec<OutRow>,
     /// Measures not available, breakdowns not allowed, rows not timed.
     pub notes: Vec<String>,
+    /// With [`EvalOptions::cases`]: each case counted against a measure (a breach of a
+    /// higher-is-better measure, a counted case of a lower-is-better one), once per period.
+    pub cases: Vec<CaseFlag>,
+}
+
+/// A case (a row of the measure's population table) counted against a measure in a period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseFlag {
+    pub metric_id: String,
+    /// The population table and the row's key there.
+    pub table: &'static str,
+    pub key: String,
+    pub child_id: Option<String>,
+    pub period: String,
 }
 
 impl Evaluation {

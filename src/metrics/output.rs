@@ -3,6 +3,8 @@
 use rust_xlsxwriter::{Format, Workbook, XlsxError};
 use serde_json::json;
 
+use crate::tabular::{self, num, Cell};
+
 use super::{Evaluation, Library, OutRow};
 
 /// The output columns, in order. The first fourteen are the documented contract.
@@ -31,22 +33,14 @@ pub const COLUMNS: &[&str] = &[
     "complete",
 ];
 
-/// One cell of the long table, typed so that each format writes it properly.
-enum Cell<'a> {
-    Text(&'a str),
-    Number(Option<f64>),
-    Date(chrono::NaiveDate),
-    Flag(bool),
-}
-
 /// The row's cells, in [`COLUMNS`] order.
-fn cells(r: &OutRow) -> [Cell<'_>; 22] {
+fn cells(r: &OutRow) -> Vec<Cell<'_>> {
     use Cell::*;
-    [
+    vec![
         Text(&r.metric_id),
         Text(&r.period),
-        Date(r.period_start),
-        Date(r.period_end),
+        Date(Some(r.period_start)),
+        Date(Some(r.period_end)),
         Text(&r.breakdown),
         Text(&r.group),
         Number(r.numerator),
@@ -68,32 +62,8 @@ fn cells(r: &OutRow) -> [Cell<'_>; 22] {
     ]
 }
 
-/// A number as text: whole numbers without decimals, others to 2 decimal places.
-fn num(v: Option<f64>) -> String {
-    match v {
-        None => String::new(),
-        Some(x) if x.fract() == 0.0 && x.abs() < 1e15 => format!("{}", x as i64),
-        Some(x) => format!("{x:.2}"),
-    }
-}
-
-fn text(c: &Cell) -> String {
-    match c {
-        Cell::Text(s) => s.to_string(),
-        Cell::Number(v) => num(*v),
-        Cell::Date(d) => d.to_string(),
-        Cell::Flag(b) => if *b { "yes" } else { "no" }.to_string(),
-    }
-}
-
 pub fn to_csv(ev: &Evaluation) -> Vec<u8> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(COLUMNS).expect("writing to memory");
-    for r in &ev.rows {
-        w.write_record(cells(r).iter().map(text))
-            .expect("writing to memory");
-    }
-    w.into_inner().expect("writing to memory")
+    tabular::to_csv(COLUMNS, ev.rows.iter().map(cells))
 }
 
 pub fn to_json(ev: &Evaluation, lib: &Library) -> Vec<u8> {
@@ -129,9 +99,9 @@ pub fn to_json(ev: &Evaluation, lib: &Library) -> Vec<u8> {
                         Cell::Text(s) => json!(s),
                         // Rounded as in the CSV, so both formats carry the same numbers.
                         Cell::Number(v) => v.map_or(serde_json::Value::Null, |_| {
-                            serde_json::from_str(&num(v)).expect("a number")
+                            serde_json::from_str(&num(v, 2)).expect("a number")
                         }),
-                        Cell::Date(d) => json!(d.to_string()),
+                        Cell::Date(d) => json!(d.map(|d| d.to_string())),
                         Cell::Flag(b) => json!(b),
                     };
                     (name.to_string(), v)
@@ -159,39 +129,8 @@ pub fn to_json(ev: &Evaluation, lib: &Library) -> Vec<u8> {
 pub fn to_xlsx(ev: &Evaluation, lib: &Library) -> Result<Vec<u8>, XlsxError> {
     let mut wb = Workbook::new();
     let bold = Format::new().set_bold();
-    let decimal = Format::new().set_num_format("0.0");
-    let date = Format::new().set_num_format("yyyy-mm-dd");
     let sheet = wb.add_worksheet().set_name("measures")?;
-    for (c, name) in COLUMNS.iter().enumerate() {
-        sheet.write_string_with_format(0, c as u16, *name, &bold)?;
-    }
-    for (i, r) in ev.rows.iter().enumerate() {
-        let row = i as u32 + 1;
-        for (c, cell) in cells(r).iter().enumerate() {
-            let col = c as u16;
-            match cell {
-                Cell::Text("") | Cell::Number(None) => {}
-                Cell::Text(s) => {
-                    sheet.write_string(row, col, *s)?;
-                }
-                Cell::Number(Some(v)) if v.fract() == 0.0 => {
-                    sheet.write_number(row, col, *v)?;
-                }
-                Cell::Number(Some(v)) => {
-                    sheet.write_number_with_format(row, col, *v, &decimal)?;
-                }
-                Cell::Date(d) => {
-                    let xd = rust_xlsxwriter::ExcelDateTime::parse_from_str(&d.to_string())?;
-                    sheet.write_datetime_with_format(row, col, &xd, &date)?;
-                }
-                Cell::Flag(b) => {
-                    sheet.write_boolean(row, col, *b)?;
-                }
-            }
-        }
-    }
-    sheet.set_freeze_panes(1, 0)?;
-    sheet.autofilter(0, 0, ev.rows.len() as u32, COLUMNS.len() as u16 - 1)?;
+    tabular::write_sheet(sheet, COLUMNS, ev.rows.iter().map(cells), "0.0")?;
     sheet.set_column_width(0, 26)?;
     sheet.set_column_width(1, 12)?;
     sheet.set_column_range_width(2, 3, 11)?;

@@ -301,6 +301,7 @@ fn measures_the_census_cannot_support_are_not_available_never_zero() {
         from: Some(Period::parse(Grain::Year, "2020-21").unwrap()),
         to: Some(Period::parse(Grain::Year, "2022-23").unwrap()),
         by: vec![],
+        cases: false,
     };
     let ev = evaluate(
         &ex,
@@ -552,6 +553,7 @@ fn synth_to_census_and_back_gives_the_same_measures() {
         from: None,
         to: None,
         by: vec![],
+        cases: false,
     };
     let a = evaluate(&native, &lib, &cal, &eval).unwrap();
     let b = evaluate(&census, &lib, &cal, &eval).unwrap();

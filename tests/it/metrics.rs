@@ -43,6 +43,7 @@ fn run(grain: Grain, from: &str, to: &str, by: &[&str]) -> Evaluation {
         from: Some(Period::parse(grain, from).unwrap()),
         to: Some(Period::parse(grain, to).unwrap()),
         by: by.iter().map(|s| s.to_string()).collect(),
+        cases: false,
     };
     evaluate(&extracts(), &lib, &Calendar::england_and_wales(), &opts).unwrap()
 }
@@ -823,6 +824,7 @@ fn sample_data_gives_every_measure() {
             from: None,
             to: None,
             by: vec!["team".into()],
+            cases: false,
         },
     )
     .unwrap();
@@ -885,6 +887,7 @@ limit = { working_days = 15 }
             from: Some(Period::parse(grain, from).unwrap()),
             to: Some(Period::parse(grain, to).unwrap()),
             by: vec![],
+            cases: false,
         };
         evaluate(&extracts(), &lib, cal, &opts).unwrap()
     };

@@ -1,0 +1,3 @@
+//! Commands with enough glue to deserve a file of their own.
+
+pub mod sample;

@@ -1,0 +1,370 @@
+//! What a sample folder holds: `sample.csv` and `sample.xlsx` for the auditors, and
+//! `manifest.json` with everything needed to re-draw the sample and prove it unchanged.
+
+use std::path::{Path, PathBuf};
+
+use rust_xlsxwriter::{DocProperties, ExcelDateTime, Workbook};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use super::{Sample, SampleError};
+use crate::tabular::{self, Cell};
+
+pub const MANIFEST: &str = "manifest.json";
+pub const SAMPLE_CSV: &str = "sample.csv";
+pub const SAMPLE_XLSX: &str = "sample.xlsx";
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// An input file and its hash, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputFile {
+    /// `data`, `history` or `calendar`.
+    pub role: String,
+    /// The name within the data folder, or the path as given.
+    pub name: String,
+    pub sha256: String,
+}
+
+/// The files a draw read: every extract table in a data folder (or the one import file),
+/// the audit history and a calendar file.
+pub fn input_files(
+    data: &Path,
+    history: Option<&Path>,
+    calendar: Option<&Path>,
+) -> Result<Vec<InputFile>, SampleError> {
+    let hash = |p: &Path| -> Result<String, SampleError> {
+        std::fs::read(p)
+            .map(|b| sha256_hex(&b))
+            .map_err(|e| super::invalid(format!("cannot read {}: {e}", p.display())))
+    };
+    let mut out = Vec::new();
+    if data.is_dir() {
+        for t in crate::schema::TABLES {
+            let p = data.join(t.file_name());
+            if p.is_file() {
+                out.push(InputFile {
+                    role: "data".into(),
+                    name: t.file_name(),
+                    sha256: hash(&p)?,
+                });
+            }
+        }
+    } else {
+        out.push(InputFile {
+            role: "data".into(),
+            name: data
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            sha256: hash(data)?,
+        });
+    }
+    for (role, p) in [("history", history), ("calendar", calendar)] {
+        if let Some(p) = p {
+            out.push(InputFile {
+                role: role.into(),
+                name: p.display().to_string(),
+                sha256: hash(p)?,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The columns of `sample.csv`, before the population table's dates and `breached`.
+const FIRST_COLUMNS: &[&str] = &[
+    "stratum",
+    "order",
+    "round",
+    "case_id",
+    "child_id",
+    "inclusion_probability",
+    "design_weight",
+    "auditor",
+    "team",
+    "worker",
+];
+
+fn headers(s: &Sample) -> Vec<&str> {
+    let mut h: Vec<&str> = FIRST_COLUMNS.to_vec();
+    h.extend(s.date_columns.iter().copied());
+    h.push("breached");
+    h
+}
+
+/// The selected cases, stratum by stratum, in selection order.
+fn rows(s: &Sample) -> Vec<(Vec<String>, Vec<Option<chrono::NaiveDate>>, [f64; 2])> {
+    let mut sel: Vec<&super::Selected> = s.selected.iter().collect();
+    sel.sort_by_key(|x| (x.stratum, x.order));
+    sel.iter()
+        .map(|x| {
+            let c = &s.cases[x.case];
+            let st = &s.strata[x.stratum];
+            let p = st.inclusion_probability();
+            (
+                vec![
+                    st.name.clone(),
+                    x.order.to_string(),
+                    x.round.to_string(),
+                    c.case_id.clone(),
+                    c.child_id.clone().unwrap_or_default(),
+                    x.auditor.clone().unwrap_or_default(),
+                    c.team.clone().unwrap_or_default(),
+                    c.worker.clone().unwrap_or_default(),
+                    c.breached.join("; "),
+                ],
+                c.dates.clone(),
+                [p, if p > 0.0 { 1.0 / p } else { 0.0 }],
+            )
+        })
+        .collect()
+}
+
+fn cells<'a>(
+    (t, dates, [p, w]): &'a (Vec<String>, Vec<Option<chrono::NaiveDate>>, [f64; 2]),
+) -> Vec<Cell<'a>> {
+    let mut c = vec![
+        Cell::Text(&t[0]),
+        Cell::Text(&t[1]),
+        Cell::Text(&t[2]),
+        Cell::Text(&t[3]),
+        Cell::Text(&t[4]),
+        Cell::Number(Some(round6(*p))),
+        Cell::Number(Some(round6(*w))),
+        Cell::Text(&t[5]),
+        Cell::Text(&t[6]),
+        Cell::Text(&t[7]),
+    ];
+    c.extend(dates.iter().map(|d| Cell::Date(*d)));
+    c.push(Cell::Text(&t[8]));
+    c
+}
+
+fn round6(x: f64) -> f64 {
+    (x * 1e6).round() / 1e6
+}
+
+pub fn sample_csv(s: &Sample) -> Vec<u8> {
+    let r = rows(s);
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(headers(s)).expect("memory");
+    for row in &r {
+        w.write_record(cells(row).iter().map(|c| match c {
+            // Probabilities and weights to 6 places, as the manifest's.
+            Cell::Number(v) => tabular::num(*v, 6),
+            other => other.text(),
+        }))
+        .expect("memory");
+    }
+    w.into_inner().expect("memory")
+}
+
+pub fn sample_xlsx(s: &Sample) -> Result<Vec<u8>, SampleError> {
+    let r = rows(s);
+    let mut wb = Workbook::new();
+    // A fixed creation time, so that the same draw gives the same bytes.
+    let made = ExcelDateTime::parse_from_str(&s.as_of.to_string())
+        .map_err(|e| super::invalid(e.to_string()))?;
+    wb.set_properties(
+        &DocProperties::new()
+            .set_title(&s.plan.title)
+            .set_creation_datetime(&made),
+    );
+    let xerr = |e: rust_xlsxwriter::XlsxError| super::invalid(format!("writing xlsx: {e}"));
+    let sheet = wb.add_worksheet().set_name("sample").map_err(xerr)?;
+    tabular::write_sheet(sheet, &headers(s), r.iter().map(cells), "0.000000").map_err(xerr)?;
+    sheet.set_column_width(0, 28).map_err(xerr)?;
+    let strata = wb.add_worksheet().set_name("strata").map_err(xerr)?;
+    let srows: Vec<(String, f64, f64, f64)> = s
+        .strata
+        .iter()
+        .map(|st| {
+            (
+                st.name.clone(),
+                st.population() as f64,
+                st.size() as f64,
+                st.inclusion_probability(),
+            )
+        })
+        .collect();
+    tabular::write_sheet(
+        strata,
+        &["stratum", "population", "sample", "inclusion_probability"],
+        srows.iter().map(|(n, a, b, p)| {
+            vec![
+                Cell::Text(n),
+                Cell::Number(Some(*a)),
+                Cell::Number(Some(*b)),
+                Cell::Number(Some(round6(*p))),
+            ]
+        }),
+        "0.000000",
+    )
+    .map_err(xerr)?;
+    strata.set_column_width(0, 28).map_err(xerr)?;
+    wb.save_to_buffer().map_err(xerr)
+}
+
+/// Everything needed to re-draw the sample.
+pub fn manifest(
+    s: &Sample,
+    data: &Path,
+    inputs: &[InputFile],
+    metrics_origin: &str,
+    calendar: &str,
+    outputs: &[(&str, &[u8])],
+) -> Vec<u8> {
+    let strata: Vec<Value> = s
+        .strata
+        .iter()
+        .map(|st| {
+            json!({
+                "name": st.name,
+                "census": st.census,
+                "population": st.population(),
+                "sample": st.size(),
+                "rounds": st.rounds,
+                "weight": round6(st.weight),
+                "inclusion_probability": round6(st.inclusion_probability()),
+            })
+        })
+        .collect();
+    let mut sel: Vec<&super::Selected> = s.selected.iter().collect();
+    sel.sort_by_key(|x| (x.stratum, x.order));
+    let selected: Vec<Value> = sel
+        .iter()
+        .map(|x| {
+            json!({
+                "stratum": s.strata[x.stratum].name,
+                "order": x.order,
+                "round": x.round,
+                "case_id": s.cases[x.case].case_id,
+                "child_id": s.cases[x.case].child_id,
+            })
+        })
+        .collect();
+    let excluded: Vec<Value> = s
+        .excluded
+        .iter()
+        .map(|e| json!({"case_id": e.case_id, "child_id": e.child_id, "reason": e.reason}))
+        .collect();
+    let extensions: Vec<u64> = s.strata.iter().fold(Vec::new(), |mut acc: Vec<u64>, st| {
+        for (r, n) in st.rounds.iter().enumerate().skip(1) {
+            if acc.len() < r {
+                acc.resize(r, 0);
+            }
+            if !st.census {
+                acc[r - 1] += n;
+            }
+        }
+        acc
+    });
+    let doc = json!({
+        "tool": format!("csc-audit {}", env!("CARGO_PKG_VERSION")),
+        "plan": {
+            "id": s.plan.id,
+            "title": s.plan.title,
+            "file": s.plan.file,
+            "sha256": sha256_hex(s.plan.text.as_bytes()),
+            "text": s.plan.text,
+        },
+        "period": s.period.label(),
+        "seed": s.seed,
+        "rng": super::RNG_NAME,
+        "as_of": s.as_of.to_string(),
+        "data": data.display().to_string(),
+        "inputs": inputs.iter().map(|f| json!({"role": f.role, "name": f.name, "sha256": f.sha256})).collect::<Vec<_>>(),
+        "metrics": metrics_origin,
+        "calendar": calendar,
+        "unit": match s.plan.unit { super::Unit::Child => "child", super::Unit::Case => "case" },
+        "allocation": s.plan.allocation.name(),
+        "size": s.plan.size,
+        "extensions": extensions,
+        "population": s.cases.len(),
+        "strata": strata,
+        "excluded": excluded,
+        "selected": selected,
+        "notes": s.notes,
+        "outputs": outputs.iter().map(|(n, b)| json!({"name": n, "sha256": sha256_hex(b)})).collect::<Vec<_>>(),
+    });
+    let mut out = serde_json::to_vec_pretty(&doc).expect("json");
+    out.push(b'\n');
+    out
+}
+
+/// A manifest read back: what `verify` and `extend` need.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub path: PathBuf,
+    pub doc: Value,
+    pub plan_text: String,
+    pub plan_file: String,
+    pub period: String,
+    pub seed: u64,
+    pub as_of: chrono::NaiveDate,
+    pub data: PathBuf,
+    pub extensions: Vec<u64>,
+    pub inputs: Vec<InputFile>,
+}
+
+pub fn read(dir: &Path) -> Result<Recorded, SampleError> {
+    let path = dir.join(MANIFEST);
+    let bytes = std::fs::read(&path).map_err(|e| {
+        super::invalid(format!(
+            "cannot read {}: {e} (is {} a sample folder?)",
+            path.display(),
+            dir.display()
+        ))
+    })?;
+    let doc: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| super::invalid(format!("{}: not a manifest: {e}", path.display())))?;
+    let text = |v: &Value, what: &str| -> Result<String, SampleError> {
+        v.as_str()
+            .map(str::to_string)
+            .ok_or_else(|| super::invalid(format!("{}: no `{what}`", path.display())))
+    };
+    let inputs = doc["inputs"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|f| InputFile {
+                    role: f["role"].as_str().unwrap_or("").into(),
+                    name: f["name"].as_str().unwrap_or("").into(),
+                    sha256: f["sha256"].as_str().unwrap_or("").into(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Recorded {
+        plan_text: text(&doc["plan"]["text"], "plan.text")?,
+        plan_file: text(&doc["plan"]["file"], "plan.file")?,
+        period: text(&doc["period"], "period")?,
+        seed: doc["seed"]
+            .as_u64()
+            .ok_or_else(|| super::invalid(format!("{}: no `seed`", path.display())))?,
+        as_of: text(&doc["as_of"], "as_of")?
+            .parse()
+            .map_err(|e| super::invalid(format!("{}: as_of: {e}", path.display())))?,
+        data: PathBuf::from(text(&doc["data"], "data")?),
+        extensions: doc["extensions"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_u64).collect())
+            .unwrap_or_default(),
+        inputs,
+        path,
+        doc,
+    })
+}
+
+/// The recorded output hash of `name`.
+pub fn recorded_output(r: &Recorded, name: &str) -> Option<String> {
+    r.doc["outputs"].as_array()?.iter().find_map(|o| {
+        (o["name"].as_str() == Some(name)).then(|| o["sha256"].as_str().unwrap_or("").to_string())
+    })
+}

@@ -1,0 +1,1023 @@
+//! The monthly audit sample: a plan ([`plan`]) says which cases, how stratified and how
+//! many; [`draw`] builds the population from the extracts, allocates the sample to strata and
+//! draws each stratum from its own seeded stream; [`manifest`] records everything an
+//! inspector needs to re-draw it; [`results`] turns completed audits into estimates.
+//!
+//! The draw is defined without reference to any library's sampling routine, so that anyone
+//! can reproduce it: each stratum's units are sorted by their key (byte order); the stream is
+//! ChaCha20 keyed with SHA-256(`csc-audit/sample/v1`, seed, stratum name); the first n units
+//! of a Fisher-Yates shuffle are the sample, each swap index drawn without bias from the
+//! stream's 64-bit words (Lemire's multiply-and-reject). Extending a sample continues the same
+//! shuffle, so the cases already drawn stay, in the same order.
+
+pub mod folder;
+pub mod manifest;
+pub mod plan;
+pub mod results;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{Months, NaiveDate};
+use polars::prelude::*;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+use sha2::{Digest, Sha256};
+
+use crate::calendar::Calendar;
+use crate::ingest::Extracts;
+use crate::metrics::{EvalOptions, Library};
+use crate::periods::Period;
+use crate::schema::{self, Kind};
+use crate::values::epoch_days;
+use plan::Rows;
+pub use plan::{Allocation, SamplePlan, StratumBy, Unit};
+
+/// Written in the manifest: how the cases were drawn.
+pub const RNG_NAME: &str = "ChaCha20 (rand_chacha 0.10), one stream per stratum keyed by \
+    SHA-256(\"csc-audit/sample/v1\" NUL seed NUL stratum); Fisher-Yates over the stratum \
+    sorted by key, indices by Lemire's unbiased multiply-and-reject on 64-bit words";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SampleError {
+    #[error("{0}")]
+    Plan(#[from] plan::PlanError),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("building the population failed: {0}")]
+    Polars(#[from] PolarsError),
+}
+
+fn invalid(s: impl Into<String>) -> SampleError {
+    SampleError::Invalid(s.into())
+}
+
+/// One sampling unit: a case, or a child (their latest case).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Case {
+    pub case_id: String,
+    pub child_id: Option<String>,
+    pub team: Option<String>,
+    pub worker: Option<String>,
+    /// The population table's dates, in its column order.
+    pub dates: Vec<Option<NaiveDate>>,
+    /// Measures this case (or child) was counted against in the look-back.
+    pub breached: Vec<String>,
+    pub stratum: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stratum {
+    pub name: String,
+    pub census: bool,
+    /// Indices into [`Sample::cases`], sorted by case key.
+    pub units: Vec<usize>,
+    /// The allocation weight (N_h, times the prior's standard deviation for Neyman, times
+    /// the oversampling factor for breaches).
+    pub weight: f64,
+    /// Sizes drawn in each round (the first draw, then each extension).
+    pub rounds: Vec<u64>,
+}
+
+impl Stratum {
+    pub fn population(&self) -> u64 {
+        self.units.len() as u64
+    }
+    pub fn size(&self) -> u64 {
+        self.rounds.iter().sum()
+    }
+    pub fn inclusion_probability(&self) -> f64 {
+        if self.units.is_empty() {
+            0.0
+        } else {
+            self.size() as f64 / self.units.len() as f64
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Selected {
+    pub case: usize,
+    pub stratum: usize,
+    /// 1-based selection order within the stratum.
+    pub order: u64,
+    /// 1 for the first draw, 2 for the first extension, ...
+    pub round: usize,
+    pub auditor: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Excluded {
+    pub case_id: String,
+    pub child_id: Option<String>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Sample {
+    pub plan: SamplePlan,
+    pub period: Period,
+    pub seed: u64,
+    pub as_of: NaiveDate,
+    /// The names of the population table's date columns (`Case::dates`).
+    pub date_columns: Vec<&'static str>,
+    pub cases: Vec<Case>,
+    pub strata: Vec<Stratum>,
+    pub excluded: Vec<Excluded>,
+    pub selected: Vec<Selected>,
+    pub notes: Vec<String>,
+}
+
+/// What a draw needs besides the plan.
+pub struct DrawInputs<'a> {
+    pub extracts: &'a Extracts,
+    /// The measures named in the plan's `[breaches]`.
+    pub library: &'a Library,
+    pub calendar: &'a Calendar,
+    pub period: Period,
+    pub seed: u64,
+    /// Sizes added by each extension, in order.
+    pub extensions: &'a [u64],
+}
+
+/// Draws the sample of `plan` for a period.
+pub fn draw(plan: &SamplePlan, inp: &DrawInputs) -> Result<Sample, SampleError> {
+    if inp.period.grain != plan.population.period {
+        return Err(invalid(format!(
+            "the plan samples by {}; give --period like `{}`",
+            plan.population.period.name(),
+            plan.population.period.example()
+        )));
+    }
+    let ex = inp.extracts;
+    let as_of = ex.as_of;
+    if inp.period.start() > as_of {
+        return Err(invalid(format!(
+            "the period {} starts after the data's as-of date {as_of}",
+            inp.period.label()
+        )));
+    }
+    let mut notes = Vec::new();
+    if inp.period.end() > as_of {
+        notes.push(format!(
+            "the period {} had not ended on the as-of date {as_of}: the population is the \
+             cases up to {as_of}",
+            inp.period.label()
+        ));
+    }
+    let pop = population(plan, ex, inp.period)?;
+    let mut excluded = pop.excluded;
+    let (mut cases, mut census) = (pop.cases, pop.census);
+    let mut values = pop.values;
+    // The audit history: cases audited recently are not audited again.
+    if let Some(exc) = &plan.exclude {
+        let history = read_history(&exc.path)?;
+        let since = inp
+            .period
+            .start()
+            .checked_sub_months(Months::new(exc.months))
+            .unwrap_or(NaiveDate::MIN);
+        let mut keep = Vec::with_capacity(cases.len());
+        for (i, c) in cases.iter().enumerate() {
+            let hit = history.iter().find(|h| {
+                h.date >= since
+                    && (h.case_id.as_deref() == Some(c.case_id.as_str())
+                        || (h.child_id.is_some() && h.child_id == c.child_id))
+            });
+            match hit {
+                Some(h) => excluded.push(Excluded {
+                    case_id: c.case_id.clone(),
+                    child_id: c.child_id.clone(),
+                    reason: format!(
+                        "audited on {} ({} line {}), within {} months before {}",
+                        h.date,
+                        exc.history,
+                        h.line,
+                        exc.months,
+                        inp.period.start()
+                    ),
+                }),
+                None => keep.push(i),
+            }
+        }
+        cases = keep.iter().map(|&i| cases[i].clone()).collect();
+        census = keep.iter().map(|&i| census[i]).collect();
+        for v in values.values_mut() {
+            *v = keep.iter().map(|&i| v[i].clone()).collect();
+        }
+    }
+    finish(
+        plan, inp, as_of, cases, census, values, excluded, notes, pop.dates,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    plan: &SamplePlan,
+    inp: &DrawInputs,
+    as_of: NaiveDate,
+    mut cases: Vec<Case>,
+    census: Vec<Option<usize>>,
+    values: BTreeMap<String, Vec<Option<String>>>,
+    excluded: Vec<Excluded>,
+    mut notes: Vec<String>,
+    date_columns: Vec<&'static str>,
+) -> Result<Sample, SampleError> {
+    // Breaches of the plan's measures, matched on the case when the measure counts the
+    // population's own table, else on the child.
+    if !plan.breaches.measures.is_empty() {
+        let flags = breaches(plan, inp)?;
+        for c in cases.iter_mut() {
+            let mut hit: Vec<String> = plan
+                .breaches
+                .measures
+                .iter()
+                .filter(|m| {
+                    flags.get(m.as_str()).is_some_and(|(same_table, keys)| {
+                        if *same_table {
+                            keys.contains(&c.case_id)
+                                || (plan.unit == Unit::Child
+                                    && c.child_id.as_ref().is_some_and(|ch| keys.contains(ch)))
+                        } else {
+                            c.child_id.as_ref().is_some_and(|ch| keys.contains(ch))
+                        }
+                    })
+                })
+                .cloned()
+                .collect();
+            hit.sort();
+            c.breached = hit;
+        }
+    }
+    // Strata: census strata first (in plan order), then the sampled ones by name.
+    let mut names: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    let mut census_units: Vec<Vec<usize>> = vec![Vec::new(); plan.census.len()];
+    for (i, c) in cases.iter().enumerate() {
+        if let Some(ci) = census[i] {
+            census_units[ci].push(i);
+            continue;
+        }
+        let parts: Vec<String> = plan
+            .strata
+            .iter()
+            .map(|s| match s {
+                StratumBy::Column(col) => values[col][i]
+                    .clone()
+                    .filter(|v| !v.is_empty())
+                    .unwrap_or_else(|| "unknown".into()),
+                StratumBy::Breached(m) => {
+                    if c.breached.contains(m) {
+                        format!("{m} breached")
+                    } else {
+                        format!("{m} not breached")
+                    }
+                }
+                StratumBy::AnyBreach => {
+                    if c.breached.is_empty() {
+                        "no breach".into()
+                    } else {
+                        "breach".into()
+                    }
+                }
+            })
+            .collect();
+        let name = if parts.is_empty() {
+            "all".to_string()
+        } else {
+            parts.join(" / ")
+        };
+        names.entry(name).or_default().push(i);
+    }
+    let key_order = |units: &mut Vec<usize>| {
+        units.sort_by(|&a, &b| cases[a].case_id.as_bytes().cmp(cases[b].case_id.as_bytes()))
+    };
+    let mut strata: Vec<Stratum> = Vec::new();
+    for (ci, mut units) in census_units.into_iter().enumerate() {
+        key_order(&mut units);
+        strata.push(Stratum {
+            name: format!("census: {}", plan.census[ci].name),
+            census: true,
+            weight: 0.0,
+            rounds: vec![units.len() as u64],
+            units,
+        });
+    }
+    for (name, mut units) in names {
+        key_order(&mut units);
+        let big = units.len() as f64;
+        let mut weight = match plan.allocation {
+            Allocation::Proportional | Allocation::Fixed => big,
+            Allocation::Equal => 1.0,
+            Allocation::Neyman => {
+                let p = *SamplePlan::lookup(&plan.prior, &name).ok_or_else(|| {
+                    invalid(format!(
+                        "{}: [prior] has no rate for stratum `{name}` and no `default`",
+                        plan.file
+                    ))
+                })?;
+                big * (p * (1.0 - p)).sqrt()
+            }
+        };
+        if plan.breaches.oversample != 1.0 && is_breach_stratum(plan, &name) {
+            weight *= plan.breaches.oversample;
+        }
+        strata.push(Stratum {
+            name,
+            census: false,
+            units,
+            weight,
+            rounds: Vec::new(),
+        });
+    }
+    for (si, s) in strata.iter().enumerate() {
+        for &u in &s.units {
+            cases[u].stratum = si;
+        }
+    }
+    // Allocation: the first draw, then each extension from what is left.
+    let sampled: Vec<usize> = (0..strata.len()).filter(|&i| !strata[i].census).collect();
+    let first = match plan.allocation {
+        Allocation::Fixed => sampled
+            .iter()
+            .map(|&i| {
+                let s = &strata[i];
+                let want = *SamplePlan::lookup(&plan.fixed, &s.name).ok_or_else(|| {
+                    invalid(format!(
+                        "{}: [fixed] has no size for stratum `{}` and no `default`",
+                        plan.file, s.name
+                    ))
+                })?;
+                let cap = plan.max_per_stratum.unwrap_or(u64::MAX).min(s.population());
+                if want > cap {
+                    notes.push(format!(
+                        "stratum `{}`: {want} asked for, {cap} drawn (all it has, or the cap)",
+                        s.name
+                    ));
+                }
+                Ok(want.min(cap))
+            })
+            .collect::<Result<Vec<u64>, SampleError>>()?,
+        _ => {
+            let bounds: Vec<(u64, u64)> = sampled
+                .iter()
+                .map(|&i| {
+                    let n = strata[i].population();
+                    (
+                        plan.min_per_stratum.min(n),
+                        plan.max_per_stratum.unwrap_or(u64::MAX).min(n),
+                    )
+                })
+                .collect();
+            let weights: Vec<f64> = sampled.iter().map(|&i| strata[i].weight).collect();
+            let (sizes, note) = allocate(plan.size, &weights, &bounds)?;
+            notes.extend(note);
+            sizes
+        }
+    };
+    for (k, &i) in sampled.iter().enumerate() {
+        strata[i].rounds.push(first[k]);
+    }
+    for (r, &add) in inp.extensions.iter().enumerate() {
+        for s in strata.iter_mut().filter(|s| s.census) {
+            s.rounds.push(0);
+        }
+        let bounds: Vec<(u64, u64)> = sampled
+            .iter()
+            .map(|&i| {
+                let s = &strata[i];
+                let cap = plan.max_per_stratum.unwrap_or(u64::MAX).min(s.population());
+                (0, cap.saturating_sub(s.size()))
+            })
+            .collect();
+        let weights: Vec<f64> = sampled
+            .iter()
+            .map(|&i| {
+                let s = &strata[i];
+                // What is left of the stratum carries the weight of the plan's allocation.
+                let left = s.population().saturating_sub(s.size()) as f64;
+                if s.population() == 0 {
+                    0.0
+                } else {
+                    s.weight * left / s.population() as f64
+                }
+            })
+            .collect();
+        let (sizes, note) = allocate(add, &weights, &bounds)?;
+        notes.extend(note.map(|n| format!("extension {}: {n}", r + 1)));
+        for (k, &i) in sampled.iter().enumerate() {
+            strata[i].rounds.push(sizes[k]);
+        }
+    }
+    // Each stratum from its own stream.
+    let mut selected = Vec::new();
+    for (si, s) in strata.iter().enumerate() {
+        let order = select(inp.seed, &s.name, s.units.len(), s.size() as usize);
+        let mut round_end = s.rounds.iter().scan(0u64, |acc, r| {
+            *acc += r;
+            Some(*acc)
+        });
+        let mut round = 1;
+        let mut end = round_end.next().unwrap_or(0);
+        for (k, pos) in order.into_iter().enumerate() {
+            while k as u64 >= end {
+                round += 1;
+                end = round_end.next().unwrap_or(u64::MAX);
+            }
+            selected.push(Selected {
+                case: s.units[pos],
+                stratum: si,
+                order: k as u64 + 1,
+                round,
+                auditor: None,
+            });
+        }
+    }
+    let unassigned = assign_auditors(&plan.auditors, &cases, &mut selected);
+    if unassigned > 0 {
+        notes.push(format!(
+            "{unassigned} cases have no auditor: every auditor is from the case's team or \
+             has reached their maximum"
+        ));
+    }
+    Ok(Sample {
+        plan: plan.clone(),
+        period: inp.period,
+        seed: inp.seed,
+        as_of,
+        date_columns,
+        cases,
+        strata,
+        excluded,
+        selected,
+        notes,
+    })
+}
+
+fn is_breach_stratum(plan: &SamplePlan, name: &str) -> bool {
+    name.split(" / ").any(|part| {
+        part == "breach"
+            || plan
+                .breaches
+                .measures
+                .iter()
+                .any(|m| part == format!("{m} breached"))
+    })
+}
+
+/// The population after the plan's filter: the cases, each one's census stratum (if any),
+/// the values of the stratifying columns, and the cases left out with the reason.
+struct PopulationFrame {
+    cases: Vec<Case>,
+    census: Vec<Option<usize>>,
+    values: BTreeMap<String, Vec<Option<String>>>,
+    excluded: Vec<Excluded>,
+    dates: Vec<&'static str>,
+}
+
+const DOB: &str = "__dob";
+const CENSUS: &str = "__census";
+
+fn population(
+    plan: &SamplePlan,
+    ex: &Extracts,
+    period: Period,
+) -> Result<PopulationFrame, SampleError> {
+    let p = &plan.population;
+    let t = p.table;
+    let df = ex.frame(t.name).ok_or_else(|| {
+        invalid(format!(
+            "the plan samples {}, but {} is not in the data",
+            t.name,
+            t.file_name()
+        ))
+    })?;
+    let first = epoch_days(period.start());
+    let last = epoch_days(period.end().min(ex.as_of));
+    let day = |c: &str| col(c).cast(DataType::Date).cast(DataType::Int32);
+    let mut lf = df.clone().lazy();
+    lf = match &p.rows {
+        Rows::Open { start, end } => {
+            let f = day(start).lt_eq(lit(last));
+            lf.filter(match end {
+                Some(e) => f.and(day(e).is_null().or(day(e).gt_eq(lit(first)))),
+                None => f,
+            })
+        }
+        Rows::OpenAtEnd { start, end } => {
+            let f = day(start).lt_eq(lit(last));
+            lf.filter(match end {
+                Some(e) => f.and(day(e).is_null().or(day(e).gt(lit(last)))),
+                None => f,
+            })
+        }
+        Rows::Started { date } => {
+            lf.filter(day(date).gt_eq(lit(first)).and(day(date).lt_eq(lit(last))))
+        }
+    };
+    // The child's columns, and the team of the worker where the table has no team.
+    let has_child = t.column(schema::CHILD_ID).is_some();
+    if has_child && t.name != schema::CHILDREN {
+        if let Some(ch) = ex.frame(schema::CHILDREN) {
+            let mut cols = vec![col(schema::CHILD_ID).alias("__cid")];
+            for c in ["sex", "ethnicity", "disability"] {
+                cols.push(col(c));
+            }
+            cols.push(day(schema::DATE_OF_BIRTH).alias(DOB));
+            lf = lf.left_join(
+                ch.clone().lazy().select(cols),
+                col(schema::CHILD_ID),
+                col("__cid"),
+            );
+        }
+    } else if t.name == schema::CHILDREN {
+        lf = lf.with_column(day(schema::DATE_OF_BIRTH).alias(DOB));
+    }
+    let has_team = t.column("team").is_some();
+    if !has_team && t.column("worker").is_some() {
+        if let Some(w) = ex.frame(schema::WORKERS) {
+            lf = lf.left_join(
+                w.clone()
+                    .lazy()
+                    .select([col("worker").alias("__w"), col("team")]),
+                col("worker"),
+                col("__w"),
+            );
+        }
+    }
+    let mut df = lf.collect()?;
+    // Ages at the end of the period, by the same rule as the measures' age bands.
+    let at = last;
+    let dobs: Vec<Option<i32>> = match df.column(DOB) {
+        Ok(c) => c.i32()?.iter().collect(),
+        Err(_) => vec![None; df.height()],
+    };
+    let ages: Vec<Option<i64>> = dobs
+        .iter()
+        .map(|d| {
+            d.filter(|&d| d <= at)
+                .map(|d| crate::metrics::engine::whole_months(d, at) / 12)
+        })
+        .collect();
+    let bands: Vec<&str> = dobs
+        .iter()
+        .map(|d| crate::metrics::engine::age_band(*d, at))
+        .collect();
+    df.with_column(Column::new("age".into(), ages))?;
+    df.with_column(Column::new("age_band".into(), bands))?;
+    for c in ["sex", "ethnicity", "disability"] {
+        if df.column(c).is_err() {
+            df.with_column(Column::full_null(c.into(), df.height(), &DataType::String))?;
+        }
+    }
+    if df.column("team").is_err() {
+        df.with_column(Column::full_null(
+            "team".into(),
+            df.height(),
+            &DataType::String,
+        ))?;
+    }
+    let mut lf = df.lazy();
+    if let Some((_, f)) = &p.filter {
+        lf = lf.filter(f.clone().fill_null(lit(false)));
+    }
+    // The first census stratum whose condition a case meets.
+    let mut census = lit(NULL).cast(DataType::Int32);
+    for (i, c) in plan.census.iter().enumerate().rev() {
+        census = when(c.filter.1.clone().fill_null(lit(false)))
+            .then(lit(i as i32))
+            .otherwise(census);
+    }
+    let df = lf.with_column(census.alias(CENSUS)).collect()?;
+
+    let text = |name: &str| -> Result<Vec<Option<String>>, SampleError> {
+        let c = df.column(name)?.cast(&DataType::String)?;
+        Ok(c.str()?
+            .iter()
+            .map(|v| {
+                v.map(|s| match s {
+                    "true" => "Y".to_string(),
+                    "false" => "N".to_string(),
+                    s => s.to_string(),
+                })
+            })
+            .collect())
+    };
+    let keys = text(t.key)?;
+    let children = if has_child {
+        text(schema::CHILD_ID)?
+    } else {
+        vec![None; df.height()]
+    };
+    let teams = text("team")?;
+    let workers = if df.column("worker").is_ok() {
+        text("worker")?
+    } else {
+        vec![None; df.height()]
+    };
+    let date_cols: Vec<&'static str> = t
+        .columns
+        .iter()
+        .filter(|c| matches!(c.kind, Kind::Date | Kind::DateTime))
+        .map(|c| c.name)
+        .collect();
+    let mut dates: Vec<Vec<Option<i32>>> = Vec::new();
+    for c in &date_cols {
+        let s = df
+            .column(c)?
+            .cast(&DataType::Date)?
+            .cast(&DataType::Int32)?;
+        dates.push(s.i32()?.iter().collect());
+    }
+    let census_of: Vec<Option<usize>> = df
+        .column(CENSUS)?
+        .i32()?
+        .iter()
+        .map(|v| v.map(|v| v as usize))
+        .collect();
+    let mut values: BTreeMap<String, Vec<Option<String>>> = BTreeMap::new();
+    for s in &plan.strata {
+        if let StratumBy::Column(c) = s {
+            values.insert(c.clone(), text(c)?);
+        }
+    }
+    // The date that makes a case a child's latest: its start, else its own date.
+    let order_date = match &p.rows {
+        Rows::Open { start, .. } | Rows::OpenAtEnd { start, .. } => *start,
+        Rows::Started { date } => *date,
+    };
+    let order_ix = date_cols.iter().position(|c| *c == order_date).unwrap_or(0);
+    let mut excluded = Vec::new();
+    let mut rows: Vec<usize> = Vec::new();
+    for i in 0..df.height() {
+        match (&keys[i], plan.unit, &children[i]) {
+            (None, _, _) => excluded.push(Excluded {
+                case_id: String::new(),
+                child_id: children[i].clone(),
+                reason: format!("no {} (the case key)", t.key),
+            }),
+            (Some(_), Unit::Child, None) => excluded.push(Excluded {
+                case_id: keys[i].clone().unwrap_or_default(),
+                child_id: None,
+                reason: "no child_id (the unit is the child)".into(),
+            }),
+            _ => rows.push(i),
+        }
+    }
+    if plan.unit == Unit::Child {
+        // One unit per child: their latest case (latest date, then highest key).
+        let mut latest: BTreeMap<&str, usize> = BTreeMap::new();
+        for &i in &rows {
+            let child = children[i].as_deref().expect("checked");
+            let better = |j: usize| {
+                (dates.get(order_ix).and_then(|d| d[i]), keys[i].as_deref())
+                    > (dates.get(order_ix).and_then(|d| d[j]), keys[j].as_deref())
+            };
+            match latest.get(child) {
+                Some(&j) if !better(j) => {}
+                _ => {
+                    latest.insert(child, i);
+                }
+            }
+        }
+        let chosen: BTreeSet<usize> = latest.values().copied().collect();
+        rows.retain(|i| chosen.contains(i));
+    }
+    let cases = rows
+        .iter()
+        .map(|&i| Case {
+            case_id: keys[i].clone().expect("checked"),
+            child_id: children[i].clone(),
+            team: teams[i].clone(),
+            worker: workers[i].clone(),
+            dates: dates
+                .iter()
+                .map(|d| d[i].map(crate::metrics::engine::date_of))
+                .collect(),
+            breached: Vec::new(),
+            stratum: 0,
+        })
+        .collect();
+    let census = rows.iter().map(|&i| census_of[i]).collect();
+    let values = values
+        .into_iter()
+        .map(|(k, v)| (k, rows.iter().map(|&i| v[i].clone()).collect()))
+        .collect();
+    Ok(PopulationFrame {
+        cases,
+        census,
+        values,
+        excluded,
+        dates: date_cols,
+    })
+}
+
+/// Measure id -> (whether it counts the plan's own table, the keys counted against it: case
+/// keys for the plan's table, else child ids).
+fn breaches(
+    plan: &SamplePlan,
+    inp: &DrawInputs,
+) -> Result<BTreeMap<String, (bool, BTreeSet<String>)>, SampleError> {
+    let mut lib = inp.library.clone();
+    lib.select(&plan.breaches.measures)
+        .map_err(|e| invalid(format!("{}: [breaches]: {e}", plan.file)))?;
+    let to = Period::containing(
+        crate::periods::Grain::Month,
+        inp.period.end().min(inp.extracts.as_of),
+    );
+    let from = Period {
+        grain: crate::periods::Grain::Month,
+        index: Period::containing(crate::periods::Grain::Month, inp.period.start()).index
+            - (plan.breaches.months as i32 - 1),
+    };
+    let ev = crate::metrics::evaluate(
+        inp.extracts,
+        &lib,
+        inp.calendar,
+        &EvalOptions {
+            grain: crate::periods::Grain::Month,
+            from: Some(from),
+            to: Some(to),
+            by: Vec::new(),
+            cases: true,
+        },
+    )
+    .map_err(|e| invalid(e.to_string()))?;
+    for m in &lib.metrics {
+        if let Some(n) = ev
+            .notes
+            .iter()
+            .find(|n| n.starts_with(&format!("{}: not available", m.id)))
+        {
+            return Err(invalid(format!(
+                "{}: [breaches] measure {n}; remove it from the plan",
+                plan.file
+            )));
+        }
+    }
+    let mut out: BTreeMap<String, (bool, BTreeSet<String>)> = lib
+        .metrics
+        .iter()
+        .map(|m| {
+            (
+                m.id.clone(),
+                (
+                    m.population.table.name == plan.population.table.name,
+                    BTreeSet::new(),
+                ),
+            )
+        })
+        .collect();
+    for f in ev.cases {
+        let Some((same, keys)) = out.get_mut(&f.metric_id) else {
+            continue;
+        };
+        if *same {
+            keys.insert(f.key);
+            if let Some(c) = f.child_id {
+                if plan.unit == Unit::Child {
+                    keys.insert(c);
+                }
+            }
+        } else if let Some(c) = f.child_id {
+            keys.insert(c);
+        }
+    }
+    Ok(out)
+}
+
+/// Integer sizes in proportion to `weights`, adding up to `total`, each within its
+/// `(min, max)` bounds: bounded strata are fixed at their bound and the rest shared again
+/// until none crosses a bound; then whole numbers by largest remainder (ties to the first
+/// stratum). Returns a note when the strata cannot hold `total`.
+pub fn allocate(
+    total: u64,
+    weights: &[f64],
+    bounds: &[(u64, u64)],
+) -> Result<(Vec<u64>, Option<String>), SampleError> {
+    let k = weights.len();
+    let min_sum: u64 = bounds.iter().map(|b| b.0).sum();
+    if min_sum > total {
+        return Err(invalid(format!(
+            "the minimum per stratum needs {min_sum} cases over {k} strata, more than the \
+             sample size {total}: lower min_per_stratum or raise size"
+        )));
+    }
+    let max_sum: u64 = bounds
+        .iter()
+        .map(|b| b.1)
+        .fold(0u64, |a, b| a.saturating_add(b));
+    if max_sum <= total {
+        let note = (max_sum < total).then(|| {
+            format!("{total} asked for but the strata hold only {max_sum} (after caps): all drawn")
+        });
+        return Ok((bounds.iter().map(|b| b.1).collect(), note));
+    }
+    // Real-valued shares within bounds.
+    let mut share = vec![0.0f64; k];
+    let mut fixed = vec![false; k];
+    loop {
+        let left = total as f64 - (0..k).filter(|&i| fixed[i]).map(|i| share[i]).sum::<f64>();
+        let w: f64 = (0..k).filter(|&i| !fixed[i]).map(|i| weights[i]).sum();
+        let free: Vec<usize> = (0..k).filter(|&i| !fixed[i]).collect();
+        for &i in &free {
+            share[i] = if w > 0.0 {
+                left * weights[i] / w
+            } else {
+                left / free.len() as f64
+            };
+        }
+        let mut changed = false;
+        for &i in &free {
+            let (lo, hi) = (bounds[i].0 as f64, bounds[i].1 as f64);
+            if share[i] < lo {
+                share[i] = lo;
+                fixed[i] = true;
+                changed = true;
+            } else if share[i] > hi {
+                share[i] = hi;
+                fixed[i] = true;
+                changed = true;
+            }
+        }
+        if !changed || free.is_empty() {
+            break;
+        }
+    }
+    let mut sizes: Vec<u64> = (0..k)
+        .map(|i| (share[i].floor() as u64).clamp(bounds[i].0, bounds[i].1))
+        .collect();
+    let mut left = total.saturating_sub(sizes.iter().sum());
+    let mut order: Vec<usize> = (0..k).collect();
+    order.sort_by(|&a, &b| {
+        let ra = share[a] - share[a].floor();
+        let rb = share[b] - share[b].floor();
+        rb.total_cmp(&ra).then(a.cmp(&b))
+    });
+    while left > 0 {
+        let mut gave = false;
+        for &i in &order {
+            if left == 0 {
+                break;
+            }
+            if sizes[i] < bounds[i].1 {
+                sizes[i] += 1;
+                left -= 1;
+                gave = true;
+            }
+        }
+        if !gave {
+            break;
+        }
+    }
+    Ok((sizes, None))
+}
+
+/// The stream of one stratum.
+pub fn stream(seed: u64, stratum: &str) -> ChaCha20Rng {
+    let mut h = Sha256::new();
+    h.update(b"csc-audit/sample/v1\0");
+    h.update(seed.to_string().as_bytes());
+    h.update(b"\0");
+    h.update(stratum.as_bytes());
+    ChaCha20Rng::from_seed(h.finalize().into())
+}
+
+/// An unbiased integer in 0..n from the stream (Lemire 2019, "Fast random integer generation
+/// in an interval", ACM TOMACS 29(1)).
+fn below(rng: &mut ChaCha20Rng, n: u64) -> u64 {
+    let threshold = n.wrapping_neg() % n;
+    loop {
+        let m = rng.next_u64() as u128 * n as u128;
+        if (m as u64) >= threshold {
+            return (m >> 64) as u64;
+        }
+    }
+}
+
+/// The positions (in key order) of the first `n` of `len` units in the stratum's shuffle.
+pub fn select(seed: u64, stratum: &str, len: usize, n: usize) -> Vec<usize> {
+    let mut rng = stream(seed, stratum);
+    let mut perm: Vec<usize> = (0..len).collect();
+    let n = n.min(len);
+    for i in 0..n {
+        let j = i + below(&mut rng, (len - i) as u64) as usize;
+        perm.swap(i, j);
+    }
+    perm.truncate(n);
+    perm
+}
+
+/// Gives each selected case to the auditor with the fewest cases so far who is not from the
+/// case's team and has room (ties to the first listed). Returns how many got no one.
+fn assign_auditors(auditors: &[plan::Auditor], cases: &[Case], selected: &mut [Selected]) -> usize {
+    if auditors.is_empty() {
+        return 0;
+    }
+    let mut load = vec![0u64; auditors.len()];
+    let mut unassigned = 0;
+    for s in selected.iter_mut() {
+        let team = cases[s.case].team.as_deref();
+        let pick = (0..auditors.len())
+            .filter(|&a| {
+                let own = auditors[a].team.is_some() && auditors[a].team.as_deref() == team;
+                !own && auditors[a].max.is_none_or(|m| load[a] < m)
+            })
+            .min_by_key(|&a| (load[a], a));
+        match pick {
+            Some(a) => {
+                load[a] += 1;
+                s.auditor = Some(auditors[a].name.clone());
+            }
+            None => unassigned += 1,
+        }
+    }
+    unassigned
+}
+
+/// One earlier audit: the case or child, and when.
+#[derive(Debug, Clone)]
+struct Audited {
+    line: u64,
+    case_id: Option<String>,
+    child_id: Option<String>,
+    date: NaiveDate,
+}
+
+/// Reads an audit history (CSV: `child_id` and/or `case_id`, and `audit_date`). Every bad
+/// row is reported with its line.
+fn read_history(path: &std::path::Path) -> Result<Vec<Audited>, SampleError> {
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path)
+        .map_err(|e| invalid(format!("cannot read the audit history {name}: {e}")))?;
+    let (text, _) = crate::ingest::decode(&bytes).map_err(|e| invalid(format!("{name}: {e}")))?;
+    let mut r = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let headers: Vec<String> = r
+        .headers()
+        .map_err(|e| invalid(format!("{name}: {e}")))?
+        .iter()
+        .map(schema::normalise_header)
+        .collect();
+    let find = |n: &str| headers.iter().position(|h| h == n);
+    let (case_col, child_col, date_col) = (find("case_id"), find("child_id"), find("audit_date"));
+    let date_col = date_col.ok_or_else(|| {
+        invalid(format!("{name}: no `audit_date` column (the audit history needs audit_date and child_id or case_id)"))
+    })?;
+    if case_col.is_none() && child_col.is_none() {
+        return Err(invalid(format!(
+            "{name}: no `child_id` or `case_id` column"
+        )));
+    }
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    for (i, rec) in r.records().enumerate() {
+        let line = i as u64 + 2;
+        let rec = match rec {
+            Ok(r) => r,
+            Err(e) => {
+                errors.push(format!("{name} line {line}: {e}"));
+                continue;
+            }
+        };
+        let get = |c: Option<usize>| {
+            c.and_then(|c| rec.get(c))
+                .map(|v| crate::values::normalise_id(v).0.to_string())
+                .filter(|s| !s.is_empty())
+        };
+        let raw_date = rec.get(date_col).unwrap_or("").trim();
+        let date = match crate::values::parse_date(raw_date) {
+            Ok(Some(d)) => d,
+            Ok(None) => {
+                errors.push(format!("{name} line {line}, column audit_date: empty"));
+                continue;
+            }
+            Err(e) => {
+                errors.push(format!(
+                    "{name} line {line}, column audit_date: {}",
+                    e.message
+                ));
+                continue;
+            }
+        };
+        let (case_id, child_id) = (get(case_col), get(child_col));
+        if case_id.is_none() && child_id.is_none() {
+            errors.push(format!("{name} line {line}: no case_id or child_id"));
+            continue;
+        }
+        out.push(Audited {
+            line,
+            case_id,
+            child_id,
+            date,
+        });
+    }
+    if !errors.is_empty() {
+        return Err(invalid(format!(
+            "the audit history has {} bad rows; fix them so that no audited case is drawn \
+             again:\n  {}",
+            errors.len(),
+            errors.join("\n  ")
+        )));
+    }
+    Ok(out)
+}
