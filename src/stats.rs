@@ -219,4 +219,92 @@ mod tests {
         assert_eq!(quantile(&[], 0.5), None);
         assert_eq!(quantile(&[3.0], 0.75), Some(3.0));
     }
+
+    /// Clopper-Pearson limits from scipy 1.x: `scipy.stats.beta.ppf(0.025, x, n - x + 1)`
+    /// and `beta.ppf(0.975, x + 1, n - x)`; 7/50 is the reference (0.0582-0.2674).
+    #[test]
+    fn clopper_pearson_matches_scipy() {
+        let near = |a: f64, b: f64| (a - b).abs() < 5e-6;
+        for (x, n, lo, hi) in [
+            (7.0, 50.0, 0.058192, 0.267396),
+            (0.0, 20.0, 0.0, 0.168433),
+            (20.0, 20.0, 0.831567, 1.0),
+            (1.0, 29.0, 0.000873, 0.177644),
+            (81.0, 263.0, 0.252737, 0.367622),
+            (3.0, 10.0, 0.066740, 0.652453),
+            // Fractional, as on an effective sample size.
+            (12.5, 40.3, 0.174213, 0.475259),
+        ] {
+            let (l, h) = clopper_pearson(x, n, 0.95).unwrap();
+            assert!(near(l, lo) && near(h, hi), "{x}/{n}: {l:.6}-{h:.6}");
+        }
+        assert_eq!(clopper_pearson(1.0, 0.0, 0.95), None);
+        assert_eq!(clopper_pearson(3.0, 2.0, 0.95), None);
+    }
+
+    /// n0 = z^2 p(1-p)/e^2 = 384.146 (z = 1.959964); with N = 300: 168.7 -> 169 (the issue's
+    /// reference); N = 1000: 277.7 -> 278; N = 50: 44.3 -> 45; p = 0.8, N = 500: 245.85 ->
+    /// 246 and 165.03 -> 166 (computed with scipy.stats.norm.ppf).
+    #[test]
+    fn sample_sizes_match_reference_values() {
+        assert_eq!(sample_size(0.05, 0.95, 0.5, Some(300)), (385, Some(169)));
+        assert_eq!(sample_size(0.05, 0.95, 0.5, Some(1000)), (385, Some(278)));
+        assert_eq!(sample_size(0.05, 0.95, 0.5, Some(50)), (385, Some(45)));
+        assert_eq!(sample_size(0.05, 0.95, 0.8, Some(500)), (246, Some(166)));
+        assert_eq!(sample_size(0.05, 0.95, 0.5, None), (385, None));
+        // 90% confidence: z = 1.644854, n0 = 270.55 -> 271.
+        assert_eq!(sample_size(0.05, 0.90, 0.5, None).0, 271);
+    }
+
+    /// Discovery sizes: ln(0.05)/ln(0.95) = 58.4 -> 59 (the AICPA attribute-sampling table's
+    /// 59 for a 5% tolerable rate at 95% confidence, no deviations); 1%: 298.07 -> 299;
+    /// 10%: 28.43 -> 29; 5% at 90% confidence: 44.89 -> 45.
+    #[test]
+    fn discovery_sizes_match_reference_values() {
+        assert_eq!(discovery_size(0.05, 0.95), 59);
+        assert_eq!(discovery_size(0.01, 0.95), 299);
+        assert_eq!(discovery_size(0.10, 0.95), 29);
+        assert_eq!(discovery_size(0.05, 0.90), 45);
+    }
+
+    /// Worked by hand. Strata (N, n, yes): A (100, 10, 7), B (50, 5, 5) every case
+    /// compliant, C (50, 5, 2). W = 0.5, 0.25, 0.25; p = 0.35 + 0.25 + 0.10 = 0.70;
+    /// v = 0.25 x 0.9 x 0.21 / 9 + 0 + 0.0625 x 0.9 x 0.24 / 4 = 0.00525 + 0.003375 =
+    /// 0.008625. n* = 0.21 / 0.008625 = 24.35, x (z / t_17)^2 = 21.0 > n = 20, so n* = 20;
+    /// Clopper-Pearson on 14 of 20: 0.457211 - 0.881068 (scipy beta.ppf).
+    #[test]
+    fn stratified_estimate_matches_hand_worked_example() {
+        let s = |population, answered, yes| StratumCount {
+            population,
+            answered,
+            yes,
+        };
+        let e = stratified_proportion(&[s(100, 10, 7), s(50, 5, 5), s(50, 5, 2)], 0.95).unwrap();
+        assert!((e.proportion - 0.70).abs() < 1e-12, "{e:?}");
+        assert!((e.variance - 0.008625).abs() < 1e-12, "{e:?}");
+        assert_eq!(e.effective_n, 20.0);
+        assert!(
+            (e.low - 0.457211).abs() < 5e-6 && (e.high - 0.881068).abs() < 5e-6,
+            "{e:?}"
+        );
+        // (300, 10, 5), (100, 10, 10): p = 0.625, v = 0.5625 x (1 - 1/30) x 0.25 / 9 =
+        // 0.0151042; n* = 0.234375 / v = 15.517, x (1.959964 / 2.100922)^2 (t with 18 df)
+        // = 13.5049; Clopper-Pearson on 8.4406 of 13.5049: 0.329928 - 0.864060 (scipy).
+        let e = stratified_proportion(&[s(300, 10, 5), s(100, 10, 10)], 0.95).unwrap();
+        assert!((e.proportion - 0.625).abs() < 1e-12);
+        assert!((e.variance - 0.015104167).abs() < 1e-9);
+        assert!((e.effective_n - 13.504883).abs() < 1e-5, "{e:?}");
+        assert!(
+            (e.low - 0.329928).abs() < 5e-6 && (e.high - 0.864060).abs() < 5e-6,
+            "{e:?}"
+        );
+        // Every case compliant: no variance, n* = n = 10; Clopper-Pearson 10/10 = 0.691503-1.
+        let e = stratified_proportion(&[s(40, 8, 8), s(10, 2, 2)], 0.95).unwrap();
+        assert_eq!((e.proportion, e.variance, e.effective_n), (1.0, 0.0, 10.0));
+        assert!((e.low - 0.691503).abs() < 5e-6 && e.high == 1.0, "{e:?}");
+        // Strata with no answers carry no weight; nothing answered gives no estimate.
+        let e = stratified_proportion(&[s(40, 8, 8), s(500, 0, 0)], 0.95).unwrap();
+        assert_eq!(e.proportion, 1.0);
+        assert_eq!(stratified_proportion(&[s(40, 0, 0)], 0.95), None);
+    }
 }

@@ -232,6 +232,9 @@ pub fn manifest(
                 "rounds": st.rounds,
                 "weight": round6(st.weight),
                 "inclusion_probability": round6(st.inclusion_probability()),
+                // The stratum's cases in the order the shuffle runs over (by key): with the
+                // seed, enough to re-draw it by other means (audits/redraw.py).
+                "cases": st.units.iter().map(|&u| s.cases[u].case_id.as_str()).collect::<Vec<_>>(),
             })
         })
         .collect();

@@ -1021,3 +1021,155 @@ fn read_history(path: &std::path::Path) -> Result<Vec<Audited>, SampleError> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alloc(total: u64, w: &[f64], b: &[(u64, u64)]) -> Vec<u64> {
+        allocate(total, w, b).unwrap().0
+    }
+
+    #[test]
+    fn allocation_adds_up_within_bounds() {
+        let free = |k| vec![(0, u64::MAX); k];
+        assert_eq!(alloc(10, &[50.0, 30.0, 20.0], &free(3)), [5, 3, 2]);
+        // Thirds: 3.33 each, the spare one to the first stratum.
+        assert_eq!(alloc(10, &[1.0, 1.0, 1.0], &free(3)), [4, 3, 3]);
+        // Minimum 2: the small strata are raised and the large one gives way.
+        assert_eq!(alloc(10, &[90.0, 5.0, 5.0], &[(2, 100); 3]), [6, 2, 2]);
+        // A cap of 3 sends the rest to the other stratum.
+        assert_eq!(alloc(10, &[100.0, 1.0], &[(0, 3), (0, 100)]), [3, 7]);
+        // A stratum smaller than its share is taken whole.
+        assert_eq!(alloc(10, &[10.0, 10.0], &[(0, 2), (0, 50)]), [2, 8]);
+        // Largest remainders: 40 x (14, 4, 41, 70, 46, 80, 62, 45) / 362 = 1.547, 0.442,
+        // 4.530, 7.735, 5.083, 8.840, 6.851, 4.972: floors add to 35, and the 5 left go to
+        // the largest remainders .972, .851, .840, .735, .547.
+        let w = [14.0, 4.0, 41.0, 70.0, 46.0, 80.0, 62.0, 45.0];
+        let a = alloc(40, &w, &free(8));
+        assert_eq!(a, [2, 0, 4, 8, 5, 9, 7, 5]);
+        assert_eq!(a.iter().sum::<u64>(), 40);
+        // Too small for the minimum: an error that says what to change.
+        let e = allocate(3, &[1.0, 1.0], &[(2, 9), (2, 9)])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("min_per_stratum"), "{e}");
+        // Strata too small for the size: all of them, with a note.
+        let (s, note) = allocate(30, &[1.0, 1.0], &[(0, 4), (0, 5)]).unwrap();
+        assert_eq!(s, [4, 5]);
+        assert!(note.unwrap().contains("only 9"));
+    }
+
+    #[test]
+    fn streams_are_keyed_by_seed_and_stratum() {
+        let a = select(7, "North", 50, 10);
+        assert_eq!(a, select(7, "North", 50, 10));
+        assert_ne!(a, select(8, "North", 50, 10));
+        assert_ne!(a, select(7, "South", 50, 10));
+        // Distinct positions inside the stratum.
+        let set: BTreeSet<usize> = a.iter().copied().collect();
+        assert_eq!(set.len(), 10);
+        assert!(a.iter().all(|&p| p < 50));
+        // Extending continues the same shuffle.
+        assert_eq!(select(7, "North", 50, 15)[..10], a[..]);
+        assert_eq!(select(7, "North", 5, 9).len(), 5);
+        // Pinned draws, computed independently by audits/redraw.py (Python's `cryptography`
+        // ChaCha20, no Rust): a change to the method would break every recorded sample.
+        assert_eq!(select(1, "all", 10, 3), [6, 3, 0]);
+        assert_eq!(
+            select(7, "North", 50, 10),
+            [23, 26, 16, 22, 32, 14, 48, 21, 44, 17]
+        );
+    }
+
+    /// Over 4,000 seeds each unit is drawn about 4000 x n_h / N_h times. The statistic
+    /// sum (O - E)^2 / (E (1 - pi)) over the units is close to chi-square with
+    /// sum (N_h - 1) = 25 degrees of freedom; it must stay below the 99.9% point, 52.62
+    /// (scipy.stats.chi2.ppf(0.999, 25)), and no unit may be more than 4.5 standard
+    /// deviations from its expected count. A biased draw (say modulo bias, or a first unit
+    /// never drawn) fails.
+    #[test]
+    fn selection_frequencies_match_inclusion_probabilities() {
+        let strata = [("North", 20usize, 5usize), ("South", 7, 3)];
+        let seeds = 4000u64;
+        let mut chi = 0.0;
+        for (name, big, n) in strata {
+            let mut count = vec![0u64; big];
+            for seed in 0..seeds {
+                for p in select(seed, name, big, n) {
+                    count[p] += 1;
+                }
+            }
+            let pi = n as f64 / big as f64;
+            let e = seeds as f64 * pi;
+            for (unit, &o) in count.iter().enumerate() {
+                let z = (o as f64 - e) / (e * (1.0 - pi)).sqrt();
+                assert!(z.abs() < 4.5, "{name} unit {unit}: {o} draws, {e} expected");
+                chi += z * z;
+            }
+        }
+        assert!(
+            chi < 52.62,
+            "chi-square {chi:.2} over 25 degrees of freedom"
+        );
+    }
+
+    #[test]
+    fn auditors_are_balanced_and_never_from_the_case_team() {
+        let auditors = vec![
+            plan::Auditor {
+                name: "A".into(),
+                team: Some("North".into()),
+                max: None,
+            },
+            plan::Auditor {
+                name: "B".into(),
+                team: Some("South".into()),
+                max: None,
+            },
+            plan::Auditor {
+                name: "C".into(),
+                team: None,
+                max: Some(1),
+            },
+        ];
+        let case = |team: &str| Case {
+            case_id: String::new(),
+            child_id: None,
+            team: Some(team.into()),
+            worker: None,
+            dates: vec![],
+            breached: vec![],
+            stratum: 0,
+        };
+        let cases: Vec<Case> = ["North", "North", "South", "East", "North", "South"]
+            .iter()
+            .map(|t| case(t))
+            .collect();
+        let mut sel: Vec<Selected> = (0..cases.len())
+            .map(|i| Selected {
+                case: i,
+                stratum: 0,
+                order: i as u64 + 1,
+                round: 1,
+                auditor: None,
+            })
+            .collect();
+        assert_eq!(assign_auditors(&auditors, &cases, &mut sel), 0);
+        let got: Vec<&str> = sel.iter().map(|s| s.auditor.as_deref().unwrap()).collect();
+        assert_eq!(got, ["B", "C", "A", "A", "B", "A"]);
+        for s in &sel {
+            let a = auditors
+                .iter()
+                .find(|a| a.name == *s.auditor.as_ref().unwrap())
+                .unwrap();
+            assert_ne!(a.team, cases[s.case].team);
+        }
+        // No one left for a North case once C is full and B is the only other.
+        let only_north = vec![auditors[0].clone()];
+        let mut one = vec![sel[0].clone()];
+        one[0].auditor = None;
+        assert_eq!(assign_auditors(&only_north, &cases, &mut one), 1);
+        assert_eq!(one[0].auditor, None);
+    }
+}
