@@ -907,28 +907,52 @@ pub fn select(seed: u64, stratum: &str, len: usize, n: usize) -> Vec<usize> {
 }
 
 /// Gives each selected case to the auditor with the fewest cases so far who is not from the
-/// case's team and has room (ties to the first listed). Returns how many got no one.
+/// case's team and has room (ties to the first listed), then evens out the workloads: while
+/// one auditor has two or more cases more than another who may take one of them, the last
+/// such case moves. Returns how many cases got no one.
 fn assign_auditors(auditors: &[plan::Auditor], cases: &[Case], selected: &mut [Selected]) -> usize {
     if auditors.is_empty() {
         return 0;
     }
+    let can = |a: usize, case: usize| {
+        auditors[a].team.is_none() || auditors[a].team.as_deref() != cases[case].team.as_deref()
+    };
     let mut load = vec![0u64; auditors.len()];
-    let mut unassigned = 0;
-    for s in selected.iter_mut() {
-        let team = cases[s.case].team.as_deref();
+    let mut who: Vec<Option<usize>> = vec![None; selected.len()];
+    for (i, s) in selected.iter().enumerate() {
         let pick = (0..auditors.len())
-            .filter(|&a| {
-                let own = auditors[a].team.is_some() && auditors[a].team.as_deref() == team;
-                !own && auditors[a].max.is_none_or(|m| load[a] < m)
-            })
+            .filter(|&a| can(a, s.case) && auditors[a].max.is_none_or(|m| load[a] < m))
             .min_by_key(|&a| (load[a], a));
-        match pick {
-            Some(a) => {
-                load[a] += 1;
-                s.auditor = Some(auditors[a].name.clone());
-            }
-            None => unassigned += 1,
+        if let Some(a) = pick {
+            load[a] += 1;
+            who[i] = Some(a);
         }
+    }
+    // Each move lowers the sum of squared workloads, so this ends.
+    'even: loop {
+        let mut pairs: Vec<(usize, usize)> = (0..auditors.len())
+            .flat_map(|a| (0..auditors.len()).map(move |b| (a, b)))
+            .filter(|&(a, b)| load[a] >= load[b] + 2)
+            .filter(|&(_, b)| auditors[b].max.is_none_or(|m| load[b] < m))
+            .collect();
+        pairs.sort_by_key(|&(a, b)| (std::cmp::Reverse(load[a] - load[b]), a, b));
+        for (a, b) in pairs {
+            if let Some(i) = (0..selected.len())
+                .rev()
+                .find(|&i| who[i] == Some(a) && can(b, selected[i].case))
+            {
+                who[i] = Some(b);
+                load[a] -= 1;
+                load[b] += 1;
+                continue 'even;
+            }
+        }
+        break;
+    }
+    let mut unassigned = 0;
+    for (s, w) in selected.iter_mut().zip(who) {
+        s.auditor = w.map(|a| auditors[a].name.clone());
+        unassigned += usize::from(w.is_none());
     }
     unassigned
 }

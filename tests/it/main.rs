@@ -4,6 +4,7 @@ mod cli;
 mod import;
 mod ingest;
 mod metrics;
+mod sample;
 mod synth;
 
 use chrono::NaiveDate;
