@@ -218,6 +218,7 @@ pub fn run(args: SampleArgs) -> Result<ExitCode> {
                 );
             };
             let plan = SamplePlan::load(&d.plan)?;
+            folder::refuse_existing(out, d.force)?;
             let l = load(&d.data, d.as_of, &d.common)?;
             let s = draw_with(&plan, &l, period, seed, &[])?;
             folder::write_new(

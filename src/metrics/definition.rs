@@ -495,7 +495,7 @@ struct RawBucket {
 
 // ---- Errors with lines ----------------------------------------------------------------
 
-fn line_of(text: &str, offset: usize) -> usize {
+pub(crate) fn line_of(text: &str, offset: usize) -> usize {
     text.as_bytes()[..offset.min(text.len())]
         .iter()
         .filter(|&&b| b == b'\n')

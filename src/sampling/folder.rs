@@ -42,14 +42,9 @@ pub fn render(
     ])
 }
 
-/// Writes a new sample folder. A folder that already holds a sample is refused unless
-/// `force`: an audit sample is never replaced silently.
-pub fn write_new(
-    out: &Path,
-    s: &Sample,
-    prov: &Provenance,
-    force: bool,
-) -> Result<Vec<InputFile>, SampleError> {
+/// A folder that already holds a sample is refused unless `force`: an audit sample is
+/// never replaced silently.
+pub fn refuse_existing(out: &Path, force: bool) -> Result<(), SampleError> {
     let existing: Vec<&str> = [MANIFEST, SAMPLE_CSV, SAMPLE_XLSX]
         .into_iter()
         .filter(|f| out.join(f).exists())
@@ -64,6 +59,17 @@ pub fn write_new(
             out.display()
         )));
     }
+    Ok(())
+}
+
+/// Writes a new sample folder (see [`refuse_existing`]).
+pub fn write_new(
+    out: &Path,
+    s: &Sample,
+    prov: &Provenance,
+    force: bool,
+) -> Result<Vec<InputFile>, SampleError> {
+    refuse_existing(out, force)?;
     let inputs = manifest::input_files(
         prov.data,
         history_path(&s.plan).as_deref(),

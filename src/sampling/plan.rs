@@ -260,9 +260,9 @@ impl SamplePlan {
             message,
         };
         let raw: RawPlan = toml::from_str(text).map_err(|e| {
-            let line = e.span().map_or(1, |s| {
-                text[..s.start.min(text.len())].lines().count().max(1)
-            });
+            let line = e
+                .span()
+                .map_or(1, |s| crate::metrics::definition::line_of(text, s.start));
             PlanError {
                 file: file.to_string(),
                 line,

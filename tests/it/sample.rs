@@ -453,3 +453,202 @@ fn audit_results_give_estimates_and_name_bad_rows() {
             "line 2, column seen_alone: `maybe` is not yes/no",
         ));
 }
+
+/// Draws a plan written in the test on sample_data (loaded once per call) for a period.
+fn draw_plan(text: &str, period: &str, seed: u64) -> Result<csc_audit::sampling::Sample, String> {
+    use csc_audit::sampling::{draw, DrawInputs, SamplePlan};
+    let plan = SamplePlan::parse(text, "test.toml", Path::new(".")).map_err(|e| e.to_string())?;
+    let ex = crate::load_dir(&repo("sample_data"));
+    let lib = csc_audit::metrics::Library::builtin();
+    let cal = csc_audit::calendar::Calendar::england_and_wales();
+    let period = csc_audit::periods::Period::parse(plan.population.period, period)?;
+    draw(
+        &plan,
+        &DrawInputs {
+            extracts: &ex,
+            library: &lib,
+            calendar: &cal,
+            period,
+            seed,
+            extensions: &[],
+        },
+    )
+    .map_err(|e| e.to_string())
+}
+
+fn sizes(s: &csc_audit::sampling::Sample) -> BTreeMap<String, (u64, u64)> {
+    s.strata
+        .iter()
+        .map(|st| (st.name.clone(), (st.population(), st.size())))
+        .collect()
+}
+
+#[test]
+fn allocations_units_and_populations() {
+    // Referrals received in a quarter, every referral a unit, a fixed size per team.
+    let fixed = r#"
+        id = "front_door"
+        unit = "case"
+        size = 1
+        allocation = "fixed"
+        strata = ["team"]
+        [fixed]
+        MASH = 7
+        default = 3
+        [population]
+        table = "referrals"
+        rows = "started"
+        period = "quarter"
+        filter = "outcome = 'nfa'"
+    "#;
+    let s = draw_plan(fixed, "2024-25 Q3", 1).unwrap();
+    let z = sizes(&s);
+    assert_eq!(z["MASH"].1, 7.min(z["MASH"].0), "{z:?}");
+    for (name, (big, n)) in &z {
+        if name != "MASH" {
+            assert_eq!(*n, 3.min(*big), "{name}");
+        }
+    }
+    // Every unit an NFA referral received in October-December 2024.
+    let received = s
+        .date_columns
+        .iter()
+        .position(|c| *c == "received_at")
+        .unwrap();
+    for c in &s.cases {
+        let d = c.dates[received].unwrap();
+        assert!(d >= chrono::NaiveDate::from_ymd_opt(2024, 10, 1).unwrap());
+        assert!(d <= chrono::NaiveDate::from_ymd_opt(2024, 12, 31).unwrap());
+    }
+    let nfa = std::fs::read_to_string(repo("sample_data/referrals.csv"))
+        .unwrap()
+        .lines()
+        .filter(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            f[5] == "nfa" && f[2] >= "2024-10-01" && f[2] < "2025-01-01"
+        })
+        .count();
+    assert_eq!(
+        s.cases.len(),
+        nfa,
+        "one unit per NFA referral in the quarter"
+    );
+
+    // Equal allocation of 20 over the teams of open CP plans at the end of March 2025.
+    let equal = r#"
+        id = "equal"
+        size = 20
+        allocation = "equal"
+        strata = ["team"]
+        [population]
+        table = "cp_plans"
+        rows = "open_at_end"
+    "#;
+    let s = draw_plan(equal, "2025-03", 1).unwrap();
+    let n: Vec<u64> = sizes(&s).values().map(|v| v.1).collect();
+    assert_eq!(n, [5, 5, 5, 5]);
+    // Open on 31 March: started by then and not ended by then.
+    let (start, end) = (0, 1);
+    let last = chrono::NaiveDate::from_ymd_opt(2025, 3, 31).unwrap();
+    for c in &s.cases {
+        assert!(c.dates[start].unwrap() <= last);
+        assert!(c.dates[end].is_none_or(|e| e > last), "{c:?}");
+    }
+
+    // Neyman: a stratum expected always to pass gets only its minimum.
+    let neyman = r#"
+        id = "neyman"
+        size = 20
+        allocation = "neyman"
+        strata = ["team"]
+        min_per_stratum = 1
+        [prior]
+        "Disabled Children" = 0.0
+        default = 0.3
+        [population]
+        table = "cp_plans"
+        rows = "open_at_end"
+    "#;
+    let z = sizes(&draw_plan(neyman, "2025-03", 1).unwrap());
+    assert_eq!(z["Disabled Children"].1, 1);
+    assert_eq!(z.values().map(|v| v.1).sum::<u64>(), 20);
+}
+
+#[test]
+fn plan_mistakes_name_the_line_and_what_to_write() {
+    let base = |extra: &str, population: &str| {
+        format!("id = \"p\"\nsize = 10\n{extra}\n[population]\n{population}\n")
+    };
+    for (text, want) in [
+        (
+            base("", "table = \"plans\"\nrows = \"open\""),
+            "test.toml:5: population.table: no table `plans`",
+        ),
+        (
+            base("", "table = \"cp_plans\"\nrows = \"opened\""),
+            "`opened` is not a kind of population",
+        ),
+        (
+            base(
+                "strata = [\"colour\"]",
+                "table = \"cp_plans\"\nrows = \"open\"",
+            ),
+            "`colour` is not a column of cp_plans",
+        ),
+        (
+            base(
+                "strata = [\"breached:icpc_15wd\"]",
+                "table = \"cp_plans\"\nrows = \"open\"",
+            ),
+            "list `icpc_15wd` in [breaches] measures first",
+        ),
+        (
+            base(
+                "allocation = \"neyman\"",
+                "table = \"cp_plans\"\nrows = \"open\"",
+            ),
+            "neyman needs [prior]",
+        ),
+        (
+            base(
+                "",
+                "table = \"cp_plans\"\nrows = \"open\"\nfilter = \"shoe_size > 3\"",
+            ),
+            "`shoe_size` is not a column",
+        ),
+        (
+            base("sise = 3", "table = \"cp_plans\"\nrows = \"open\""),
+            "test.toml:3: plan: unknown field `sise`",
+        ),
+        (
+            base("unit = \"child\"", "table = \"workers\"\nrows = \"open\""),
+            "workers has no child_id",
+        ),
+        (
+            base(
+                "max_per_stratum = 1\nmin_per_stratum = 2",
+                "table = \"cp_plans\"\nrows = \"open\"",
+            ),
+            "below min_per_stratum",
+        ),
+    ] {
+        let e = draw_plan(&text, "2025-03", 1).unwrap_err();
+        assert!(e.contains(want), "{e}\nwanted: {want}");
+    }
+    // A size the strata minimums cannot fit, and a period of the wrong grain.
+    let tight = base(
+        "strata = [\"team\"]\nmin_per_stratum = 3\nsize = 5",
+        "table = \"cp_plans\"\nrows = \"open\"",
+    )
+    .replacen("size = 10\n", "", 1);
+    assert!(draw_plan(&tight, "2025-03", 1)
+        .unwrap_err()
+        .contains("lower min_per_stratum or raise size"));
+    let e = draw_plan(
+        &base("", "table = \"cp_plans\"\nrows = \"open\""),
+        "2024-25 Q3",
+        1,
+    )
+    .unwrap_err();
+    assert!(e.contains("is not a month period"), "{e}");
+}
