@@ -2,7 +2,8 @@
 //!
 //! The modules follow the data's journey: [`schema`] (the extract format, written once) ->
 //! [`values`] and [`ingest`] (reading and checking every row) -> [`calendar`] (working days)
-//! -> [`report`] (the data-quality report). [`synth`] makes a synthetic council to try it on.
+//! -> [`report`] (the data-quality report) -> [`metrics`] -> [`sampling`] (the audit sample
+//! and its estimates) with [`stats`]. [`synth`] makes a synthetic council to try it on.
 
 pub mod calendar;
 pub mod fsutil;

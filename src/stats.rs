@@ -50,7 +50,7 @@ fn t_quantile(p: f64, df: f64) -> f64 {
 /// is not positive or `x` is outside 0..=n.
 pub fn clopper_pearson(x: f64, n: f64, confidence: f64) -> Option<(f64, f64)> {
     use statrs::function::beta::inv_beta_reg;
-    if !(n > 0.0) || !(0.0..=n).contains(&x) {
+    if n.is_nan() || n <= 0.0 || !(0.0..=n).contains(&x) {
         return None;
     }
     let a = 1.0 - confidence;

@@ -98,8 +98,11 @@ fn headers(s: &Sample) -> Vec<&str> {
     h
 }
 
+/// A selected case's text fields, its dates, and its inclusion probability and weight.
+type SampleRow = (Vec<String>, Vec<Option<chrono::NaiveDate>>, [f64; 2]);
+
 /// The selected cases, stratum by stratum, in selection order.
-fn rows(s: &Sample) -> Vec<(Vec<String>, Vec<Option<chrono::NaiveDate>>, [f64; 2])> {
+fn rows(s: &Sample) -> Vec<SampleRow> {
     let mut sel: Vec<&super::Selected> = s.selected.iter().collect();
     sel.sort_by_key(|x| (x.stratum, x.order));
     sel.iter()
@@ -126,9 +129,7 @@ fn rows(s: &Sample) -> Vec<(Vec<String>, Vec<Option<chrono::NaiveDate>>, [f64; 2
         .collect()
 }
 
-fn cells<'a>(
-    (t, dates, [p, w]): &'a (Vec<String>, Vec<Option<chrono::NaiveDate>>, [f64; 2]),
-) -> Vec<Cell<'a>> {
+fn cells<'a>((t, dates, [p, w]): &'a SampleRow) -> Vec<Cell<'a>> {
     let mut c = vec![
         Cell::Text(&t[0]),
         Cell::Text(&t[1]),

@@ -528,7 +528,7 @@ pub fn to_text(r: &AuditResults) -> String {
     let mut s = String::new();
     let show = |e: &EstimateRow| match (e.estimate, e.ci_low, e.ci_high) {
         (Some(p), Some(l), Some(h)) => format!(
-            "{:>5.1}%  ({:.1}% to {:.1}%)  {} of {} audited",
+            "{:>5.1}%  ({:.1}% to {:.1}%)  {} of {} answered",
             100.0 * p,
             100.0 * l,
             100.0 * h,
