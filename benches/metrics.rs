@@ -1,6 +1,6 @@
-//! The whole metric library over one council (criterion), and, when
-//! `CSC_AUDIT_BENCH_DATA` names a folder (for example `synth --scale 190 --years 6`, England),
-//! one timed run over it that reports load time, evaluation time and peak memory:
+//! The whole metric library and the monthly audit sample over one council (criterion), and,
+//! when `CSC_AUDIT_BENCH_DATA` names a folder (for example `synth --scale 190 --years 6`,
+//! England), one timed run over it that reports load time, evaluation time and peak memory:
 //!
 //! ```sh
 //! target/release/csc-audit synth --out /tmp/england --scale 190 --years 6 --seed 1
@@ -12,7 +12,8 @@ use criterion::Criterion;
 use csc_audit::calendar::Calendar;
 use csc_audit::ingest::{load, LoadOptions};
 use csc_audit::metrics::{evaluate, EvalOptions, Library};
-use csc_audit::periods::Grain;
+use csc_audit::periods::{Grain, Period};
+use csc_audit::sampling::{draw, DrawInputs, SamplePlan};
 use csc_audit::synth::{write, SynthOptions};
 use std::hint::black_box;
 use std::path::Path;
@@ -95,6 +96,27 @@ fn main() {
         b.iter(|| {
             let ex = load(black_box(dir.path()), &load_opts()).unwrap();
             evaluate(&ex, &lib, &cal, &monthly()).unwrap()
+        })
+    });
+    // The monthly audit sample of audits/monthly.toml: population, breaches (three measures
+    // over three months, case by case), strata, allocation, draw and auditors.
+    let plan_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("audits/monthly.toml");
+    let plan = SamplePlan::load(&plan_path).unwrap();
+    let period = Period::parse(Grain::Month, &ex.as_of.format("%Y-%m").to_string()).unwrap();
+    g.bench_function("draw the monthly audit sample", |b| {
+        b.iter(|| {
+            draw(
+                black_box(&plan),
+                &DrawInputs {
+                    extracts: &ex,
+                    library: &lib,
+                    calendar: &cal,
+                    period,
+                    seed: 1,
+                    extensions: &[],
+                },
+            )
+            .unwrap()
         })
     });
     g.finish();
