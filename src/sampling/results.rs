@@ -139,7 +139,8 @@ fn read_table(path: &Path) -> Result<Table, SampleError> {
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase())
         .unwrap_or_default();
-    if ext == "xlsx" || ext == "xlsm" {
+    // Every non-empty row with its line (row number in a sheet).
+    let (name, raw): (String, Vec<(u64, Vec<String>)>) = if ext == "xlsx" || ext == "xlsm" {
         use crate::import::annex_a::{read_workbook, Cell as X};
         let sheets = read_workbook(path).map_err(|e| invalid(e.to_string()))?;
         let sheet = sheets
@@ -155,45 +156,51 @@ fn read_table(path: &Path) -> Result<Table, SampleError> {
             X::Text(s) => s.trim().to_string(),
             X::Number(v) | X::Date(v) => tabular::num(Some(*v), 6),
         };
-        let mut it = sheet
+        let rows = sheet
             .rows
             .iter()
             .enumerate()
-            .skip_while(|(_, r)| r.iter().all(|c| matches!(c, X::Empty)));
-        let (_, head) = it
-            .next()
-            .ok_or_else(|| invalid(format!("{name}: no header row")))?;
-        return Ok(Table {
-            name: format!("{name} (sheet {})", sheet.name),
-            headers: head.iter().map(text).collect(),
-            rows: it
-                .filter(|(_, r)| r.iter().any(|c| !matches!(c, X::Empty)))
-                .map(|(i, r)| (i as u64 + 1, r.iter().map(text).collect()))
-                .collect(),
-        });
-    }
-    let bytes = std::fs::read(path).map_err(|e| invalid(format!("cannot read {name}: {e}")))?;
-    let (text, _) = crate::ingest::decode(&bytes).map_err(|e| invalid(format!("{name}: {e}")))?;
-    let mut rd = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_reader(text.as_bytes());
-    let headers = rd
-        .headers()
-        .map_err(|e| invalid(format!("{name}: {e}")))?
-        .iter()
-        .map(|s| s.trim().to_string())
-        .collect();
-    let mut rows = Vec::new();
-    for (i, rec) in rd.records().enumerate() {
-        let rec = rec.map_err(|e| invalid(format!("{name} line {}: {e}", i + 2)))?;
-        if rec.iter().all(|c| c.trim().is_empty()) {
-            continue;
+            .map(|(i, r)| (i as u64 + 1, r.iter().map(text).collect()))
+            .collect();
+        (format!("{name} (sheet {})", sheet.name), rows)
+    } else {
+        let bytes = std::fs::read(path).map_err(|e| invalid(format!("cannot read {name}: {e}")))?;
+        let (text, _) =
+            crate::ingest::decode(&bytes).map_err(|e| invalid(format!("{name}: {e}")))?;
+        let mut rd = csv::ReaderBuilder::new()
+            .flexible(true)
+            .has_headers(false)
+            .from_reader(text.as_bytes());
+        let mut rows = Vec::new();
+        for (i, rec) in rd.records().enumerate() {
+            let rec = rec.map_err(|e| invalid(format!("{name} line {}: {e}", i + 1)))?;
+            rows.push((
+                i as u64 + 1,
+                rec.iter().map(|s| s.trim().to_string()).collect(),
+            ));
         }
-        rows.push((
-            i as u64 + 2,
-            rec.iter().map(|s| s.trim().to_string()).collect(),
-        ));
+        (name, rows)
+    };
+    let mut rows: Vec<(u64, Vec<String>)> = raw
+        .into_iter()
+        .filter(|(_, r)| r.iter().any(|c| !c.is_empty()))
+        .collect();
+    // The header: the first of the first ten rows that names the case (a title row above
+    // it is common), else the first row.
+    let is_key = |c: &String| {
+        let n = crate::import::annex_a::normalise(c).replace(' ', "_");
+        n == "case_id" || n == "child_id"
+    };
+    let h = rows
+        .iter()
+        .take(10)
+        .position(|(_, r)| r.iter().any(is_key))
+        .unwrap_or(0);
+    if rows.is_empty() {
+        return Err(invalid(format!("{name}: no rows")));
     }
+    let headers = rows[h].1.clone();
+    rows.drain(..=h);
     Ok(Table {
         name,
         headers,

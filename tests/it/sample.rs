@@ -433,6 +433,33 @@ fn audit_results_give_estimates_and_name_bad_rows() {
     let not = std::fs::read_to_string(out.join("not_audited.csv")).unwrap();
     assert_eq!(not.lines().count(), 4);
 
+    // The same results in a workbook (a title row above the header, as people make them)
+    // give the same estimates.
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let sheet = wb.add_worksheet();
+    sheet.write_string(0, 0, "March audits").unwrap();
+    for (r, line) in results.lines().enumerate() {
+        for (c, v) in line.split(',').enumerate() {
+            sheet.write_string(r as u32 + 2, c as u16, v).unwrap();
+        }
+    }
+    let xlsx = dir.path().join("results.xlsx");
+    wb.save(&xlsx).unwrap();
+    let out2 = dir.path().join("estimates-xlsx");
+    csc()
+        .args(["audit-results", "--sample"])
+        .arg(dir.path())
+        .arg("--results")
+        .arg(&xlsx)
+        .arg("--out")
+        .arg(&out2)
+        .assert()
+        .success();
+    assert_eq!(
+        std::fs::read(out.join("estimates.csv")).unwrap(),
+        std::fs::read(out2.join("estimates.csv")).unwrap()
+    );
+
     // A case not in the sample and a value that is not yes/no: named with the line; nothing
     // estimated.
     let bad = results
