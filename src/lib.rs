@@ -15,6 +15,7 @@ pub mod periods;
 pub mod report;
 pub mod sampling;
 pub mod schema;
+pub mod spc;
 pub mod stats;
 pub mod synth;
 pub mod tabular;

@@ -1,0 +1,483 @@
+//! Statistical process control as NHS England's "Making Data Count" teaches it (XmR charts,
+//! p-charts, the four special-cause rules, variation and assurance readings) and funnel
+//! plots (Spiegelhalter 2005) to compare teams of different sizes.
+
+/// Points needed before limits mean anything (Making Data Count asks for 12 or more).
+pub const MIN_POINTS: usize = 12;
+/// Run and trend length that signals a special cause.
+pub const RUN: usize = 7;
+/// 3 / d2 with d2 = 1.128 for moving ranges of two points.
+pub const XMR_SCALE: f64 = 2.66;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// A point above the upper or below the lower process limit.
+    BeyondLimit,
+    /// 7 or more points in a row above (or below) the mean; a point on the mean breaks it.
+    Shift,
+    /// 7 or more points in a row each higher (or lower) than the one before; a tie breaks it.
+    Trend,
+    /// 2 of 3 points in a row beyond 2 sigma on the same side.
+    TwoOfThree,
+}
+
+impl Rule {
+    pub fn name(self) -> &'static str {
+        match self {
+            Rule::BeyondLimit => "beyond a limit",
+            Rule::Shift => "7 in a row one side of the mean",
+            Rule::Trend => "7 rising or falling",
+            Rule::TwoOfThree => "2 of 3 beyond 2 sigma",
+        }
+    }
+}
+
+/// The limits at one point (an XmR chart's are the same at every point; a p-chart's depend
+/// on each month's denominator).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    pub mean: f64,
+    pub lower: f64,
+    pub upper: f64,
+    pub lower_2s: f64,
+    pub upper_2s: f64,
+}
+
+/// A chart's reading: limits per point, and the rules each point is part of.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spc {
+    pub limits: Vec<Limits>,
+    pub signals: Vec<Vec<Rule>>,
+}
+
+/// XmR limits from the baseline points (the first `baseline` values, all when `None`):
+/// mean +/- 2.66 x mean moving range; 2 sigma at two thirds of that. `None` with fewer than
+/// [`MIN_POINTS`] baseline points.
+pub fn xmr(values: &[f64], baseline: Option<usize>) -> Option<Spc> {
+    let base = &values[..baseline.unwrap_or(values.len()).min(values.len())];
+    if base.len() < MIN_POINTS {
+        return None;
+    }
+    let mean = base.iter().sum::<f64>() / base.len() as f64;
+    let mr = base.windows(2).map(|w| (w[1] - w[0]).abs()).sum::<f64>() / (base.len() - 1) as f64;
+    let l = Limits {
+        mean,
+        lower: mean - XMR_SCALE * mr,
+        upper: mean + XMR_SCALE * mr,
+        lower_2s: mean - XMR_SCALE * mr * 2.0 / 3.0,
+        upper_2s: mean + XMR_SCALE * mr * 2.0 / 3.0,
+    };
+    let limits = vec![l; values.len()];
+    let signals = rules(values, &limits);
+    Some(Spc { limits, signals })
+}
+
+/// p-chart of `x_i` of `n_i`: p = sum x / sum n over the baseline, limits at each point
+/// p +/- 3 sqrt(p (1 - p) / n_i), within 0 and 1. Months with no denominator get no
+/// limits (NaN) and no signals. `None` with fewer than [`MIN_POINTS`] baseline months that
+/// have a denominator.
+pub fn p_chart(x: &[f64], n: &[f64], baseline: Option<usize>) -> Option<Spc> {
+    let b = baseline.unwrap_or(x.len()).min(x.len());
+    if (0..b).filter(|&i| n[i] > 0.0).count() < MIN_POINTS {
+        return None;
+    }
+    let p = x[..b].iter().sum::<f64>() / n[..b].iter().sum::<f64>();
+    let limits: Vec<Limits> = n
+        .iter()
+        .map(|&ni| {
+            let s = if ni > 0.0 {
+                (p * (1.0 - p) / ni).sqrt()
+            } else {
+                f64::NAN
+            };
+            Limits {
+                mean: p,
+                lower: (p - 3.0 * s).max(0.0),
+                upper: (p + 3.0 * s).min(1.0),
+                lower_2s: (p - 2.0 * s).max(0.0),
+                upper_2s: (p + 2.0 * s).min(1.0),
+            }
+        })
+        .collect();
+    let values: Vec<f64> = x
+        .iter()
+        .zip(n)
+        .map(|(&a, &b)| if b > 0.0 { a / b } else { f64::NAN })
+        .collect();
+    let signals = rules(&values, &limits);
+    Some(Spc { limits, signals })
+}
+
+/// The special-cause rules; every point of a run, trend or 2-of-3 group is marked. NaN
+/// points (no value) break runs and trends.
+pub fn rules(values: &[f64], limits: &[Limits]) -> Vec<Vec<Rule>> {
+    let n = values.len();
+    let mut out: Vec<Vec<Rule>> = vec![Vec::new(); n];
+    let mark = |out: &mut Vec<Vec<Rule>>, from: usize, to: usize, r: Rule| {
+        for s in &mut out[from..to] {
+            if !s.contains(&r) {
+                s.push(r);
+            }
+        }
+    };
+    for i in 0..n {
+        let (v, l) = (values[i], limits[i]);
+        if v > l.upper || v < l.lower {
+            mark(&mut out, i, i + 1, Rule::BeyondLimit);
+        }
+    }
+    // Runs one side of the mean: +1 above, -1 below, 0 on it (or no value).
+    let side: Vec<i8> = (0..n)
+        .map(|i| {
+            let (v, m) = (values[i], limits[i].mean);
+            if v.is_nan() || v == m {
+                0
+            } else if v > m {
+                1
+            } else {
+                -1
+            }
+        })
+        .collect();
+    let mut start = 0;
+    for i in 1..=n {
+        if i == n || side[i] != side[start] || side[i] == 0 {
+            if side[start] != 0 && i - start >= RUN {
+                mark(&mut out, start, i, Rule::Shift);
+            }
+            start = i;
+        }
+    }
+    // Trends: each step up (or down); a tie or a missing value ends it. 7 points = 6 steps.
+    let step: Vec<i8> = values
+        .windows(2)
+        .map(|w| {
+            if w[0].is_nan() || w[1].is_nan() || w[1] == w[0] {
+                0
+            } else if w[1] > w[0] {
+                1
+            } else {
+                -1
+            }
+        })
+        .collect();
+    let mut start = 0;
+    for i in 1..=step.len() {
+        if i == step.len() || step[i] != step[start] || step[i] == 0 {
+            if step.get(start).is_some_and(|&s| s != 0) && i - start + 1 >= RUN {
+                mark(&mut out, start, i + 1, Rule::Trend);
+            }
+            start = i;
+        }
+    }
+    // 2 of 3 beyond 2 sigma, same side.
+    for i in 0..n.saturating_sub(2) {
+        for up in [true, false] {
+            let beyond = |j: usize| {
+                let (v, l) = (values[j], limits[j]);
+                if up {
+                    v > l.upper_2s
+                } else {
+                    v < l.lower_2s
+                }
+            };
+            let hits: Vec<usize> = (i..i + 3).filter(|&j| beyond(j)).collect();
+            if hits.len() >= 2 {
+                for j in hits {
+                    mark(&mut out, j, j + 1, Rule::TwoOfThree);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The variation reading of the latest point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variation {
+    CommonCause,
+    Improvement,
+    Concern,
+    /// A special cause where neither direction is better.
+    SpecialCause,
+}
+
+impl Variation {
+    pub fn label(self) -> &'static str {
+        match self {
+            Variation::CommonCause => "common cause",
+            Variation::Improvement => "special cause: improvement",
+            Variation::Concern => "special cause: concern",
+            Variation::SpecialCause => "special cause",
+        }
+    }
+}
+
+/// Whether the latest point is part of a signal, and which way: `higher_is_better` is `None`
+/// for a measure with no better direction.
+pub fn variation(values: &[f64], spc: &Spc, higher_is_better: Option<bool>) -> Variation {
+    let Some(last) = values.len().checked_sub(1) else {
+        return Variation::CommonCause;
+    };
+    if spc.signals[last].is_empty() {
+        return Variation::CommonCause;
+    }
+    let v = values[last];
+    let above = v > spc.limits[last].mean;
+    // A trend says which way by its last step.
+    let rising = last > 0 && v > values[last - 1];
+    let up = if spc.signals[last] == [Rule::Trend] {
+        rising
+    } else {
+        above
+    };
+    match higher_is_better {
+        None => Variation::SpecialCause,
+        Some(h) if h == up => Variation::Improvement,
+        Some(_) => Variation::Concern,
+    }
+}
+
+/// Will the process meet the target? From where the target lies against the latest limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Assurance {
+    ConsistentlyPassing,
+    ConsistentlyFailing,
+    HitAndMiss,
+}
+
+impl Assurance {
+    pub fn label(self) -> &'static str {
+        match self {
+            Assurance::ConsistentlyPassing => "consistently passing",
+            Assurance::ConsistentlyFailing => "consistently failing",
+            Assurance::HitAndMiss => "hit and miss",
+        }
+    }
+}
+
+pub fn assurance(limits: &Limits, target: f64, higher_is_better: bool) -> Assurance {
+    let (worst, best) = if higher_is_better {
+        (limits.lower, limits.upper)
+    } else {
+        (limits.upper, limits.lower)
+    };
+    let meets = |v: f64| {
+        if higher_is_better {
+            v >= target
+        } else {
+            v <= target
+        }
+    };
+    if meets(worst) {
+        Assurance::ConsistentlyPassing
+    } else if !meets(best) {
+        Assurance::ConsistentlyFailing
+    } else {
+        Assurance::HitAndMiss
+    }
+}
+
+/// Funnel limits for a proportion around `p0` at a denominator `n`: p0 +/- z sqrt(p0 (1 -
+/// p0) / n), within 0 and 1 (Spiegelhalter 2005, the normal approximation), with z = 1.96
+/// (95%) and 3.09 (99.8%).
+pub fn funnel_limits(p0: f64, n: f64) -> [(f64, f64); 2] {
+    let s = (p0 * (1.0 - p0) / n).sqrt();
+    [1.959_964, 3.090_232].map(|z| ((p0 - z * s).max(0.0), (p0 + z * s).min(1.0)))
+}
+
+/// Where a unit falls on a funnel: 0 inside 95%, +-1 between 95% and 99.8%, +-2 beyond 99.8%.
+pub fn funnel_band(p0: f64, x: f64, n: f64) -> i8 {
+    if n <= 0.0 {
+        return 0;
+    }
+    let p = x / n;
+    let [(l95, u95), (l998, u998)] = funnel_limits(p0, n);
+    if p > u998 {
+        2
+    } else if p > u95 {
+        1
+    } else if p < l998 {
+        -2
+    } else if p < l95 {
+        -1
+    } else {
+        0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flat(n: usize, v: f64) -> Vec<f64> {
+        vec![v; n]
+    }
+
+    /// 12 points alternating 10 and 12: mean 11, mean moving range 2, limits 11 +/- 5.32 =
+    /// 5.68 and 16.32; 2 sigma at 11 +/- 3.5467.
+    #[test]
+    fn xmr_limits_by_hand() {
+        let v: Vec<f64> = (0..12)
+            .map(|i| if i % 2 == 0 { 10.0 } else { 12.0 })
+            .collect();
+        let s = xmr(&v, None).unwrap();
+        let l = s.limits[0];
+        assert!((l.mean - 11.0).abs() < 1e-12);
+        assert!((l.upper - 16.32).abs() < 1e-12 && (l.lower - 5.68).abs() < 1e-12);
+        assert!((l.upper_2s - (11.0 + 5.32 * 2.0 / 3.0)).abs() < 1e-12);
+        assert!(s.signals.iter().all(|s| s.is_empty()), "{:?}", s.signals);
+        // Fewer than 12 points: no limits.
+        assert_eq!(xmr(&v[..11], None), None);
+        // A baseline: limits from the first 12, applied to later points.
+        let mut w = v.clone();
+        w.push(30.0);
+        let s = xmr(&w, Some(12)).unwrap();
+        assert_eq!(s.limits[12], l);
+        assert_eq!(s.signals[12], [Rule::BeyondLimit]);
+    }
+
+    #[test]
+    fn runs_of_seven_and_the_mean_breaking_them() {
+        // Limits from a fixed baseline around 10 that ends below the mean; then 7 points at
+        // 11: a shift.
+        let base: Vec<f64> = (0..12)
+            .map(|i| if i % 2 == 0 { 12.0 } else { 8.0 })
+            .collect();
+        let mut v = base.clone();
+        v.extend(flat(7, 11.0));
+        let s = xmr(&v, Some(12)).unwrap();
+        for i in 12..19 {
+            assert!(s.signals[i].contains(&Rule::Shift), "{i}");
+        }
+        assert!(s.signals[11].is_empty(), "{:?}", s.signals);
+        // Six above, one on the mean, six above: no shift.
+        let mut v = base.clone();
+        v.extend(flat(6, 11.0));
+        v.push(10.0);
+        v.extend(flat(6, 11.0));
+        let s = xmr(&v, Some(12)).unwrap();
+        assert!(
+            s.signals.iter().all(|x| !x.contains(&Rule::Shift)),
+            "{:?}",
+            s.signals
+        );
+    }
+
+    #[test]
+    fn trends_of_seven_and_ties_breaking_them() {
+        let base: Vec<f64> = (0..12)
+            .map(|i| if i % 2 == 0 { 5.0 } else { 15.0 })
+            .collect();
+        let mut v = base.clone();
+        v.extend([6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0]);
+        let s = xmr(&v, Some(12)).unwrap();
+        for i in 12..19 {
+            assert!(
+                s.signals[i].contains(&Rule::Trend),
+                "{i}: {:?}",
+                s.signals[i]
+            );
+        }
+        // 15 -> 6 in the baseline's last step is a fall, not part of the rise.
+        assert!(!s.signals[11].contains(&Rule::Trend));
+        // A tie in the middle: two rises of four points, no trend.
+        let mut v = base.clone();
+        v.extend([6.0, 7.0, 8.0, 9.0, 9.0, 10.0, 11.0, 12.0]);
+        let s = xmr(&v, Some(12)).unwrap();
+        assert!(
+            s.signals.iter().all(|x| !x.contains(&Rule::Trend)),
+            "{:?}",
+            s.signals
+        );
+        // Falling seven is a trend too.
+        let mut v = base;
+        v.extend([12.0, 11.0, 10.0, 9.0, 8.0, 7.0, 6.0]);
+        let s = xmr(&v, Some(12)).unwrap();
+        assert!(s.signals[18].contains(&Rule::Trend));
+    }
+
+    #[test]
+    fn two_of_three_beyond_two_sigma() {
+        // Baseline 10/12: mean 11, 2 sigma 14.5467 / 7.4533, limits 16.32 / 5.68.
+        let base: Vec<f64> = (0..12)
+            .map(|i| if i % 2 == 0 { 10.0 } else { 12.0 })
+            .collect();
+        let mut v = base.clone();
+        v.extend([15.0, 11.0, 15.0]);
+        let s = xmr(&v, Some(12)).unwrap();
+        assert_eq!(s.signals[12], [Rule::TwoOfThree]);
+        assert!(s.signals[13].is_empty());
+        assert_eq!(s.signals[14], [Rule::TwoOfThree]);
+        // Opposite sides do not count.
+        let mut v = base;
+        v.extend([15.0, 11.0, 7.0]);
+        let s = xmr(&v, Some(12)).unwrap();
+        assert!(
+            s.signals[12..].iter().all(|x| x.is_empty()),
+            "{:?}",
+            s.signals
+        );
+    }
+
+    /// p = 100 / 1000 = 0.1; at n = 100: 0.1 +/- 3 x 0.03 = 0.01 to 0.19; at n = 25: 0.1 +/-
+    /// 3 x 0.06 = 0 (clamped) to 0.28.
+    #[test]
+    fn p_chart_limits_follow_each_denominator() {
+        let mut n = vec![100.0; 10];
+        n.push(25.0);
+        n.push(75.0);
+        let mut x = vec![10.0; 10];
+        x.push(2.5);
+        x.push(7.5);
+        let s = p_chart(&x, &n, None).unwrap();
+        assert!((s.limits[0].mean - 0.1).abs() < 1e-12);
+        assert!((s.limits[0].upper - 0.19).abs() < 1e-12);
+        assert!((s.limits[0].lower - 0.01).abs() < 1e-12);
+        assert!((s.limits[10].upper - 0.28).abs() < 1e-12);
+        assert_eq!(s.limits[10].lower, 0.0);
+        assert!(p_chart(&x[..11], &n[..11], None).is_none());
+    }
+
+    #[test]
+    fn variation_and_assurance_readings() {
+        let base: Vec<f64> = (0..12)
+            .map(|i| if i % 2 == 0 { 80.0 } else { 84.0 })
+            .collect();
+        let mut v = base.clone();
+        v.push(95.0);
+        let s = xmr(&v, Some(12)).unwrap();
+        assert_eq!(variation(&v, &s, Some(true)), Variation::Improvement);
+        assert_eq!(variation(&v, &s, Some(false)), Variation::Concern);
+        assert_eq!(variation(&v, &s, None), Variation::SpecialCause);
+        assert_eq!(
+            variation(&base, &xmr(&base, None).unwrap(), Some(true)),
+            Variation::CommonCause
+        );
+        // Limits 82 +/- 10.64 = 71.36 to 92.64.
+        let l = s.limits[0];
+        assert_eq!(assurance(&l, 70.0, true), Assurance::ConsistentlyPassing);
+        assert_eq!(assurance(&l, 95.0, true), Assurance::ConsistentlyFailing);
+        assert_eq!(assurance(&l, 85.0, true), Assurance::HitAndMiss);
+        assert_eq!(assurance(&l, 95.0, false), Assurance::ConsistentlyPassing);
+        assert_eq!(assurance(&l, 70.0, false), Assurance::ConsistentlyFailing);
+    }
+
+    /// Worked example: overall 0.8; a team of 100: sd 0.04, 95% 0.8 +/- 0.0784 =
+    /// 0.7216-0.8784, 99.8% 0.8 +/- 0.1236 = 0.6764-0.9236; a team of 25: sd 0.08, 99.8%
+    /// upper 1.0472 clamped to 1.
+    #[test]
+    fn funnel_limits_worked_example() {
+        let [(l95, u95), (l998, u998)] = funnel_limits(0.8, 100.0);
+        assert!((l95 - 0.721601).abs() < 1e-5 && (u95 - 0.878399).abs() < 1e-5);
+        assert!((l998 - 0.676391).abs() < 1e-5 && (u998 - 0.923609).abs() < 1e-5);
+        assert_eq!(funnel_limits(0.8, 25.0)[1].1, 1.0);
+        assert_eq!(funnel_band(0.8, 80.0, 100.0), 0);
+        assert_eq!(funnel_band(0.8, 70.0, 100.0), -1);
+        assert_eq!(funnel_band(0.8, 60.0, 100.0), -2);
+        assert_eq!(funnel_band(0.8, 90.0, 100.0), 1);
+        assert_eq!(funnel_band(0.8, 95.0, 100.0), 2);
+        // The same 70% from a team of 10 is inside the funnel.
+        assert_eq!(funnel_band(0.8, 7.0, 10.0), 0);
+    }
+}
