@@ -140,6 +140,9 @@ enum Command {
     /// Completed audits -> estimates for the whole population, per question and grade,
     /// with 95% intervals that behave near 0% and 100%.
     AuditResults(cmd::sample::AuditResultsArgs),
+    /// One chart of one measure (trend, SPC, funnel, distribution, small multiples), SVG or
+    /// PNG.
+    Chart(cmd::chart::ChartArgs),
     /// Writes a synthetic council's extracts: realistic, internally consistent, seeded.
     Synth {
         /// Folder to write (created if missing; existing extract files are replaced).
@@ -463,6 +466,7 @@ fn run() -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Sample(args) => cmd::sample::run(args),
+        Command::Chart(args) => cmd::chart::run(args),
         Command::AuditResults(args) => cmd::sample::audit_results(args),
         Command::Synth {
             out,

@@ -1,3 +1,4 @@
 //! Commands with enough glue to deserve a file of their own.
 
+pub mod chart;
 pub mod sample;

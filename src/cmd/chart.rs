@@ -1,0 +1,121 @@
+//! `csc-audit chart`: one chart of one measure.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use chrono::NaiveDate;
+use csc_audit::charts::{self, Format, Kind, Request};
+use csc_audit::metrics::EvalOptions;
+use csc_audit::periods::{Grain, Period};
+
+#[derive(clap::Args)]
+pub struct ChartArgs {
+    /// The measure's id (`csc-audit metrics --list`).
+    #[arg(long)]
+    metric: String,
+    /// trend | spc | funnel | distribution | multiples (small multiples by --by).
+    #[arg(long, default_value = "trend")]
+    kind: String,
+    /// Folder of extracts, an Annex A workbook or a CIN census file.
+    #[arg(long, default_value = "sample_data")]
+    data: PathBuf,
+    /// Folder of metric definitions; default: ./metrics if present, else built in.
+    #[arg(long)]
+    metrics: Option<PathBuf>,
+    #[arg(long)]
+    calendar: Option<PathBuf>,
+    #[arg(long, value_parser = crate::parse_cli_date)]
+    as_of: Option<NaiveDate>,
+    /// month | quarter | year.
+    #[arg(long, default_value = "month")]
+    grain: String,
+    /// First and last period; default: the 24 months (8 quarters) to the as-of date.
+    #[arg(long)]
+    from: Option<String>,
+    #[arg(long)]
+    to: Option<String>,
+    /// The breakdown a funnel or small multiples compare.
+    #[arg(long, default_value = "team")]
+    by: String,
+    /// The period of a funnel or distribution; default: the last.
+    #[arg(long)]
+    period: Option<String>,
+    /// SPC: a p-chart (limits from each period's denominator) instead of XmR.
+    #[arg(long)]
+    p_chart: bool,
+    /// SPC: limits from the first N points only.
+    #[arg(long)]
+    baseline: Option<usize>,
+    /// The chart file: .svg or .png.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+pub fn run(a: ChartArgs) -> Result<ExitCode> {
+    let format = Format::from_path(&a.out).with_context(|| {
+        format!(
+            "{}: write the chart to a .svg or .png file",
+            a.out.display()
+        )
+    })?;
+    let kind = Kind::parse(&a.kind).with_context(|| {
+        format!(
+            "`{}` is not a chart; use trend, spc, funnel, distribution or multiples",
+            a.kind
+        )
+    })?;
+    let grain = Grain::parse(&a.grain)
+        .with_context(|| format!("`{}` is not a grain; use month, quarter or year", a.grain))?;
+    let mut lib = crate::load_library(a.metrics.as_deref())?;
+    lib.select(std::slice::from_ref(&a.metric))
+        .map_err(anyhow::Error::msg)?;
+    let (cal, source) = crate::load_calendar(a.calendar.as_deref())?;
+    let mut ex = crate::load_data(&a.data, a.as_of, chrono::Local::now().date_naive())?;
+    ex.note_calendar(&cal, &source);
+    if ex.report.has_fatal() {
+        eprint!("{}", ex.report.to_text(20));
+        anyhow::bail!("the data cannot be used as it is: see the report above");
+    }
+    let period = |s: &Option<String>| -> Result<Option<Period>> {
+        s.as_deref()
+            .map(|t| Period::parse(grain, t).map_err(anyhow::Error::msg))
+            .transpose()
+    };
+    let by = match kind {
+        Kind::Funnel | Kind::Multiples => vec![a.by.clone()],
+        _ => Vec::new(),
+    };
+    let ev = csc_audit::metrics::evaluate(
+        &ex,
+        &lib,
+        &cal,
+        &EvalOptions {
+            grain,
+            from: period(&a.from)?,
+            to: period(&a.to)?,
+            by,
+            cases: false,
+        },
+    )?;
+    for n in &ev.notes {
+        eprintln!("note: {n}");
+    }
+    let chart = charts::build(
+        &ev,
+        &Request {
+            metric: &lib.metrics[0],
+            kind,
+            by: &a.by,
+            period: a.period.as_deref(),
+            p_chart: a.p_chart,
+            baseline: a.baseline,
+        },
+    )
+    .map_err(anyhow::Error::msg)?;
+    let bytes = charts::render(&chart, format)?;
+    csc_audit::fsutil::write_atomic(&a.out, &bytes)
+        .with_context(|| format!("writing {}", a.out.display()))?;
+    eprintln!("wrote {}", a.out.display());
+    Ok(ExitCode::SUCCESS)
+}

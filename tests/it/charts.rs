@@ -1,0 +1,163 @@
+//! Charts: the SVG text of each kind on fixed data (insta snapshots), PNG output, and the
+//! `chart` command.
+
+use assert_cmd::Command;
+use csc_audit::charts::{render, Chart, Distribution, Format, Funnel, SpcChart, Trend};
+use csc_audit::spc;
+
+fn months(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| format!("{}-{:02}", 2023 + (i + 3) / 12, (i + 3) % 12 + 1))
+        .collect()
+}
+
+fn svg(c: &Chart) -> String {
+    String::from_utf8(render(c, Format::Svg).unwrap()).unwrap()
+}
+
+fn trend() -> Trend {
+    Trend {
+        title: "Referral decisions within 1 working day".into(),
+        unit: "%".into(),
+        labels: months(6),
+        values: vec![
+            Some(82.0),
+            Some(85.5),
+            None,
+            Some(90.0),
+            Some(88.0),
+            Some(93.5),
+        ],
+        target: Some(90.0),
+        rag: Some((90.0, 80.0)),
+        higher_is_better: Some(true),
+    }
+}
+
+#[test]
+fn trend_svg() {
+    let s = svg(&Chart::Trend(trend()));
+    assert!(s.contains("Referral decisions within 1 working day"));
+    assert!(s.contains("target 90"));
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn spc_svg() {
+    // A baseline alternating 80/84, then a run of seven at 86: the run is a signal.
+    let mut values: Vec<f64> = (0..12)
+        .map(|i| if i % 2 == 0 { 84.0 } else { 80.0 })
+        .collect();
+    values.extend([86.0; 7]);
+    let s = spc::xmr(&values, Some(12)).unwrap();
+    let chart = Chart::Spc(SpcChart {
+        title: "ICPC within 15 working days".into(),
+        unit: "%".into(),
+        labels: months(values.len()),
+        reading: format!(
+            "latest point: {}",
+            spc::variation(&values, &s, Some(true)).label()
+        ),
+        values,
+        spc: s,
+        target: Some(85.0),
+        higher_is_better: Some(true),
+        kind: "XmR".into(),
+    });
+    let text = svg(&chart);
+    assert!(text.contains("XmR: latest point: special cause: improvement"));
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn funnel_svg() {
+    let chart = Chart::Funnel(Funnel {
+        title: "Assessments within 45 working days, 2024-25 Q3, by team".into(),
+        points: vec![
+            ("North".into(), 80.0, 100.0),
+            ("South".into(), 60.0, 100.0),
+            ("East".into(), 7.0, 10.0),
+        ],
+        overall: 0.8,
+    });
+    insta::assert_snapshot!(svg(&chart));
+}
+
+#[test]
+fn distribution_svg() {
+    let chart = Chart::Distribution(Distribution {
+        title: "CP plans open by duration".into(),
+        unit: "cases".into(),
+        bars: vec![
+            ("under 12 months".into(), 40.0),
+            ("12-18 months".into(), 9.0),
+            ("18-24 months".into(), 4.0),
+            ("24 months and over".into(), 2.0),
+        ],
+    });
+    insta::assert_snapshot!(svg(&chart));
+}
+
+#[test]
+fn small_multiples_svg() {
+    let mut a = trend();
+    a.title = "North".into();
+    let mut b = trend();
+    b.title = "South".into();
+    b.values = vec![
+        Some(70.0),
+        Some(75.0),
+        Some(72.0),
+        None,
+        Some(80.0),
+        Some(85.0),
+    ];
+    let chart = Chart::Multiples {
+        title: "Referral decisions by team".into(),
+        charts: vec![a, b],
+    };
+    insta::assert_snapshot!(svg(&chart));
+}
+
+#[test]
+fn png_is_a_png_of_the_chart_size() {
+    let png = render(&Chart::Trend(trend()), Format::Png).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    // IHDR: width and height, big-endian, at bytes 16..24.
+    assert_eq!(u32::from_be_bytes(png[16..20].try_into().unwrap()), 960);
+    assert_eq!(u32::from_be_bytes(png[20..24].try_into().unwrap()), 480);
+}
+
+#[test]
+fn chart_command_draws_a_measure_from_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("icpc.svg");
+    Command::cargo_bin("csc-audit")
+        .unwrap()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["chart", "--metric", "icpc_15wd", "--kind", "spc", "--out"])
+        .arg(&out)
+        .assert()
+        .success();
+    let s = std::fs::read_to_string(&out).unwrap();
+    assert!(s.contains("Initial conferences within 15 working days of the S47 start"));
+    assert!(s.contains("XmR: latest point:"));
+    // Too few months for limits: a clear error.
+    Command::cargo_bin("csc-audit")
+        .unwrap()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "chart",
+            "--metric",
+            "icpc_15wd",
+            "--kind",
+            "spc",
+            "--from",
+            "2024-10",
+            "--out",
+        ])
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("SPC limits need at least 12"));
+}
