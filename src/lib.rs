@@ -7,6 +7,7 @@
 
 pub mod calendar;
 pub mod charts;
+pub mod disclosure;
 pub mod fsutil;
 pub mod import;
 pub mod ingest;
