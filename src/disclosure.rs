@@ -3,7 +3,12 @@
 //! from a total and the other cells (secondary suppression); a percentage is suppressed when
 //! its numerator or denominator is.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use crate::metrics::{MetricKind, OutRow};
+
+/// Metric, period, and breakdown (or group) and category: the cells compared together.
+type CellSet = (String, String, String, String);
 
 /// The smallest count shown, and the largest suppressed.
 pub const SMALLEST_SUPPRESSED: f64 = 1.0;
@@ -59,10 +64,7 @@ pub fn suppress(rows: &[OutRow], kind_of: impl Fn(&str) -> Option<MetricKind>) -
     // suppressed cell; suppress the next smallest non-zero cell until that holds.
     loop {
         let mut changed = false;
-        let mut sets: std::collections::BTreeMap<
-            (String, String, String, String),
-            (Option<usize>, Vec<usize>),
-        > = std::collections::BTreeMap::new();
+        let mut sets: BTreeMap<CellSet, (Option<usize>, Vec<usize>)> = BTreeMap::new();
         for (i, r) in rows.iter().enumerate() {
             if !kind_of(&r.metric_id).is_some_and(additive) {
                 continue;
@@ -82,7 +84,7 @@ pub fn suppress(rows: &[OutRow], kind_of: impl Fn(&str) -> Option<MetricKind>) -
                         o.metric_id == r.metric_id && o.period == r.period && o.breakdown != "all"
                     })
                     .map(|o| o.breakdown.clone())
-                    .collect::<std::collections::BTreeSet<_>>()
+                    .collect::<BTreeSet<_>>()
                 {
                     sets.entry((k.0.clone(), k.1.clone(), b, k.3.clone()))
                         .or_default()
@@ -97,10 +99,7 @@ pub fn suppress(rows: &[OutRow], kind_of: impl Fn(&str) -> Option<MetricKind>) -
                 changed |= protect(rows, &mut hidden, *total, cells, field);
             }
             // Bands of a distribution: numerators add up to the (shared) denominator.
-            let mut bands: std::collections::BTreeMap<
-                (String, String, String, String),
-                Vec<usize>,
-            > = std::collections::BTreeMap::new();
+            let mut bands: BTreeMap<CellSet, Vec<usize>> = BTreeMap::new();
             for (i, r) in rows.iter().enumerate() {
                 if kind_of(&r.metric_id) == Some(MetricKind::Distribution) {
                     bands
