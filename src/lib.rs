@@ -12,6 +12,7 @@ pub mod fsutil;
 pub mod import;
 pub mod ingest;
 pub mod metrics;
+pub mod pack;
 pub mod par;
 pub mod periods;
 pub mod report;

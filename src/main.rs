@@ -140,6 +140,9 @@ enum Command {
     /// Completed audits -> estimates for the whole population, per question and grade,
     /// with 95% intervals that behave near 0% and 100%.
     AuditResults(cmd::sample::AuditResultsArgs),
+    /// The quarterly pack: data quality, every measure, the charts, the data set (xlsx,
+    /// CSV) and one HTML report, with disclosure control for publication.
+    Pack(cmd::pack::PackArgs),
     /// One chart of one measure (trend, SPC, funnel, distribution, small multiples), SVG or
     /// PNG.
     Chart(cmd::chart::ChartArgs),
@@ -467,6 +470,7 @@ fn run() -> Result<ExitCode> {
         }
         Command::Sample(args) => cmd::sample::run(args),
         Command::Chart(args) => cmd::chart::run(args),
+        Command::Pack(args) => cmd::pack::run(args),
         Command::AuditResults(args) => cmd::sample::audit_results(args),
         Command::Synth {
             out,

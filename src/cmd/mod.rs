@@ -1,4 +1,5 @@
 //! Commands with enough glue to deserve a file of their own.
 
 pub mod chart;
+pub mod pack;
 pub mod sample;

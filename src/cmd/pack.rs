@@ -1,0 +1,183 @@
+//! `csc-audit pack`: the quarterly pack in one command.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use chrono::NaiveDate;
+use csc_audit::pack::{self, PackInputs, Profile};
+use csc_audit::periods::{Grain, Period};
+use csc_audit::sampling::{self, folder, DrawInputs, SamplePlan};
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ProfileArg {
+    Internal,
+    Published,
+}
+
+#[derive(clap::Args)]
+pub struct PackArgs {
+    /// Folder of extracts, an Annex A workbook or a CIN census file.
+    #[arg(long, default_value = "sample_data")]
+    data: PathBuf,
+    /// The financial quarter, like `2024-25 Q3`; default: the latest complete quarter.
+    #[arg(long)]
+    quarter: Option<String>,
+    /// Folder to write the pack into (created if missing).
+    #[arg(long)]
+    out: PathBuf,
+    /// internal: everything (child-level lists in their own files); published: counts 1-5
+    /// suppressed, with secondary suppression, and no identifiers anywhere.
+    #[arg(long, value_enum, default_value = "internal")]
+    profile: ProfileArg,
+    /// The audit sample plan; default: audits/monthly.toml when it exists.
+    #[arg(long)]
+    plan: Option<PathBuf>,
+    /// The audit sample's seed; default: the month as a number (202412 for December 2024).
+    #[arg(long)]
+    seed: Option<u64>,
+    #[arg(long)]
+    metrics: Option<PathBuf>,
+    #[arg(long)]
+    calendar: Option<PathBuf>,
+    #[arg(long, value_parser = crate::parse_cli_date)]
+    as_of: Option<NaiveDate>,
+    /// Replace a pack already in --out.
+    #[arg(long)]
+    force: bool,
+}
+
+pub fn run(a: PackArgs) -> Result<ExitCode> {
+    if a.out.join("report.html").exists() && !a.force {
+        anyhow::bail!(
+            "{} already holds a pack; choose another --out folder or add --force to replace it",
+            a.out.display()
+        );
+    }
+    let profile = match a.profile {
+        ProfileArg::Internal => Profile::Internal,
+        ProfileArg::Published => Profile::Published,
+    };
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    let step = |s: &str| bar.set_message(s.to_string());
+    step("reading the data");
+    let library = crate::load_library(a.metrics.as_deref())?;
+    let (calendar, source) = crate::load_calendar(a.calendar.as_deref())?;
+    let mut ex = crate::load_data(&a.data, a.as_of, chrono::Local::now().date_naive())?;
+    ex.note_calendar(&calendar, &source);
+    if ex.report.has_fatal() {
+        bar.finish_and_clear();
+        eprint!("{}", ex.report.to_text(20));
+        anyhow::bail!("the data cannot be used as it is: see the report above");
+    }
+    let quarter = match &a.quarter {
+        Some(q) => Period::parse(Grain::Quarter, q).map_err(anyhow::Error::msg)?,
+        None => pack::latest_complete_quarter(ex.as_of),
+    };
+    // This month's audit sample: the last month of the quarter, when a plan exists.
+    let plan_path = a
+        .plan
+        .clone()
+        .or_else(|| Some(PathBuf::from("audits/monthly.toml")).filter(|p| p.is_file()));
+    let month = Period::containing(Grain::Month, quarter.end().min(ex.as_of));
+    let sample = match &plan_path {
+        Some(p) => {
+            step("the audit sample");
+            let plan = SamplePlan::load(p)?;
+            let seed = a
+                .seed
+                .unwrap_or_else(|| month.label().replace('-', "").parse().unwrap_or(1));
+            let period = Period::containing(plan.population.period, month.start());
+            Some(sampling::draw(
+                &plan,
+                &DrawInputs {
+                    extracts: &ex,
+                    library: &library,
+                    calendar: &calendar,
+                    period,
+                    seed,
+                    extensions: &[],
+                },
+            )?)
+        }
+        None => None,
+    };
+    let built = pack::build(
+        &PackInputs {
+            extracts: &ex,
+            library: &library,
+            calendar: &calendar,
+            quarter,
+            profile,
+            sample: sample.as_ref(),
+        },
+        &step,
+    )?;
+    step("writing");
+    std::fs::create_dir_all(a.out.join("charts"))
+        .with_context(|| format!("creating {}", a.out.display()))?;
+    for (name, bytes) in &built.files {
+        let p = a.out.join(name);
+        csc_audit::fsutil::write_atomic(&p, bytes)
+            .with_context(|| format!("writing {}", p.display()))?;
+    }
+    let mut child_level = None;
+    if let (Some(s), Profile::Internal) = (&sample, profile) {
+        let dir = a.out.join("audit-sample-child-level");
+        folder::write_new(
+            &dir,
+            s,
+            &folder::Provenance {
+                data: &a.data,
+                calendar_file: a.calendar.as_deref(),
+                calendar_name: &calendar.name,
+                metrics_origin: &library.origin,
+            },
+            true,
+        )?;
+        child_level = Some(dir);
+    }
+    bar.finish_and_clear();
+    let charts = built
+        .files
+        .iter()
+        .filter(|(n, _)| n.starts_with("charts/"))
+        .count();
+    eprintln!(
+        "{} pack for {} ({} profile), as of {}:",
+        if profile == Profile::Published {
+            "published"
+        } else {
+            "internal"
+        },
+        quarter.label(),
+        profile.name(),
+        ex.as_of
+    );
+    eprintln!(
+        "  {}  the report (open in a browser; prints)",
+        a.out.join("report.html").display()
+    );
+    eprintln!(
+        "  {}  the data set, a sheet per area",
+        a.out.join("dataset.xlsx").display()
+    );
+    eprintln!("  {}  the same rows", a.out.join("dataset.csv").display());
+    eprintln!(
+        "  {}  {charts} charts (SVG and PNG)",
+        a.out.join("charts").display()
+    );
+    if let Some(d) = child_level {
+        eprintln!(
+            "  {}  this month's audit sample (CHILD-LEVEL: internal only)",
+            d.display()
+        );
+    }
+    eprintln!(
+        "  {} measures; {} notes (in the report and the workbook)",
+        built.glance.len(),
+        built.notes.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}

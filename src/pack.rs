@@ -1,0 +1,815 @@
+//! The quarterly pack for the performance committee and the safeguarding board: the
+//! data-quality summary, every measure for the quarter and the 24 months before it, the
+//! charts, the quarter's data set (xlsx with a sheet per area, CSV), and one self-contained
+//! HTML report, under an `internal` or `published` disclosure profile.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook};
+
+use crate::charts::{self, Chart, Kind, Request};
+use crate::disclosure::{self, Hidden};
+use crate::ingest::Extracts;
+use crate::metrics::{self, EvalOptions, Evaluation, Library, Metric, MetricKind, OutRow};
+use crate::periods::{Grain, Period};
+use crate::schema;
+use crate::spc;
+use crate::tabular::{self, Cell};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// Everything, for the council's own committees; child-level lists in their own files.
+    Internal,
+    /// Counts 1-5 suppressed (with secondary suppression), no team-level charts, no
+    /// child-level file: fit to publish.
+    Published,
+}
+
+impl Profile {
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Internal => "internal",
+            Profile::Published => "published",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PackError {
+    #[error("{0}")]
+    Eval(#[from] metrics::EvalError),
+    #[error("{0}")]
+    Chart(#[from] charts::ChartError),
+    #[error("writing the workbook: {0}")]
+    Xlsx(#[from] rust_xlsxwriter::XlsxError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The areas of the data set, in the child's journey order, each a sheet.
+pub const AREAS: &[(&str, &str)] = &[
+    ("front door", "Contacts, referrals and assessments"),
+    (
+        "S47 and conferences",
+        "Strategy discussions, Section 47 enquiries and conferences",
+    ),
+    (
+        "child protection",
+        "Child protection plans, core groups and visits",
+    ),
+    (
+        "workforce and supervision",
+        "Case supervision and caseloads",
+    ),
+];
+
+/// The area of a measure, by the table it counts.
+pub fn area(m: &Metric) -> &'static str {
+    match m.population.table.name {
+        schema::CONTACTS | schema::REFERRALS | schema::ASSESSMENTS | schema::CHILDREN => AREAS[0].0,
+        schema::STRATEGY_DISCUSSIONS | schema::S47_ENQUIRIES | schema::CONFERENCES => AREAS[1].0,
+        schema::CP_PLANS | schema::CORE_GROUPS | schema::VISITS => AREAS[2].0,
+        _ => AREAS[3].0,
+    }
+}
+
+pub struct PackInputs<'a> {
+    pub extracts: &'a Extracts,
+    pub library: &'a Library,
+    pub calendar: &'a crate::calendar::Calendar,
+    pub quarter: Period,
+    pub profile: Profile,
+    /// The month's audit sample, when a plan exists: its strata go in the audit sheet.
+    pub sample: Option<&'a crate::sampling::Sample>,
+}
+
+/// One line of the at-a-glance table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Glance {
+    pub metric: String,
+    pub title: String,
+    pub area: &'static str,
+    pub unit: String,
+    pub value: Option<f64>,
+    pub previous: Option<f64>,
+    pub target: Option<f64>,
+    pub rag: Option<&'static str>,
+    pub spc: String,
+    /// Suppressed (published profile): shown as `c`.
+    pub hidden: bool,
+    /// A distribution: its bands are in the data set and the chart.
+    pub bands: bool,
+}
+
+/// The pack in memory: files by relative path, and what went into it.
+pub struct Pack {
+    pub files: Vec<(String, Vec<u8>)>,
+    pub glance: Vec<Glance>,
+    pub notes: Vec<String>,
+}
+
+/// The rows of an evaluation with their suppression (none in the internal profile).
+struct Shown<'a> {
+    rows: Vec<&'a OutRow>,
+    hidden: Vec<Hidden>,
+}
+
+fn shown<'a>(
+    ev: &'a Evaluation,
+    lib: &Library,
+    profile: Profile,
+    keep: impl Fn(&OutRow) -> bool,
+) -> Shown<'a> {
+    let rows: Vec<&OutRow> = ev.rows.iter().filter(|r| keep(r)).collect();
+    let hidden = match profile {
+        Profile::Internal => vec![Hidden::default(); rows.len()],
+        Profile::Published => {
+            let owned: Vec<OutRow> = rows.iter().map(|r| (*r).clone()).collect();
+            disclosure::suppress(&owned, |id| {
+                lib.metrics.iter().find(|m| m.id == id).map(|m| m.kind)
+            })
+        }
+    };
+    Shown { rows, hidden }
+}
+
+/// The quarter's data set columns.
+pub const DATASET_COLUMNS: &[&str] = &[
+    "area",
+    "metric_id",
+    "title",
+    "period",
+    "breakdown",
+    "group",
+    "category",
+    "numerator",
+    "denominator",
+    "value",
+    "unit",
+    "target",
+    "rag",
+    "ci_low",
+    "ci_high",
+    "pending",
+    "excluded",
+];
+
+fn dataset_cells<'a>(m: &'a Metric, r: &'a OutRow, h: Hidden, area: &'static str) -> Vec<Cell<'a>> {
+    let c = |hide: bool, v: Option<f64>| {
+        if hide {
+            Cell::Text("c")
+        } else {
+            Cell::Number(v)
+        }
+    };
+    vec![
+        Cell::Text(area),
+        Cell::Text(&r.metric_id),
+        Cell::Text(&m.title),
+        Cell::Text(&r.period),
+        Cell::Text(&r.breakdown),
+        Cell::Text(&r.group),
+        Cell::Text(&r.category),
+        c(h.numerator, r.numerator),
+        c(h.denominator, r.denominator),
+        c(h.value, r.value),
+        Cell::Text(&r.unit),
+        Cell::Number(r.target),
+        Cell::Text(if h.value { "" } else { r.rag.unwrap_or("") }),
+        c(h.value, r.ci_low),
+        c(h.value, r.ci_high),
+        Cell::Number(Some(r.pending as f64)),
+        Cell::Number(Some(r.excluded as f64)),
+    ]
+}
+
+/// Builds the pack. `progress` is told each step.
+pub fn build(inp: &PackInputs, progress: &dyn Fn(&str)) -> Result<Pack, PackError> {
+    let ex = inp.extracts;
+    let lib = inp.library;
+    let q = inp.quarter;
+    if q.grain != Grain::Quarter {
+        return Err(PackError::Invalid(
+            "the pack is made for a financial quarter".into(),
+        ));
+    }
+    let mut notes = Vec::new();
+    if q.end() > ex.as_of {
+        notes.push(format!(
+            "{} had not ended on the as-of date {}: its figures are to that date",
+            q.label(),
+            ex.as_of
+        ));
+    }
+    // Public tables break down by team only: a worker is a person.
+    let by = vec!["team".to_string()];
+    progress("measures by month");
+    let last_month = Period::containing(Grain::Month, q.end().min(ex.as_of));
+    let monthly = metrics::evaluate(
+        ex,
+        lib,
+        inp.calendar,
+        &EvalOptions {
+            grain: Grain::Month,
+            from: Some(Period {
+                grain: Grain::Month,
+                index: last_month.index - 26,
+            }),
+            to: Some(last_month),
+            by: by.clone(),
+            cases: false,
+        },
+    )?;
+    progress("measures by quarter");
+    let quarterly = metrics::evaluate(
+        ex,
+        lib,
+        inp.calendar,
+        &EvalOptions {
+            grain: Grain::Quarter,
+            from: Some(Period {
+                grain: Grain::Quarter,
+                index: q.index - 4,
+            }),
+            to: Some(q),
+            by,
+            cases: false,
+        },
+    )?;
+    notes.extend(quarterly.notes.iter().cloned());
+    let label = q.label();
+    let prev_label = Period {
+        grain: Grain::Quarter,
+        index: q.index - 1,
+    }
+    .label();
+    let data = shown(&quarterly, lib, inp.profile, |r| r.period == label);
+    let prev = shown(&quarterly, lib, inp.profile, |r| r.period == prev_label);
+    let months = shown(&monthly, lib, inp.profile, |_| true);
+    let metric = |id: &str| lib.metrics.iter().find(|m| m.id == id).expect("evaluated");
+
+    // Charts, and each measure's SPC reading.
+    progress("charts");
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut svgs: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    let mut readings: BTreeMap<String, String> = BTreeMap::new();
+    // Monthly values with suppressed months removed (published).
+    let mut masked = monthly.clone();
+    masked.rows = months
+        .rows
+        .iter()
+        .zip(&months.hidden)
+        .map(|(r, h)| {
+            let mut r = (*r).clone();
+            if h.value {
+                r.value = None;
+                r.numerator = None;
+                r.denominator = None;
+            }
+            r
+        })
+        .collect();
+    for m in &lib.metrics {
+        if !quarterly.rows.iter().any(|r| r.metric_id == m.id) {
+            continue;
+        }
+        let ratio = matches!(
+            m.kind,
+            MetricKind::Ratio | MetricKind::Repeat | MetricKind::Snapshot
+        );
+        let mut kinds = vec![];
+        match m.kind {
+            MetricKind::Distribution => kinds.push(Kind::Distribution),
+            _ if ratio => {
+                kinds.push(Kind::Spc);
+                if inp.profile == Profile::Internal && m.breakdowns.iter().any(|(b, _)| b == "team")
+                {
+                    kinds.push(Kind::Funnel);
+                }
+            }
+            _ => kinds.push(Kind::Trend),
+        }
+        for kind in kinds {
+            let (ev, period) = match kind {
+                Kind::Funnel | Kind::Distribution => (&quarterly, Some(label.as_str())),
+                _ => (&masked, None),
+            };
+            let req = Request {
+                metric: m,
+                kind,
+                by: "team",
+                period,
+                p_chart: false,
+                baseline: None,
+            };
+            let chart = match kind {
+                // A distribution's bands of the quarter, with suppressed bands left out.
+                Kind::Distribution => charts::build(ev, &req).map(|c| match c {
+                    Chart::Distribution(mut d) => {
+                        d.bars.retain(|(cat, _)| {
+                            !data.rows.iter().zip(&data.hidden).any(|(r, h)| {
+                                r.metric_id == m.id
+                                    && r.breakdown == "all"
+                                    && &r.category == cat
+                                    && h.numerator
+                            })
+                        });
+                        Chart::Distribution(d)
+                    }
+                    other => other,
+                }),
+                _ => charts::build(ev, &req),
+            };
+            let chart = match chart {
+                Ok(c) => c,
+                Err(why) => {
+                    let name = match kind {
+                        Kind::Spc => "SPC chart",
+                        Kind::Funnel => "funnel",
+                        Kind::Distribution => "distribution",
+                        _ => "chart",
+                    };
+                    notes.push(format!("{}: no {name}: {why}", m.id));
+                    continue;
+                }
+            };
+            if let Chart::Spc(s) = &chart {
+                readings.insert(m.id.clone(), s.reading.clone());
+            }
+            let kind_name = match kind {
+                Kind::Spc => "spc",
+                Kind::Funnel => "funnel",
+                Kind::Distribution => "distribution",
+                _ => "trend",
+            };
+            let svg = charts::render(&chart, charts::Format::Svg)?;
+            let png = charts::render(&chart, charts::Format::Png)?;
+            let base = format!("charts/{}-{kind_name}", m.id);
+            svgs.entry(m.id.clone()).or_default().push((
+                kind_name.to_string(),
+                String::from_utf8_lossy(&svg).into_owned(),
+            ));
+            files.push((format!("{base}.svg"), svg));
+            files.push((format!("{base}.png"), png));
+        }
+    }
+
+    // At a glance.
+    // The overall row of a measure: its value and RAG, or whether it is suppressed.
+    let find = |s: &Shown, id: &str| -> (Option<(f64, Option<&'static str>)>, bool) {
+        s.rows
+            .iter()
+            .zip(&s.hidden)
+            .find(|(r, _)| r.metric_id == id && r.breakdown == "all" && r.category == "all")
+            .map_or((None, false), |(r, h)| {
+                if h.value {
+                    (None, true)
+                } else {
+                    (r.value.map(|v| (v, r.rag)), false)
+                }
+            })
+    };
+    let mut in_order: Vec<&Metric> = lib
+        .metrics
+        .iter()
+        .filter(|m| data.rows.iter().any(|r| r.metric_id == m.id))
+        .collect();
+    in_order.sort_by_key(|m| AREAS.iter().position(|a| a.0 == area(m)));
+    let glance: Vec<Glance> = in_order
+        .into_iter()
+        .map(|m| {
+            let (now, hidden) = find(&data, &m.id);
+            Glance {
+                hidden,
+                bands: m.kind == MetricKind::Distribution,
+                metric: m.id.clone(),
+                title: m.title.clone(),
+                area: area(m),
+                unit: m.kind.unit().to_string(),
+                value: now.map(|v| v.0),
+                previous: find(&prev, &m.id).0.map(|v| v.0),
+                target: m.target,
+                rag: now.and_then(|v| v.1),
+                spc: readings.get(&m.id).cloned().unwrap_or_default(),
+            }
+        })
+        .collect();
+
+    progress("workbook and CSV");
+    let dataset_rows: Vec<(usize, &OutRow, Hidden)> = data
+        .rows
+        .iter()
+        .zip(&data.hidden)
+        .map(|(r, h)| {
+            let m = metric(&r.metric_id);
+            (
+                AREAS.iter().position(|a| a.0 == area(m)).unwrap_or(0),
+                *r,
+                *h,
+            )
+        })
+        .collect();
+    let mut sorted = dataset_rows.clone();
+    sorted.sort_by_key(|(a, _, _)| *a);
+    files.push((
+        "dataset.csv".into(),
+        tabular::to_csv(
+            DATASET_COLUMNS,
+            sorted
+                .iter()
+                .map(|(a, r, h)| dataset_cells(metric(&r.metric_id), r, *h, AREAS[*a].0)),
+        ),
+    ));
+    files.push((
+        "dataset.xlsx".into(),
+        workbook(inp, &sorted, &glance, &notes, &metric)?,
+    ));
+
+    progress("report");
+    files.push((
+        "report.html".into(),
+        html(inp, &glance, &svgs, &notes).into_bytes(),
+    ));
+    Ok(Pack {
+        files,
+        glance,
+        notes,
+    })
+}
+
+fn workbook<'a>(
+    inp: &PackInputs,
+    rows: &[(usize, &OutRow, Hidden)],
+    glance: &[Glance],
+    notes: &[String],
+    metric: &dyn Fn(&str) -> &'a Metric,
+) -> Result<Vec<u8>, PackError> {
+    let ex = inp.extracts;
+    let mut wb = Workbook::new();
+    let made = ExcelDateTime::parse_from_str(&ex.as_of.to_string())?;
+    wb.set_properties(
+        &DocProperties::new()
+            .set_title(&format!(
+                "Children's social care data set, {}",
+                inp.quarter.label()
+            ))
+            .set_creation_datetime(&made),
+    );
+    let bold = Format::new().set_bold();
+    let title = Format::new().set_bold().set_font_size(14);
+    let contents = wb.add_worksheet().set_name("contents")?;
+    contents.write_string_with_format(
+        0,
+        0,
+        format!("Children's social care data set, {}", inp.quarter.label()),
+        &title,
+    )?;
+    contents.write_string(
+        1,
+        0,
+        format!("As of {}; profile: {}", ex.as_of, inp.profile.name()),
+    )?;
+    if inp.profile == Profile::Published {
+        contents.write_string(2, 0, "c = a count from 1 to 5, or a number from which one could be worked out, suppressed (DfE convention)")?;
+    }
+    contents.write_string_with_format(4, 0, "sheet", &bold)?;
+    contents.write_string_with_format(4, 1, "what it holds", &bold)?;
+    let mut sheets: Vec<(&str, String)> = vec![(
+        "at a glance",
+        "Every measure this quarter: value, target, RAG, SPC reading, last quarter".into(),
+    )];
+    sheets.extend(AREAS.iter().map(|(a, d)| {
+        (
+            *a,
+            format!("{d}: every measure of the quarter, overall and by team"),
+        )
+    }));
+    sheets.push((
+        "audit",
+        "This month's audit sample: strata, population and sample sizes".into(),
+    ));
+    sheets.push((
+        "data quality",
+        "Rows read, loaded and rejected per extract".into(),
+    ));
+    sheets.push(("notes", "Measures not available and other notes".into()));
+    for (i, (s, d)) in sheets.iter().enumerate() {
+        contents.write_string(5 + i as u32, 0, *s)?;
+        contents.write_string(5 + i as u32, 1, d)?;
+    }
+    contents.set_column_width(0, 28)?;
+    contents.set_column_width(1, 90)?;
+
+    let g = wb.add_worksheet().set_name("at a glance")?;
+    let heads = [
+        "area",
+        "metric_id",
+        "title",
+        "unit",
+        "value",
+        "last quarter",
+        "change",
+        "target",
+        "rag",
+        "spc",
+    ];
+    let change: Vec<Option<f64>> = glance
+        .iter()
+        .map(|x| x.value.zip(x.previous).map(|(a, b)| a - b))
+        .collect();
+    tabular::write_sheet(
+        g,
+        &heads,
+        glance.iter().zip(&change).map(|(x, c)| {
+            vec![
+                Cell::Text(x.area),
+                Cell::Text(&x.metric),
+                Cell::Text(&x.title),
+                Cell::Text(&x.unit),
+                Cell::Number(x.value.map(round1)),
+                Cell::Number(x.previous.map(round1)),
+                Cell::Number(c.map(round1)),
+                Cell::Number(x.target),
+                Cell::Text(x.rag.unwrap_or("")),
+                Cell::Text(&x.spc),
+            ]
+        }),
+        "0.0",
+    )?;
+    g.set_column_width(2, 60)?;
+    for (ai, (a, _)) in AREAS.iter().enumerate() {
+        let s = wb.add_worksheet().set_name(*a)?;
+        tabular::write_sheet(
+            s,
+            DATASET_COLUMNS,
+            rows.iter()
+                .filter(|(x, _, _)| *x == ai)
+                .map(|(_, r, h)| dataset_cells(metric(&r.metric_id), r, *h, a)),
+            "0.0",
+        )?;
+        s.set_column_width(1, 28)?;
+        s.set_column_width(2, 50)?;
+    }
+    let audit = wb.add_worksheet().set_name("audit")?;
+    match inp.sample {
+        Some(smp) => {
+            let strata: Vec<(String, f64, f64, bool)> = smp
+                .strata
+                .iter()
+                .map(|s| {
+                    (
+                        s.name.clone(),
+                        s.population() as f64,
+                        s.size() as f64,
+                        s.census,
+                    )
+                })
+                .collect();
+            let published = inp.profile == Profile::Published;
+            tabular::write_sheet(
+                audit,
+                &["stratum", "population", "sample", "census"],
+                strata.iter().map(|(n, big, small, census)| {
+                    let c = |v: f64| {
+                        if published && (1.0..=5.0).contains(&v) {
+                            Cell::Text("c")
+                        } else {
+                            Cell::Number(Some(v))
+                        }
+                    };
+                    vec![Cell::Text(n), c(*big), c(*small), Cell::Flag(*census)]
+                }),
+                "0",
+            )?;
+            audit.set_column_width(0, 36)?;
+        }
+        None => {
+            audit.write_string(
+                0,
+                0,
+                "No audit plan (audits/monthly.toml) was found: no sample in this pack.",
+            )?;
+        }
+    }
+    let dq = wb.add_worksheet().set_name("data quality")?;
+    tabular::write_sheet(
+        dq,
+        &[
+            "table",
+            "file",
+            "present",
+            "rows read",
+            "rows loaded",
+            "rows rejected",
+        ],
+        ex.report.tables.iter().map(|t| {
+            vec![
+                Cell::Text(&t.table),
+                Cell::Text(&t.file),
+                Cell::Flag(t.present),
+                Cell::Number(Some(t.rows_read as f64)),
+                Cell::Number(Some(t.rows_loaded as f64)),
+                Cell::Number(Some(t.rows_rejected as f64)),
+            ]
+        }),
+        "0",
+    )?;
+    let n = wb.add_worksheet().set_name("notes")?;
+    tabular::write_sheet(n, &["note"], notes.iter().map(|x| vec![Cell::Text(x)]), "0")?;
+    n.set_column_width(0, 120)?;
+    Ok(wb.save_to_buffer()?)
+}
+
+fn round1(v: f64) -> f64 {
+    (v * 10.0).round() / 10.0
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn show(g: &Glance) -> String {
+    let (v, unit) = (g.value, g.unit.as_str());
+    match v {
+        None if g.hidden => "c".into(),
+        None if g.bands => "by band: see the chart".into(),
+        None => "none".into(),
+        Some(x) if unit == "percent" => format!("{:.1}%", x),
+        Some(x) => tabular::num(Some(round1(x)), 1),
+    }
+}
+
+/// The report: one HTML file, inline SVG, no scripts and no network, laid out to print.
+fn html(
+    inp: &PackInputs,
+    glance: &[Glance],
+    svgs: &BTreeMap<String, Vec<(String, String)>>,
+    notes: &[String],
+) -> String {
+    let ex = inp.extracts;
+    let q = inp.quarter.label();
+    let mut h = String::new();
+    h.push_str(&format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>Children's social care performance, {q}</title>\n<style>{}</style></head><body>\n",
+        STYLE
+    ));
+    h.push_str(&format!(
+        "<header><h1>Children's social care performance, {}</h1><p>As of {}. Profile: <b>{}</b>{}.</p></header>\n",
+        esc(&q),
+        ex.as_of,
+        inp.profile.name(),
+        if inp.profile == Profile::Published {
+            " &mdash; counts from 1 to 5, and numbers from which one could be worked out, are shown as <b>c</b>"
+        } else {
+            " &mdash; for internal use: small numbers are shown"
+        }
+    ));
+    h.push_str("<section><h2>At a glance</h2><table class=\"glance\"><thead><tr><th>Area</th><th>Measure</th><th>This quarter</th><th>Target</th><th>RAG</th><th>Change on last quarter</th><th>SPC</th></tr></thead><tbody>\n");
+    for g in glance {
+        let change = match (g.value, g.previous) {
+            (Some(a), Some(b)) => {
+                let d = a - b;
+                let unit = if g.unit == "percent" { " points" } else { "" };
+                format!("{}{:.1}{unit}", if d > 0.0 { "+" } else { "" }, d)
+            }
+            _ => String::new(),
+        };
+        h.push_str(&format!(
+            "<tr><td>{}</td><td><a href=\"#{}\">{}</a></td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"rag {}\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>\n",
+            esc(g.area),
+            esc(&g.metric),
+            esc(&g.title),
+            show(g),
+            g.target.map(|t| tabular::num(Some(t), 1)).unwrap_or_default(),
+            g.rag.unwrap_or(""),
+            g.rag.unwrap_or(""),
+            change,
+            esc(&g.spc),
+        ));
+    }
+    h.push_str("</tbody></table></section>\n");
+    for (a, desc) in AREAS {
+        let in_area: Vec<&Glance> = glance.iter().filter(|g| g.area == *a).collect();
+        if in_area.is_empty() {
+            continue;
+        }
+        h.push_str(&format!(
+            "<section class=\"area\"><h2>{}</h2><p>{}</p>\n",
+            esc(&capitalise(a)),
+            esc(desc)
+        ));
+        for g in in_area {
+            h.push_str(&format!(
+                "<article id=\"{}\"><h3>{}</h3><p class=\"value\">{}: {}{}</p>\n",
+                esc(&g.metric),
+                esc(&g.title),
+                esc(&q),
+                show(g),
+                g.target
+                    .map(|t| format!(" (target {})", tabular::num(Some(t), 1)))
+                    .unwrap_or_default()
+            ));
+            for (_, svg) in svgs.get(&g.metric).into_iter().flatten() {
+                h.push_str("<figure>");
+                h.push_str(svg);
+                h.push_str("</figure>\n");
+            }
+            h.push_str("</article>\n");
+        }
+        h.push_str("</section>\n");
+    }
+    if let Some(s) = inp.sample {
+        h.push_str(&format!(
+            "<section><h2>Audit sample, {}</h2><p>{}: {} cases drawn from {} in {} strata (seed {}).</p><table><thead><tr><th>Stratum</th><th>Population</th><th>Sample</th></tr></thead><tbody>\n",
+            esc(&s.period.label()),
+            esc(&s.plan.title),
+            s.selected.len(),
+            s.cases.len(),
+            s.strata.len(),
+            s.seed
+        ));
+        for st in &s.strata {
+            let c = |v: u64| {
+                if inp.profile == Profile::Published && (1..=5).contains(&v) {
+                    "c".to_string()
+                } else {
+                    v.to_string()
+                }
+            };
+            h.push_str(&format!(
+                "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>\n",
+                esc(&st.name),
+                c(st.population()),
+                c(st.size())
+            ));
+        }
+        h.push_str("</tbody></table></section>\n");
+    }
+    h.push_str("<section><h2>Data quality</h2><table><thead><tr><th>Extract</th><th>Rows read</th><th>Loaded</th><th>Rejected</th></tr></thead><tbody>\n");
+    for t in ex.report.tables.iter().filter(|t| t.present) {
+        h.push_str(&format!(
+            "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>\n",
+            esc(&t.file),
+            t.rows_read,
+            t.rows_loaded,
+            t.rows_rejected
+        ));
+    }
+    h.push_str("</tbody></table>\n");
+    if !notes.is_empty() {
+        h.push_str("<h3>Notes</h3><ul>\n");
+        for n in notes {
+            h.push_str(&format!("<li>{}</li>\n", esc(n)));
+        }
+        h.push_str("</ul>\n");
+    }
+    h.push_str(&format!(
+        "</section><footer>Made by csc-audit {} from the council's extracts as of {}; measures defined in metrics/*.toml.</footer>\n</body></html>\n",
+        env!("CARGO_PKG_VERSION"),
+        ex.as_of
+    ));
+    h
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+const STYLE: &str = "body{font-family:'DejaVu Sans',Arial,sans-serif;margin:2em auto;max-width:1000px;color:#111}\
+h1{font-size:1.6em}h2{border-bottom:2px solid #111;padding-bottom:.2em;margin-top:2em}\
+table{border-collapse:collapse;width:100%;font-size:.9em}th,td{border:1px solid #999;padding:.25em .4em;text-align:left;vertical-align:top}\
+th{background:#eee}td.num{text-align:right;font-variant-numeric:tabular-nums}\
+td.rag.red{background:#d9d9d9;font-weight:bold}td.rag.amber{background:#ececec}td.rag.green{background:#fff}\
+figure{margin:1em 0}figure svg{max-width:100%;height:auto}article{page-break-inside:avoid;break-inside:avoid}\
+footer{margin-top:3em;font-size:.8em;color:#444}\
+@media print{body{margin:0;max-width:none}a{color:inherit;text-decoration:none}section.area{break-before:page}h2{break-after:avoid}}";
+
+/// The latest complete quarter on the as-of date.
+pub fn latest_complete_quarter(as_of: NaiveDate) -> Period {
+    let q = Period::containing(Grain::Quarter, as_of);
+    if q.end() <= as_of {
+        q
+    } else {
+        Period {
+            grain: Grain::Quarter,
+            index: q.index - 1,
+        }
+    }
+}
+
+/// Whether a variation reading names a special cause (for the summary).
+pub fn is_signal(reading: &str) -> bool {
+    reading.contains(spc::Variation::Improvement.label())
+        || reading.contains(spc::Variation::Concern.label())
+        || reading.contains("special cause")
+}
