@@ -450,7 +450,7 @@ fn workbook<'a>(
     let made = ExcelDateTime::parse_from_str(&ex.as_of.to_string())?;
     wb.set_properties(
         &DocProperties::new()
-            .set_title(&format!(
+            .set_title(format!(
                 "Children's social care data set, {}",
                 inp.quarter.label()
             ))

@@ -5,6 +5,7 @@ mod cli;
 mod import;
 mod ingest;
 mod metrics;
+mod pack;
 mod sample;
 mod synth;
 

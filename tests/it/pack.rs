@@ -1,0 +1,297 @@
+//! The quarterly pack end to end: the workbook against the measures, the published profile's
+//! disclosure control, and the report in a real browser.
+
+use assert_cmd::Command;
+use calamine::{open_workbook, Data, Reader, Xlsx};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+fn repo(p: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(p)
+}
+
+fn pack(out: &Path, profile: &str) {
+    Command::cargo_bin("csc-audit")
+        .unwrap()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "pack",
+            "--quarter",
+            "2024-25 Q3",
+            "--profile",
+            profile,
+            "--out",
+        ])
+        .arg(out)
+        .assert()
+        .success()
+        .stderr(predicates::str::contains("report.html"));
+}
+
+fn cell_text(d: &Data) -> String {
+    match d {
+        Data::Empty => String::new(),
+        Data::String(s) => s.clone(),
+        Data::Float(f) => format!("{f}"),
+        Data::Int(i) => i.to_string(),
+        Data::Bool(b) => b.to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Every sheet of a workbook: name, then rows of text.
+fn sheets(path: &Path) -> Vec<(String, Vec<Vec<String>>)> {
+    let mut wb: Xlsx<_> = open_workbook(path).unwrap();
+    wb.sheet_names()
+        .iter()
+        .map(|n| {
+            let r = wb.worksheet_range(n).unwrap();
+            (
+                n.clone(),
+                r.rows()
+                    .map(|row| row.iter().map(cell_text).collect())
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_workbook_holds_every_measure_of_the_quarter() {
+    let dir = tempfile::tempdir().unwrap();
+    pack(dir.path(), "internal");
+    let book = sheets(&dir.path().join("dataset.xlsx"));
+    let names: Vec<&str> = book.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "contents",
+            "at a glance",
+            "front door",
+            "S47 and conferences",
+            "child protection",
+            "workforce and supervision",
+            "audit",
+            "data quality",
+            "notes"
+        ]
+    );
+    // The same figures as `csc-audit metrics --grain quarter --by team` for the quarter.
+    let ex = crate::load_dir(&repo("sample_data"));
+    let lib = csc_audit::metrics::Library::builtin();
+    let cal = csc_audit::calendar::Calendar::england_and_wales();
+    let q = csc_audit::periods::Period::parse(csc_audit::periods::Grain::Quarter, "2024-25 Q3")
+        .unwrap();
+    let ev = csc_audit::metrics::evaluate(
+        &ex,
+        &lib,
+        &cal,
+        &csc_audit::metrics::EvalOptions {
+            grain: csc_audit::periods::Grain::Quarter,
+            from: Some(q),
+            to: Some(q),
+            by: vec!["team".into()],
+            cases: false,
+        },
+    )
+    .unwrap();
+    let mut seen = 0;
+    for (name, rows) in &book[2..6] {
+        let head = &rows[0];
+        assert_eq!(
+            head.iter().map(String::as_str).collect::<Vec<_>>(),
+            csc_audit::pack::DATASET_COLUMNS,
+            "{name}"
+        );
+        let col = |n: &str| head.iter().position(|h| h == n).unwrap();
+        for r in &rows[1..] {
+            assert_eq!(r[col("area")], *name);
+            assert_eq!(r[col("period")], "2024-25 Q3");
+            let want = ev
+                .find(
+                    &r[col("metric_id")],
+                    "2024-25 Q3",
+                    &r[col("breakdown")],
+                    &r[col("group")],
+                    &r[col("category")],
+                )
+                .unwrap_or_else(|| panic!("{r:?} is not a measure row"));
+            let num = |s: &str| {
+                if s.is_empty() {
+                    None
+                } else {
+                    Some(s.parse::<f64>().unwrap())
+                }
+            };
+            assert_eq!(num(&r[col("numerator")]), want.numerator, "{r:?}");
+            assert_eq!(num(&r[col("denominator")]), want.denominator, "{r:?}");
+            let v = num(&r[col("value")]);
+            assert_eq!(v.is_some(), want.value.is_some(), "{r:?}");
+            if let (Some(a), Some(b)) = (v, want.value) {
+                assert!((a - b).abs() < 1e-9, "{r:?}: {b}");
+            }
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, ev.rows.len(), "every row of the quarter, once");
+    // The audit sheet has the month's strata; data quality every table.
+    let audit = &book[6].1;
+    assert_eq!(audit[0][..3], ["stratum", "population", "sample"]);
+    assert!(audit.len() > 2);
+    assert!(dir
+        .path()
+        .join("audit-sample-child-level/sample.csv")
+        .is_file());
+    assert!(dir.path().join("charts/icpc_15wd-spc.svg").is_file());
+    assert!(dir.path().join("charts/icpc_15wd-funnel.png").is_file());
+}
+
+/// Identifiers of people in sample_data: children, cases and workers.
+fn identifiers() -> BTreeSet<String> {
+    let mut ids = BTreeSet::new();
+    for (file, cols) in [
+        ("children.csv", vec![0]),
+        ("workers.csv", vec![0]),
+        ("cp_plans.csv", vec![0, 8]),
+        ("referrals.csv", vec![0, 8]),
+        ("supervisions.csv", vec![3, 4]),
+    ] {
+        let mut r = csv::Reader::from_path(repo("sample_data").join(file)).unwrap();
+        for rec in r.records() {
+            let rec = rec.unwrap();
+            for &c in &cols {
+                if let Some(v) = rec.get(c).filter(|v| !v.is_empty()) {
+                    ids.insert(v.to_string());
+                }
+            }
+        }
+    }
+    ids
+}
+
+#[test]
+fn the_published_pack_has_no_small_counts_and_no_identifiers() {
+    let dir = tempfile::tempdir().unwrap();
+    pack(dir.path(), "published");
+    assert!(!dir.path().join("audit-sample-child-level").exists());
+    // No count from 1 to 5 in the data set; and suppression happened.
+    let mut r = csv::Reader::from_path(dir.path().join("dataset.csv")).unwrap();
+    let head: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    let col = |n: &str| head.iter().position(|h| h == n).unwrap();
+    let mut suppressed = 0;
+    for rec in r.records() {
+        let rec = rec.unwrap();
+        for c in ["numerator", "denominator"] {
+            let v = &rec[col(c)];
+            if v == "c" {
+                suppressed += 1;
+                continue;
+            }
+            if let Ok(x) = v.parse::<f64>() {
+                assert!(!(1.0..=5.0).contains(&x), "{c} {x} in {rec:?}");
+            }
+        }
+        // The failed cases are not small either.
+        if let (Ok(x), Ok(n)) = (
+            rec[col("numerator")].parse::<f64>(),
+            rec[col("denominator")].parse::<f64>(),
+        ) {
+            assert!(!(1.0..=5.0).contains(&(n - x)), "{rec:?}");
+        }
+        if rec[col("numerator")] == *"c" || rec[col("denominator")] == *"c" {
+            assert_eq!(&rec[col("value")], "c", "{rec:?}");
+        }
+    }
+    assert!(
+        suppressed > 0,
+        "sample_data has small teams: something must be suppressed"
+    );
+    // No identifier anywhere: report, charts, CSV, every cell of the workbook.
+    let ids = identifiers();
+    let mut texts: Vec<(String, String)> = Vec::new();
+    for f in ["report.html", "dataset.csv"] {
+        texts.push((
+            f.into(),
+            std::fs::read_to_string(dir.path().join(f)).unwrap(),
+        ));
+    }
+    for e in std::fs::read_dir(dir.path().join("charts")).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "svg") {
+            texts.push((
+                p.display().to_string(),
+                std::fs::read_to_string(&p).unwrap(),
+            ));
+        }
+    }
+    for (sheet, rows) in sheets(&dir.path().join("dataset.xlsx")) {
+        texts.push((
+            sheet,
+            rows.iter()
+                .flatten()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ));
+    }
+    for (name, text) in &texts {
+        for id in &ids {
+            // Whole words only: "C0000001", a worker's full name.
+            let found = text.match_indices(id.as_str()).any(|(i, _)| {
+                let before = text[..i].chars().last();
+                let after = text[i + id.len()..].chars().next();
+                !before.is_some_and(|c| c.is_alphanumeric())
+                    && !after.is_some_and(|c| c.is_alphanumeric())
+            });
+            assert!(!found, "{id} in {name}");
+        }
+    }
+    assert!(ids.len() > 1000);
+}
+
+/// The report in headless Chromium (Debian's `chromium`, installed by `.ci/run`): a
+/// screenshot is taken and the browser logs no console error. Set CSC_AUDIT_NO_BROWSER=1 to
+/// skip on a machine without Chromium.
+#[test]
+fn the_report_opens_in_a_browser() {
+    if std::env::var_os("CSC_AUDIT_NO_BROWSER").is_some() {
+        return;
+    }
+    let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("Chromium is needed for this test: `apt-get install chromium` (.ci/run does), or set CSC_AUDIT_NO_BROWSER=1");
+    let dir = tempfile::tempdir().unwrap();
+    pack(dir.path(), "published");
+    let shot = dir.path().join("report.png");
+    let profile = dir.path().join("chromium-profile");
+    let out = std::process::Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--window-size=1100,1600",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(format!(
+            "file://{}",
+            dir.path().join("report.html").display()
+        ))
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    let png = std::fs::read(&shot).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    assert!(png.len() > 50_000, "a blank page? {} bytes", png.len());
+    let console: Vec<&str> = log.lines().filter(|l| l.contains("CONSOLE")).collect();
+    assert!(console.is_empty(), "console messages: {console:?}");
+}
