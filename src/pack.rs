@@ -425,6 +425,7 @@ pub fn build(inp: &PackInputs, progress: &dyn Fn(&str)) -> Result<Pack, PackErro
         "dataset.xlsx".into(),
         workbook(inp, &sorted, &glance, &notes, &metric)?,
     ));
+    files.push(("dataset.parquet".into(), parquet(&sorted, &metric)?));
 
     progress("report");
     files.push((
@@ -619,6 +620,90 @@ fn workbook<'a>(
     tabular::write_sheet(n, &["note"], notes.iter().map(|x| vec![Cell::Text(x)]), "0")?;
     n.set_column_width(0, 120)?;
     Ok(wb.save_to_buffer()?)
+}
+
+/// The data set as Parquet: typed columns, a suppressed number is null and named in
+/// `suppressed`.
+fn parquet<'a>(
+    rows: &[(usize, &OutRow, Hidden)],
+    metric: &dyn Fn(&str) -> &'a Metric,
+) -> Result<Vec<u8>, PackError> {
+    use polars::prelude::*;
+    let text = |f: &dyn Fn(&(usize, &OutRow, Hidden)) -> String| -> Vec<String> {
+        rows.iter().map(f).collect()
+    };
+    let number =
+        |f: &dyn Fn(&OutRow) -> Option<f64>, hide: &dyn Fn(&Hidden) -> bool| -> Vec<Option<f64>> {
+            rows.iter()
+                .map(|(_, r, h)| if hide(h) { None } else { f(r) })
+                .collect()
+        };
+    let mut df = DataFrame::new_infer_height(vec![
+        Column::new("area".into(), text(&|(a, _, _)| AREAS[*a].0.to_string())),
+        Column::new("metric_id".into(), text(&|(_, r, _)| r.metric_id.clone())),
+        Column::new(
+            "title".into(),
+            text(&|(_, r, _)| metric(&r.metric_id).title.clone()),
+        ),
+        Column::new("period".into(), text(&|(_, r, _)| r.period.clone())),
+        Column::new("breakdown".into(), text(&|(_, r, _)| r.breakdown.clone())),
+        Column::new("group".into(), text(&|(_, r, _)| r.group.clone())),
+        Column::new("category".into(), text(&|(_, r, _)| r.category.clone())),
+        Column::new(
+            "numerator".into(),
+            number(&|r| r.numerator, &|h| h.numerator),
+        ),
+        Column::new(
+            "denominator".into(),
+            number(&|r| r.denominator, &|h| h.denominator),
+        ),
+        Column::new("value".into(), number(&|r| r.value, &|h| h.value)),
+        Column::new("unit".into(), text(&|(_, r, _)| r.unit.clone())),
+        Column::new("target".into(), number(&|r| r.target, &|_| false)),
+        Column::new(
+            "rag".into(),
+            text(&|(_, r, h)| {
+                if h.value {
+                    String::new()
+                } else {
+                    r.rag.unwrap_or("").to_string()
+                }
+            }),
+        ),
+        Column::new("ci_low".into(), number(&|r| r.ci_low, &|h| h.value)),
+        Column::new("ci_high".into(), number(&|r| r.ci_high, &|h| h.value)),
+        Column::new(
+            "pending".into(),
+            rows.iter().map(|(_, r, _)| r.pending).collect::<Vec<u64>>(),
+        ),
+        Column::new(
+            "excluded".into(),
+            rows.iter()
+                .map(|(_, r, _)| r.excluded)
+                .collect::<Vec<u64>>(),
+        ),
+        Column::new(
+            "suppressed".into(),
+            text(&|(_, _, h)| {
+                [
+                    (h.numerator, "numerator"),
+                    (h.denominator, "denominator"),
+                    (h.value, "value"),
+                ]
+                .iter()
+                .filter(|x| x.0)
+                .map(|x| x.1)
+                .collect::<Vec<_>>()
+                .join(";")
+            }),
+        ),
+    ])
+    .map_err(|e| PackError::Invalid(format!("building the Parquet table: {e}")))?;
+    let mut out = Vec::new();
+    ParquetWriter::new(&mut out)
+        .finish(&mut df)
+        .map_err(|e| PackError::Invalid(format!("writing Parquet: {e}")))?;
+    Ok(out)
 }
 
 fn round1(v: f64) -> f64 {

@@ -163,7 +163,10 @@ pub fn run(a: PackArgs) -> Result<ExitCode> {
         "  {}  the data set, a sheet per area",
         a.out.join("dataset.xlsx").display()
     );
-    eprintln!("  {}  the same rows", a.out.join("dataset.csv").display());
+    eprintln!(
+        "  {} and dataset.parquet  the same rows",
+        a.out.join("dataset.csv").display()
+    );
     eprintln!(
         "  {}  {charts} charts (SVG and PNG)",
         a.out.join("charts").display()

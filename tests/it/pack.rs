@@ -206,6 +206,43 @@ fn the_published_pack_has_no_small_counts_and_no_identifiers() {
         suppressed > 0,
         "sample_data has small teams: something must be suppressed"
     );
+    // The Parquet copy: the same rows, and a suppressed numerator is null and named.
+    let numerator = col("numerator");
+    {
+        use polars::prelude::*;
+        let f = std::fs::File::open(dir.path().join("dataset.parquet")).unwrap();
+        let pq = ParquetReader::new(f).finish().unwrap();
+        let csv = std::fs::read_to_string(dir.path().join("dataset.csv")).unwrap();
+        assert_eq!(pq.height(), csv.lines().count() - 1);
+        let sup: Vec<Option<&str>> = pq
+            .column("suppressed")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .collect();
+        let num: Vec<Option<f64>> = pq
+            .column("numerator")
+            .unwrap()
+            .f64()
+            .unwrap()
+            .iter()
+            .collect();
+        let mut named = 0;
+        for (s, n) in sup.iter().zip(&num) {
+            if s.is_some_and(|s| s.contains("numerator")) {
+                assert_eq!(*n, None);
+                named += 1;
+            }
+        }
+        let mut r = csv::Reader::from_reader(csv.as_bytes());
+        let c_numerators = r
+            .records()
+            .filter(|x| &x.as_ref().unwrap()[numerator] == "c")
+            .count();
+        assert_eq!(named, c_numerators);
+        assert!(named > 0);
+    }
     // No identifier anywhere: report, charts, CSV, every cell of the workbook.
     let ids = identifiers();
     let mut texts: Vec<(String, String)> = Vec::new();
