@@ -145,14 +145,9 @@ pub fn run(a: PackArgs) -> Result<ExitCode> {
         .filter(|(n, _)| n.starts_with("charts/"))
         .count();
     eprintln!(
-        "{} pack for {} ({} profile), as of {}:",
-        if profile == Profile::Published {
-            "published"
-        } else {
-            "internal"
-        },
-        quarter.label(),
+        "the {} pack for {}, as of {}:",
         profile.name(),
+        quarter.label(),
         ex.as_of
     );
     eprintln!(
