@@ -229,6 +229,31 @@ fn load_data(
     Ok(extracts)
 }
 
+/// `--data` with its working-day calendar, ready for the measures: data with a fatal problem
+/// is refused with its report; rejected rows are pointed out.
+fn load_usable(
+    data: &std::path::Path,
+    as_of: Option<NaiveDate>,
+    calendar: Option<&std::path::Path>,
+) -> Result<(ingest::Extracts, Calendar)> {
+    let (cal, source) = load_calendar(calendar)?;
+    let mut extracts = load_data(data, as_of, chrono::Local::now().date_naive())?;
+    extracts.note_calendar(&cal, &source);
+    if extracts.report.has_fatal() {
+        eprint!("{}", extracts.report.to_text(20));
+        anyhow::bail!("the data cannot be used as it is: see the report above");
+    }
+    let rejected = extracts.report.rows_rejected();
+    if rejected > 0 {
+        eprintln!(
+            "note: {rejected} rows were rejected and are not used; `csc-audit check --data {}` \
+             lists them",
+            data.display()
+        );
+    }
+    Ok((extracts, cal))
+}
+
 /// `--metrics`, else `./metrics` when it holds a library, else the built-in measures.
 fn load_library(dir: Option<&std::path::Path>) -> Result<Library> {
     let local = std::path::Path::new("metrics");
@@ -331,24 +356,9 @@ fn run() -> Result<ExitCode> {
             if format == TableFormat::Xlsx && out.is_none() {
                 anyhow::bail!("an xlsx workbook needs a file: add --out measures.xlsx");
             }
-            let (cal, source) = load_calendar(calendar.as_deref())?;
-            let today = chrono::Local::now().date_naive();
             let started = std::time::Instant::now();
-            let mut extracts = load_data(&data, as_of, today)?;
+            let (extracts, cal) = load_usable(&data, as_of, calendar.as_deref())?;
             let loaded = started.elapsed();
-            extracts.note_calendar(&cal, &source);
-            if extracts.report.has_fatal() {
-                eprint!("{}", extracts.report.to_text(20));
-                anyhow::bail!("the data cannot be used as it is: see the report above");
-            }
-            let rejected = extracts.report.rows_rejected();
-            if rejected > 0 {
-                eprintln!(
-                    "note: {rejected} rows were rejected and are not in the measures; \
-                     `csc-audit check --data {}` lists them",
-                    data.display()
-                );
-            }
             let ev = csc_audit::metrics::evaluate(&extracts, &lib, &cal, &opts)?;
             let evaluated = started.elapsed() - loaded;
             for n in &ev.notes {

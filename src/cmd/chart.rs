@@ -70,13 +70,7 @@ pub fn run(a: ChartArgs) -> Result<ExitCode> {
     let mut lib = crate::load_library(a.metrics.as_deref())?;
     lib.select(std::slice::from_ref(&a.metric))
         .map_err(anyhow::Error::msg)?;
-    let (cal, source) = crate::load_calendar(a.calendar.as_deref())?;
-    let mut ex = crate::load_data(&a.data, a.as_of, chrono::Local::now().date_naive())?;
-    ex.note_calendar(&cal, &source);
-    if ex.report.has_fatal() {
-        eprint!("{}", ex.report.to_text(20));
-        anyhow::bail!("the data cannot be used as it is: see the report above");
-    }
+    let (ex, cal) = crate::load_usable(&a.data, a.as_of, a.calendar.as_deref())?;
     let period = |s: &Option<String>| -> Result<Option<Period>> {
         s.as_deref()
             .map(|t| Period::parse(grain, t).map_err(anyhow::Error::msg))

@@ -63,14 +63,8 @@ pub fn run(a: PackArgs) -> Result<ExitCode> {
     let step = |s: &str| bar.set_message(s.to_string());
     step("reading the data");
     let library = crate::load_library(a.metrics.as_deref())?;
-    let (calendar, source) = crate::load_calendar(a.calendar.as_deref())?;
-    let mut ex = crate::load_data(&a.data, a.as_of, chrono::Local::now().date_naive())?;
-    ex.note_calendar(&calendar, &source);
-    if ex.report.has_fatal() {
-        bar.finish_and_clear();
-        eprint!("{}", ex.report.to_text(20));
-        anyhow::bail!("the data cannot be used as it is: see the report above");
-    }
+    let (ex, calendar) = crate::load_usable(&a.data, a.as_of, a.calendar.as_deref())
+        .inspect_err(|_| bar.finish_and_clear())?;
     let quarter = match &a.quarter {
         Some(q) => Period::parse(Grain::Quarter, q).map_err(anyhow::Error::msg)?,
         None => pack::latest_complete_quarter(ex.as_of),

@@ -127,29 +127,37 @@ struct Loaded {
 }
 
 fn load(data: &Path, as_of: Option<NaiveDate>, common: &Common) -> Result<Loaded> {
-    let (calendar, source) = crate::load_calendar(common.calendar.as_deref())?;
     let library = crate::load_library(common.metrics.as_deref())?;
-    let today = chrono::Local::now().date_naive();
-    let mut extracts = crate::load_data(data, as_of, today)?;
-    extracts.note_calendar(&calendar, &source);
-    if extracts.report.has_fatal() {
-        eprint!("{}", extracts.report.to_text(20));
-        anyhow::bail!("the data cannot be used as it is: see the report above");
-    }
-    let rejected = extracts.report.rows_rejected();
-    if rejected > 0 {
-        eprintln!(
-            "note: {rejected} rows were rejected and cannot be sampled; `csc-audit check \
-             --data {}` lists them",
-            data.display()
-        );
-    }
+    let (extracts, calendar) = crate::load_usable(data, as_of, common.calendar.as_deref())?;
     Ok(Loaded {
         extracts,
         calendar_name: calendar.name.clone(),
         calendar,
         library,
     })
+}
+
+/// A sample folder's manifest, the data to re-draw from (the recorded path unless given),
+/// its plan, and the input files as they are now.
+fn recorded(
+    dir: &Path,
+    data: Option<PathBuf>,
+    common: &Common,
+) -> Result<(
+    manifest::Recorded,
+    PathBuf,
+    SamplePlan,
+    Vec<manifest::InputFile>,
+)> {
+    let r = manifest::read(dir)?;
+    let data = data.unwrap_or_else(|| r.data.clone());
+    let plan = folder::recorded_plan(&r)?;
+    let now = manifest::input_files(
+        &data,
+        folder::history_path(&plan).as_deref(),
+        common.calendar.as_deref(),
+    )?;
+    Ok((r, data, plan, now))
 }
 
 fn draw_with(
@@ -236,14 +244,7 @@ pub fn run(args: SampleArgs) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(SampleAction::Verify { dir, data, common }) => {
-            let r = manifest::read(&dir)?;
-            let data = data.unwrap_or_else(|| r.data.clone());
-            let plan = folder::recorded_plan(&r)?;
-            let now = manifest::input_files(
-                &data,
-                folder::history_path(&plan).as_deref(),
-                common.calendar.as_deref(),
-            )?;
+            let (r, data, plan, now) = recorded(&dir, data, &common)?;
             let mut diffs = folder::changed_inputs(&r, &now);
             let l = load(&data, Some(r.as_of), &common)?;
             let s = draw_with(&plan, &l, &r.period, r.seed, &r.extensions)?;
@@ -282,14 +283,7 @@ pub fn run(args: SampleArgs) -> Result<ExitCode> {
             data,
             common,
         }) => {
-            let r = manifest::read(&dir)?;
-            let data = data.unwrap_or_else(|| r.data.clone());
-            let plan = folder::recorded_plan(&r)?;
-            let now = manifest::input_files(
-                &data,
-                folder::history_path(&plan).as_deref(),
-                common.calendar.as_deref(),
-            )?;
+            let (r, data, plan, now) = recorded(&dir, data, &common)?;
             let changed = folder::changed_inputs(&r, &now);
             if !changed.is_empty() {
                 anyhow::bail!(
