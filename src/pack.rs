@@ -285,7 +285,9 @@ pub fn build(inp: &PackInputs, progress: &dyn Fn(&str)) -> Result<Pack, PackErro
                 kinds.push(Kind::Spc);
                 if inp.profile == Profile::Internal && m.breakdowns.iter().any(|(b, _)| b == "team")
                 {
+                    // Teams side by side: the funnel for the quarter, small multiples over time.
                     kinds.push(Kind::Funnel);
+                    kinds.push(Kind::Multiples);
                 }
             }
             _ => kinds.push(Kind::Trend),
@@ -328,6 +330,7 @@ pub fn build(inp: &PackInputs, progress: &dyn Fn(&str)) -> Result<Pack, PackErro
                         Kind::Spc => "SPC chart",
                         Kind::Funnel => "funnel",
                         Kind::Distribution => "distribution",
+                        Kind::Multiples => "chart by team",
                         _ => "chart",
                     };
                     notes.push(format!("{}: no {name}: {why}", m.id));
@@ -341,6 +344,7 @@ pub fn build(inp: &PackInputs, progress: &dyn Fn(&str)) -> Result<Pack, PackErro
                 Kind::Spc => "spc",
                 Kind::Funnel => "funnel",
                 Kind::Distribution => "distribution",
+                Kind::Multiples => "by-team",
                 _ => "trend",
             };
             let svg = charts::render(&chart, charts::Format::Svg)?;

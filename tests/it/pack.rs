@@ -144,6 +144,7 @@ fn the_workbook_holds_every_measure_of_the_quarter() {
         .is_file());
     assert!(dir.path().join("charts/icpc_15wd-spc.svg").is_file());
     assert!(dir.path().join("charts/icpc_15wd-funnel.png").is_file());
+    assert!(dir.path().join("charts/icpc_15wd-by-team.svg").is_file());
 }
 
 /// Identifiers of people in sample_data: children, cases and workers.
