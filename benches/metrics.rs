@@ -1,6 +1,7 @@
-//! The whole metric library and the monthly audit sample over one council (criterion), and,
-//! when `CSC_AUDIT_BENCH_DATA` names a folder (for example `synth --scale 190 --years 6`,
-//! England), one timed run over it that reports load time, evaluation time and peak memory:
+//! The whole metric library, the monthly audit sample and the quarterly pack over one
+//! council (criterion), and, when `CSC_AUDIT_BENCH_DATA` names a folder (for example
+//! `synth --scale 190 --years 6`, England), one timed run over it that reports load time,
+//! evaluation time and peak memory:
 //!
 //! ```sh
 //! target/release/csc-audit synth --out /tmp/england --scale 190 --years 6 --seed 1
@@ -115,6 +116,25 @@ fn main() {
                     seed: 1,
                     extensions: &[],
                 },
+            )
+            .unwrap()
+        })
+    });
+    // The quarterly pack: measures by month and quarter, 150 charts in SVG and PNG, the
+    // workbook, CSV, Parquet and the report (the audit sample is benched above).
+    let quarter = csc_audit::pack::latest_complete_quarter(ex.as_of);
+    g.bench_function("build the quarterly pack", |b| {
+        b.iter(|| {
+            csc_audit::pack::build(
+                &csc_audit::pack::PackInputs {
+                    extracts: black_box(&ex),
+                    library: &lib,
+                    calendar: &cal,
+                    quarter,
+                    profile: csc_audit::pack::Profile::Internal,
+                    sample: None,
+                },
+                &|_| {},
             )
             .unwrap()
         })
