@@ -23,8 +23,13 @@ pub struct Hidden {
     pub value: bool,
 }
 
+/// Whether a count is one the convention suppresses (1 to 5).
+pub fn is_small(count: f64) -> bool {
+    (SMALLEST_SUPPRESSED..=LARGEST_SUPPRESSED).contains(&count)
+}
+
 fn small(v: Option<f64>) -> bool {
-    v.is_some_and(|x| (SMALLEST_SUPPRESSED..=LARGEST_SUPPRESSED).contains(&x))
+    v.is_some_and(is_small)
 }
 
 /// Whether the rows' counts add up: the groups of a breakdown to its `all` row (every case

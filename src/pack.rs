@@ -14,7 +14,6 @@ use crate::ingest::Extracts;
 use crate::metrics::{self, EvalOptions, Evaluation, Library, Metric, MetricKind, OutRow};
 use crate::periods::{Grain, Period};
 use crate::schema;
-use crate::spc;
 use crate::tabular::{self, Cell};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -577,7 +576,7 @@ fn workbook<'a>(
                 &["stratum", "population", "sample", "census"],
                 strata.iter().map(|(n, big, small, census)| {
                     let c = |v: f64| {
-                        if published && (1.0..=5.0).contains(&v) {
+                        if published && disclosure::is_small(v) {
                             Cell::Text("c")
                         } else {
                             Cell::Number(Some(v))
@@ -825,7 +824,7 @@ fn html(
         ));
         for st in &s.strata {
             let c = |v: u64| {
-                if inp.profile == Profile::Published && (1..=5).contains(&v) {
+                if inp.profile == Profile::Published && disclosure::is_small(v as f64) {
                     "c".to_string()
                 } else {
                     v.to_string()
@@ -894,11 +893,4 @@ pub fn latest_complete_quarter(as_of: NaiveDate) -> Period {
             index: q.index - 1,
         }
     }
-}
-
-/// Whether a variation reading names a special cause (for the summary).
-pub fn is_signal(reading: &str) -> bool {
-    reading.contains(spc::Variation::Improvement.label())
-        || reading.contains(spc::Variation::Concern.label())
-        || reading.contains("special cause")
 }

@@ -20,11 +20,9 @@ pub struct ChartArgs {
     /// Folder of extracts, an Annex A workbook or a CIN census file.
     #[arg(long, default_value = "sample_data")]
     data: PathBuf,
-    /// Folder of metric definitions; default: ./metrics if present, else built in.
-    #[arg(long)]
-    metrics: Option<PathBuf>,
-    #[arg(long)]
-    calendar: Option<PathBuf>,
+    #[command(flatten)]
+    sources: super::Sources,
+    /// Extract date; default: the latest event date in the data.
     #[arg(long, value_parser = crate::parse_cli_date)]
     as_of: Option<NaiveDate>,
     /// month | quarter | year.
@@ -67,10 +65,10 @@ pub fn run(a: ChartArgs) -> Result<ExitCode> {
     })?;
     let grain = Grain::parse(&a.grain)
         .with_context(|| format!("`{}` is not a grain; use month, quarter or year", a.grain))?;
-    let mut lib = crate::load_library(a.metrics.as_deref())?;
+    let mut lib = crate::load_library(a.sources.metrics.as_deref())?;
     lib.select(std::slice::from_ref(&a.metric))
         .map_err(anyhow::Error::msg)?;
-    let (ex, cal) = crate::load_usable(&a.data, a.as_of, a.calendar.as_deref())?;
+    let (ex, cal) = crate::load_usable(&a.data, a.as_of, a.sources.calendar.as_deref())?;
     let period = |s: &Option<String>| -> Result<Option<Period>> {
         s.as_deref()
             .map(|t| Period::parse(grain, t).map_err(anyhow::Error::msg))

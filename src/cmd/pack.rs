@@ -36,10 +36,9 @@ pub struct PackArgs {
     /// The audit sample's seed; default: the month as a number (202412 for December 2024).
     #[arg(long)]
     seed: Option<u64>,
-    #[arg(long)]
-    metrics: Option<PathBuf>,
-    #[arg(long)]
-    calendar: Option<PathBuf>,
+    #[command(flatten)]
+    sources: super::Sources,
+    /// Extract date; default: the latest event date in the data.
     #[arg(long, value_parser = crate::parse_cli_date)]
     as_of: Option<NaiveDate>,
     /// Replace a pack already in --out.
@@ -62,8 +61,8 @@ pub fn run(a: PackArgs) -> Result<ExitCode> {
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
     let step = |s: &str| bar.set_message(s.to_string());
     step("reading the data");
-    let library = crate::load_library(a.metrics.as_deref())?;
-    let (ex, calendar) = crate::load_usable(&a.data, a.as_of, a.calendar.as_deref())
+    let library = crate::load_library(a.sources.metrics.as_deref())?;
+    let (ex, calendar) = crate::load_usable(&a.data, a.as_of, a.sources.calendar.as_deref())
         .inspect_err(|_| bar.finish_and_clear())?;
     let quarter = match &a.quarter {
         Some(q) => Period::parse(Grain::Quarter, q).map_err(anyhow::Error::msg)?,
@@ -124,7 +123,7 @@ pub fn run(a: PackArgs) -> Result<ExitCode> {
             s,
             &folder::Provenance {
                 data: &a.data,
-                calendar_file: a.calendar.as_deref(),
+                calendar_file: a.sources.calendar.as_deref(),
                 calendar_name: &calendar.name,
                 metrics_origin: &library.origin,
             },

@@ -9,6 +9,8 @@ use csc_audit::metrics::Library;
 use csc_audit::periods::Period;
 use csc_audit::sampling::{self, folder, manifest, results, DrawInputs, Sample, SamplePlan};
 
+use super::Sources;
+
 #[derive(clap::Args)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct SampleArgs {
@@ -39,21 +41,10 @@ struct DrawArgs {
     #[arg(long, value_parser = crate::parse_cli_date)]
     as_of: Option<NaiveDate>,
     #[command(flatten)]
-    common: Common,
+    common: Sources,
     /// Replace a sample already in --out.
     #[arg(long)]
     force: bool,
-}
-
-#[derive(clap::Args)]
-struct Common {
-    /// Folder of metric definitions for the plan's breach measures; default: ./metrics if
-    /// present, else the built-in library.
-    #[arg(long)]
-    metrics: Option<PathBuf>,
-    /// Working-day calendar (TOML); default: England and Wales, built in.
-    #[arg(long)]
-    calendar: Option<PathBuf>,
 }
 
 #[derive(clap::Subcommand)]
@@ -67,7 +58,7 @@ enum SampleAction {
         #[arg(long)]
         data: Option<PathBuf>,
         #[command(flatten)]
-        common: Common,
+        common: Sources,
     },
     /// Adds cases to a sample by continuing each stratum's stream: the cases already drawn
     /// stay, in the same order; the new ones are `round` 2, 3, ...
@@ -81,7 +72,7 @@ enum SampleAction {
         #[arg(long)]
         data: Option<PathBuf>,
         #[command(flatten)]
-        common: Common,
+        common: Sources,
     },
     /// Sample sizes: for estimating a proportion within a margin, and for discovery (how
     /// many cases with no failure show the failure rate is below a tolerable rate).
@@ -126,7 +117,7 @@ struct Loaded {
     library: Library,
 }
 
-fn load(data: &Path, as_of: Option<NaiveDate>, common: &Common) -> Result<Loaded> {
+fn load(data: &Path, as_of: Option<NaiveDate>, common: &Sources) -> Result<Loaded> {
     let library = crate::load_library(common.metrics.as_deref())?;
     let (extracts, calendar) = crate::load_usable(data, as_of, common.calendar.as_deref())?;
     Ok(Loaded {
@@ -142,7 +133,7 @@ fn load(data: &Path, as_of: Option<NaiveDate>, common: &Common) -> Result<Loaded
 fn recorded(
     dir: &Path,
     data: Option<PathBuf>,
-    common: &Common,
+    common: &Sources,
 ) -> Result<(
     manifest::Recorded,
     PathBuf,
