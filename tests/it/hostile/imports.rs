@@ -1,0 +1,1 @@
+//! Hostile inputs: imports (see mod.rs).

@@ -1,0 +1,1 @@
+//! Hostile inputs: sample (see mod.rs).
