@@ -11,6 +11,7 @@ pub mod disclosure;
 pub mod fsutil;
 pub mod import;
 pub mod ingest;
+pub mod limits;
 pub mod metrics;
 pub mod pack;
 pub mod par;

@@ -327,6 +327,19 @@ struct RawStandards {
 impl Standards {
     pub fn parse(text: &str, file: &str) -> Result<Standards, DefinitionError> {
         let raw: RawStandards = toml::from_str(text).map_err(|e| toml_error(file, text, e))?;
+        check_numbers(file, text)?;
+        if let Some(n) = raw.child_population.filter(|n| *n < 1.0) {
+            return Err(DefinitionError {
+                file: file.to_string(),
+                line: text
+                    .find("child_population")
+                    .map_or(1, |o| line_of(text, o)),
+                field: "child_population".into(),
+                message: format!(
+                    "child_population is the number of children aged 0-17 in the area, at least                      1, not {n}"
+                ),
+            });
+        }
         Ok(Standards {
             values: raw.standards,
             child_population: raw.child_population,
@@ -503,6 +516,16 @@ pub(crate) fn line_of(text: &str, offset: usize) -> usize {
         + 1
 }
 
+/// Refuses a definition holding a number no measure can use (see [`crate::limits`]).
+fn check_numbers(file: &str, text: &str) -> Result<(), DefinitionError> {
+    crate::limits::toml_numbers(text).map_err(|r| DefinitionError {
+        file: file.to_string(),
+        line: line_of(text, r.offset),
+        field: r.field,
+        message: r.message,
+    })
+}
+
 fn toml_error(file: &str, text: &str, e: toml::de::Error) -> DefinitionError {
     let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(1);
     // toml's message repeats the position and quotes the line; keep its first sentence.
@@ -616,6 +639,17 @@ impl Ctx<'_> {
                 format!("the amount must be a whole number of {name}, not {n}"),
             );
         }
+        let max = crate::limits::max_window(unit);
+        if n > max as f64 {
+            return self.err(
+                raw.span(),
+                field,
+                format!(
+                    "{n} {name} is longer than any standard: a window is at most {} years ({max} {name})",
+                    crate::limits::MAX_WINDOW_YEARS
+                ),
+            );
+        }
         Ok(Window { unit, n: n as i64 })
     }
 
@@ -626,11 +660,11 @@ impl Ctx<'_> {
         table: &TableSpec,
     ) -> Result<Filter, DefinitionError> {
         let text = raw.get_ref().trim().to_string();
-        let expr = polars::sql::sql_expr(&text).map_err(|e| DefinitionError {
+        let expr = crate::limits::sql_filter(&text).map_err(|message| DefinitionError {
             file: self.file.to_string(),
             line: line_of(self.text, raw.span().start),
             field: field.to_string(),
-            message: format!("`{text}` is not a valid SQL condition: {e}"),
+            message,
         })?;
         for name in expr.clone().meta().root_names() {
             if table.column(name.as_str()).is_none() {
@@ -742,6 +776,7 @@ pub fn parse_metric(
     standards: &Standards,
 ) -> Result<Metric, DefinitionError> {
     let raw: RawMetric = toml::from_str(text).map_err(|e| toml_error(file, text, e))?;
+    check_numbers(file, text)?;
     let cx = Ctx {
         file,
         text,

@@ -98,9 +98,10 @@ pub fn to_json(ev: &Evaluation, lib: &Library) -> Vec<u8> {
                         Cell::Text("") => serde_json::Value::Null,
                         Cell::Text(s) => json!(s),
                         // Rounded as in the CSV, so both formats carry the same numbers.
-                        Cell::Number(v) => v.map_or(serde_json::Value::Null, |_| {
-                            serde_json::from_str(&num(v, 2)).expect("a number")
-                        }),
+                        // A value JSON cannot hold (not finite) is written as null.
+                        Cell::Number(v) => v
+                            .and_then(|_| serde_json::from_str(&num(v, 2)).ok())
+                            .unwrap_or(serde_json::Value::Null),
                         Cell::Date(d) => json!(d.map(|d| d.to_string())),
                         Cell::Flag(b) => json!(b),
                     };

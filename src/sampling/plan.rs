@@ -271,6 +271,13 @@ impl SamplePlan {
             }
         })?;
         let _ = raw.description;
+        // Every number in the plan (size, weights, priors, caps) is finite and in range.
+        crate::limits::toml_numbers(text).map_err(|r| PlanError {
+            file: file.to_string(),
+            line: crate::metrics::definition::line_of(text, r.offset),
+            field: r.field,
+            message: r.message,
+        })?;
         let names: Vec<&str> = schema::TABLES.iter().map(|t| t.name).collect();
         let table = schema::table(&raw.population.table).ok_or_else(|| {
             err(
@@ -339,8 +346,7 @@ impl SamplePlan {
         };
         let usable = |c: &str| table.column(c).is_some() || CHILD_COLUMNS.contains(&c);
         let sql = |field: &str, text: &str| -> Result<(String, Expr), PlanError> {
-            let expr = polars::sql::sql_expr(text)
-                .map_err(|e| err(field, format!("`{text}` is not a valid SQL condition: {e}")))?;
+            let expr = crate::limits::sql_filter(text).map_err(|e| err(field, e))?;
             for name in expr.clone().meta().root_names() {
                 if !usable(name.as_str()) {
                     return Err(err(
