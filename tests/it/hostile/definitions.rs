@@ -339,7 +339,7 @@ fn evaluate_q4(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: super::cases(48), ..ProptestConfig::default() })]
 
     /// Whatever the numbers and the filter, the library either refuses the file with a
     /// line inside it, or evaluates it to finite values: it never panics.

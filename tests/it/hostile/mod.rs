@@ -24,3 +24,12 @@ pub fn assert_no_crash(out: &Output) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Cases per property: small in CI; `CSC_AUDIT_SOAK=5000 cargo test --release --test it
+/// hostile` is the long soak.
+pub fn cases(ci: u32) -> u32 {
+    std::env::var("CSC_AUDIT_SOAK")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(ci)
+}
