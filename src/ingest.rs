@@ -675,6 +675,8 @@ fn report_missing(spec: &TableSpec, file: &str, dir: &Path, issues: &mut Issues)
 /// [`MAX_COLUMNS`] wide.
 fn read_header(records: &mut Records, file: &str, issues: &mut Issues) -> Option<Record> {
     let mut header = Record::default();
+    // Enough kept to know the header is too wide, without keeping it all.
+    records.max_fields = MAX_COLUMNS + 1;
     loop {
         if !records.read(&mut header) {
             issues.push(

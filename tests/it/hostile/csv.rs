@@ -442,14 +442,63 @@ fn d13_a_header_as_wide_as_excel_allows_loads_and_a_wider_one_is_refused() {
     );
 }
 
+// ---- The corpus, through the binary ----
+
+#[test]
+fn the_corpus_is_checked_without_a_crash_and_every_row_accounted_for() {
+    let out = assert_cmd::Command::cargo_bin("csc-audit")
+        .unwrap()
+        .args(["check", "--format", "json", "--data"])
+        .arg(fixture("hostile/csv/runaway"))
+        .output()
+        .unwrap();
+    super::assert_no_crash(&out);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let table = |name: &str| {
+        let t = v["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["table"] == name)
+            .unwrap()
+            .clone();
+        (
+            t["rows_read"].as_u64(),
+            t["rows_loaded"].as_u64(),
+            t["rows_rejected"].as_u64(),
+        )
+    };
+    assert_eq!(table("referrals"), (Some(20), Some(19), Some(1)));
+    assert_eq!(table("children"), (Some(4), Some(3), Some(1)));
+    let at = |rule: &str| -> Vec<(String, u64)> {
+        v["issues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["rule"] == rule)
+            .map(|i| {
+                (
+                    i["table"].as_str().unwrap().to_string(),
+                    i["line"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(at("unclosed_quote"), [("referrals".to_string(), 3)]);
+    assert_eq!(at("multiline_row"), [("children".to_string(), 3)]);
+    assert_eq!(at("bad_date"), [("children".to_string(), 6)]);
+}
+
 // ---- Generated files: every physical line is accounted for ----
 
 /// One generated data line (before its line end), or a blank line.
 #[derive(Debug, Clone)]
 enum Line {
     Valid,
-    /// A `"` put at the start of field `n` (1..9).
+    /// A `"` put at the start of field `n` (1..9): it opens a quote.
     StrayQuote(usize),
+    /// A `"` inside the worker's name: it closes a quote left open above.
+    MidQuote,
     /// A quoted source over two lines.
     Multiline,
     Blank(&'static str),
@@ -466,6 +515,7 @@ fn line_kind() -> impl Strategy<Value = Line> {
     prop_oneof![
         6 => Just(Line::Valid),
         2 => (1usize..9).prop_map(Line::StrayQuote),
+        1 => Just(Line::MidQuote),
         2 => Just(Line::Multiline),
         1 => prop_oneof![Just(""), Just(",,,,,,,,"), Just("   ")].prop_map(Line::Blank),
         1 => (-3i8..4).prop_map(Line::Width),
@@ -482,6 +532,7 @@ fn render(i: usize, kind: &Line) -> Vec<u8> {
     match kind {
         Line::Valid => {}
         Line::StrayQuote(n) => fields[*n].insert(0, '"'),
+        Line::MidQuote => fields[8] = "Ann O\"Brien".into(),
         Line::Multiline => fields[3] = "\"Health\nvisitor\"".into(),
         Line::Blank(s) => return s.as_bytes().to_vec(),
         Line::Width(d) if *d < 0 => fields.truncate(9 - d.unsigned_abs() as usize),
