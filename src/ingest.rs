@@ -2,6 +2,14 @@
 //! frame or rejected with its file, line, column and reason (`rows_read = rows_loaded +
 //! rows_rejected`, always). Load once; every later step reads the same frames.
 //!
+//! Rows are physical lines: a line ends at a CR, an LF or a CRLF ([`rows`], the one reader
+//! of CSV lines in the crate), and every line after the header that is not blank starts a
+//! row. A quoted value may run over lines; such a row is kept only if it reads as one row
+//! (its quote closed, the header's width, no line inside it that is a whole row of its own,
+//! every value readable) and is named with its first and last line. Otherwise the quote
+//! ran away: its line is rejected and reading starts again on the next line, so a stray
+//! `"` never hides the rows below it.
+//!
 //! Two passes. The first reads each file, parses each cell and applies the checks that need
 //! only the row itself. The as-of date is then known (given, or the latest event date). The
 //! second walks the schema a level at a time (parents before the tables that link to them)

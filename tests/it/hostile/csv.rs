@@ -267,6 +267,41 @@ fn b5_audit_results_name_the_line_after_a_multiline_cell() {
     );
 }
 
+#[test]
+fn b5_the_audit_history_names_the_line_after_a_multiline_cell() {
+    let repo = |p: &str| Path::new(env!("CARGO_MANIFEST_DIR")).join(p);
+    let plans = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        repo("audits/monthly.toml"),
+        plans.path().join("monthly.toml"),
+    )
+    .unwrap();
+    // CR line ends, and an LF inside the note of the row on lines 2-3.
+    std::fs::write(
+        plans.path().join("history.csv"),
+        "child_id,case_id,audit_date,note\rC0000001,,15/02/2025,\"two\nlines\"\rC0000002,,not a date,\r",
+    )
+    .unwrap();
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = assert_cmd::Command::cargo_bin("csc-audit")
+        .unwrap()
+        .arg("sample")
+        .arg("--plan")
+        .arg(plans.path().join("monthly.toml"))
+        .arg("--data")
+        .arg(repo("sample_data"))
+        .args(["--period", "2025-03", "--seed", "7", "--out"])
+        .arg(out_dir.path().join("s"))
+        .output()
+        .unwrap();
+    super::assert_no_crash(&out);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("history.csv line 4, column audit_date"),
+        "{err}"
+    );
+}
+
 // ---- B6: headers, invisible characters, things that are not files ----
 
 #[test]
