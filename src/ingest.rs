@@ -2,6 +2,14 @@
 //! frame or rejected with its file, line, column and reason (`rows_read = rows_loaded +
 //! rows_rejected`, always). Load once; every later step reads the same frames.
 //!
+//! Rows are physical lines: a line ends at a CR, an LF or a CRLF ([`rows`], the one reader
+//! of CSV lines in the crate), and every line after the header that is not blank starts a
+//! row. A quoted value may run over lines; such a row is kept only if it reads as one row
+//! (its quote closed, the header's width, no line inside it that is a whole row of its own,
+//! every value readable) and is named with its first and last line. Otherwise the quote
+//! ran away: its line is rejected and reading starts again on the next line, so a stray
+//! `"` never hides the rows below it.
+//!
 //! Two passes. The first reads each file, parses each cell and applies the checks that need
 //! only the row itself. The as-of date is then known (given, or the latest event date). The
 //! second walks the schema a level at a time (parents before the tables that link to them)
@@ -16,8 +24,12 @@ use polars::prelude::{
     BooleanChunked, Column, DataFrame, Float64Chunked, Int32Chunked, Int64Chunked, IntoSeries,
     NamedFrom, NewChunkedArray, PlHashMap, PlSmallStr, Series, StringChunked, TimeUnit,
 };
-use std::collections::BTreeMap;
+use rows::{Record, Records};
+use std::collections::{BTreeMap, HashSet};
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+
+pub mod rows;
 
 use crate::par::par_map;
 
@@ -120,6 +132,17 @@ impl Values {
         }
     }
 
+    /// Keeps the first `rows` values.
+    fn truncate(&mut self, rows: usize) {
+        match self {
+            Values::Text(v) => v.truncate(rows),
+            Values::Date(v) => v.truncate(rows),
+            Values::Stamp(v) => v.truncate(rows),
+            Values::Flag(v) => v.truncate(rows),
+            Values::Number(v) => v.truncate(rows),
+        }
+    }
+
     fn is_none(&self, row: usize) -> bool {
         match self {
             Values::Text(v) => v.get(row).is_none(),
@@ -196,6 +219,12 @@ impl TextCol {
     }
     fn len(&self) -> usize {
         self.ends.len()
+    }
+    /// Keeps the first `rows` cells.
+    fn truncate(&mut self, rows: usize) {
+        self.ends.truncate(rows);
+        self.present.truncate(rows);
+        self.buf.truncate(self.ends.last().copied().unwrap_or(0));
     }
     fn get(&self, i: usize) -> Option<&str> {
         if !self.present[i] {
@@ -354,7 +383,7 @@ fn load_files(files: Files, dir: &Path, opts: &LoadOptions) -> Result<Extracts, 
             None => stats.push(TableStats {
                 table: spec.name.into(),
                 file: spec.file_name(),
-                present: files.exists(&spec.file_name()),
+                present: !matches!(files.presence(&spec.file_name()), Presence::Absent),
                 encoding: String::new(),
                 ..Default::default()
             }),
@@ -399,10 +428,11 @@ impl Files<'_> {
             Files::Memory(m) => m.get(name).map_or(0, |b| b.len() as u64),
         }
     }
-    fn exists(&self, name: &str) -> bool {
+    fn presence(&self, name: &str) -> Presence {
         match self {
-            Files::Dir(d) => d.join(name).is_file(),
-            Files::Memory(m) => m.contains_key(name),
+            Files::Dir(d) => presence_of(&d.join(name)),
+            Files::Memory(m) if m.contains_key(name) => Presence::File,
+            Files::Memory(_) => Presence::Absent,
         }
     }
     fn read(&self, name: &str) -> std::io::Result<std::borrow::Cow<'_, [u8]>> {
@@ -413,6 +443,56 @@ impl Files<'_> {
             )),
         }
     }
+}
+
+/// Whether an extract file is there: absent (an optional table not supplied), a regular
+/// file, or something else under its name (a folder, a dangling link, a FIFO), which is
+/// not "not supplied": it is a file the user meant to give that cannot be read.
+enum Presence {
+    Absent,
+    File,
+    /// What is there instead, in words: "a folder", "a symbolic link to x, which ...".
+    Unusable(String),
+}
+
+fn presence_of(path: &Path) -> Presence {
+    let link = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Presence::Absent,
+        Err(e) => return Presence::Unusable(format!("not readable ({e})")),
+    };
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => Presence::File,
+        Ok(m) if m.is_dir() => Presence::Unusable("a folder".into()),
+        Ok(m) => Presence::Unusable(special_kind(&m.file_type()).into()),
+        Err(e) if link.file_type().is_symlink() => {
+            let target = std::fs::read_link(path)
+                .map_or_else(|_| "?".to_string(), |t| t.display().to_string());
+            Presence::Unusable(format!(
+                "a symbolic link to {target}, which cannot be opened ({e})"
+            ))
+        }
+        Err(e) => Presence::Unusable(format!("not readable ({e})")),
+    }
+}
+
+#[cfg(unix)]
+fn special_kind(t: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_fifo() {
+        "a named pipe (FIFO)"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_block_device() || t.is_char_device() {
+        "a device"
+    } else {
+        "not a regular file"
+    }
+}
+
+#[cfg(not(unix))]
+fn special_kind(_: &std::fs::FileType) -> &'static str {
+    "not a regular file"
 }
 
 /// The first pass over every table (tables are independent until the second pass).
@@ -467,6 +547,13 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<(std::borrow::Cow<'_, str>, &'stati
     }
 }
 
+/// The widest header read: Excel's widest sheet (column XFD). A wider file is not an
+/// extract saved from a spreadsheet, and every extra column is kept in memory.
+pub const MAX_COLUMNS: usize = 16_384;
+
+/// At most this many unknown columns are listed one issue each; the rest in one issue.
+const UNKNOWN_COLUMNS_LISTED: usize = 20;
+
 fn read_table(
     files: Files,
     dir: &Path,
@@ -480,28 +567,25 @@ fn read_table(
         file: &file,
         out,
     };
-    if !files.exists(&file) {
-        if spec.required {
+    match files.presence(&file) {
+        Presence::File => {}
+        Presence::Absent => {
+            report_missing(spec, &file, dir, &mut issues);
+            return None;
+        }
+        Presence::Unusable(what) => {
             issues.push(
                 None,
                 None,
-                "missing_file",
+                "unreadable_file",
                 Severity::Fatal,
-                format!("{file} is required and was not found in {}", dir.display()),
-            );
-        } else {
-            issues.push(
-                None,
-                None,
-                "missing_file",
-                Severity::Info,
                 format!(
-                    "{file} not supplied: measures that need {} are not available",
-                    spec.name
+                    "{} is {what}, not a file that can be read: put the extract file there, or remove it",
+                    path.display()
                 ),
             );
+            return None;
         }
-        return None;
     }
     let bytes = match files.read(&file) {
         Ok(b) => b,
@@ -526,24 +610,83 @@ fn read_table(
     if encoding != "utf-8" {
         issues.push(None, None, "encoding", Severity::Info, "not UTF-8: read as Windows-1252 (Excel's \"CSV (Comma delimited)\"); check accented names read correctly, or save as \"CSV UTF-8\"".into());
     }
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(text.as_bytes());
-    let mut header = csv::StringRecord::new();
-    match reader.read_record(&mut header) {
-        Ok(true) => {}
-        Err(e) => {
-            issues.push(
-                Some(1),
-                None,
-                "unreadable_file",
-                Severity::Fatal,
-                format!("cannot read the header row: {e}"),
-            );
-            return None;
+    let mut records = Records::new(&text);
+    let header = read_header(&mut records, &file, &mut issues)?;
+    let layout = map_header(spec, &header, &mut issues)?;
+    let mut t = TableReader::new(spec, &file, encoding, &header, layout, &text);
+    // Fields past the header's width are counted, not kept.
+    records.max_fields = t.width.saturating_add(1);
+
+    // One record, reused: no allocation per row.
+    let mut rec = Record::default();
+    loop {
+        let start = records.clone();
+        if !records.read(&mut rec) {
+            break;
         }
-        Ok(false) => {
+        if rec.is_blank() {
+            // Excel's rows of empty fields are counted; empty lines are not rows at all.
+            if !rec.empty_line {
+                t.stats.blank_lines += 1;
+            }
+            continue;
+        }
+        if !rec.spans_lines() {
+            t.push_row(&rec, &mut issues);
+            continue;
+        }
+        if let Err(why) = t.push_row_over_lines(&rec, &start, &mut issues) {
+            // The quote ran away: this line is a row of its own, rejected, and reading
+            // starts again on the next line, so every line it swallowed is still read.
+            records = start;
+            records.read_line_alone(&mut rec);
+            t.push_row(&rec, &mut issues);
+            t.reject_last();
+            issues.push(
+                Some(rec.first_line),
+                None,
+                "unclosed_quote",
+                Severity::Error,
+                format!("{why}: this line is rejected and each line after it is read as a row of its own; check the quotes on this line"),
+            );
+        }
+    }
+    t.reject_duplicate_keys(&mut issues);
+    Some(t.finish(&mut issues))
+}
+
+fn report_missing(spec: &TableSpec, file: &str, dir: &Path, issues: &mut Issues) {
+    if spec.required {
+        issues.push(
+            None,
+            None,
+            "missing_file",
+            Severity::Fatal,
+            format!("{file} is required and was not found in {}", dir.display()),
+        );
+    } else {
+        issues.push(
+            None,
+            None,
+            "missing_file",
+            Severity::Info,
+            format!(
+                "{file} not supplied: measures that need {} are not available",
+                spec.name
+            ),
+        );
+    }
+}
+
+/// The header: the first line that is not blank. It must be one line (a quote opened in it
+/// and closed lines below would swallow rows into column names) and at most
+/// [`MAX_COLUMNS`] wide.
+fn read_header(records: &mut Records, file: &str, issues: &mut Issues) -> Option<Record> {
+    let mut header = Record::default();
+    // Enough kept to know the header is too wide, without keeping it all.
+    records.max_fields = MAX_COLUMNS + 1;
+    loop {
+        if !records.read(&mut header) {
             issues.push(
                 None,
                 None,
@@ -553,39 +696,73 @@ fn read_table(
             );
             return None;
         }
+        if !header.is_blank() {
+            break;
+        }
     }
+    let line = header.first_line;
+    if header.spans_lines() || header.unclosed {
+        let to = if header.unclosed {
+            "is never closed".to_string()
+        } else {
+            format!("runs on to line {}", header.last_line)
+        };
+        issues.push(
+            Some(line),
+            None,
+            "unreadable_file",
+            Severity::Fatal,
+            format!("a quote opened in the header row {to}: the header must be one line of column names; remove the quote"),
+        );
+        return None;
+    }
+    if header.len() > MAX_COLUMNS {
+        issues.push(
+            Some(line),
+            None,
+            "too_wide",
+            Severity::Fatal,
+            format!(
+                "the header has {} columns; at most {MAX_COLUMNS} (Excel's widest sheet) are read: is this an extract, and is it comma-separated?",
+                header.len()
+            ),
+        );
+        return None;
+    }
+    Some(header)
+}
 
-    // Map each header cell to a schema column, or keep it as an extra column.
+/// Which header cell feeds each schema column, and the columns the schema does not know.
+struct Layout {
+    /// Per schema column, its position in the header.
+    source: Vec<Option<usize>>,
+    /// Unknown columns: position and the (unique) name they are kept under.
+    extra: Vec<(usize, String)>,
+}
+
+/// Maps each header cell to a schema column, or keeps it as an extra column. Linear in the
+/// header's width. `None` when the header is unusable (a schema column named twice or a
+/// required one missing), with the reason in the report.
+fn map_header(spec: &TableSpec, header: &Record, issues: &mut Issues) -> Option<Layout> {
+    let line = Some(header.first_line);
+    let names: Vec<String> = header.iter().map(schema::normalise_header).collect();
     let mut source: Vec<Option<usize>> = vec![None; spec.columns.len()];
-    let mut extra_at: Vec<(usize, String)> = Vec::new();
+    let mut unknown = Vec::new();
     let mut fatal = false;
-    for (pos, raw) in header.iter().enumerate() {
-        let name = schema::normalise_header(raw);
-        match spec.column_index(&name) {
-            Some(c) if source[c].is_some() => {
-                issues.push(Some(1), Some(&name), "duplicate_column", Severity::Fatal, format!("column '{name}' appears twice in the header (positions {} and {}); remove one", source[c].unwrap() + 1, pos + 1));
-                fatal = true;
-            }
-            Some(c) => source[c] = Some(pos),
-            None => {
-                // Extra columns keep their name; a blank or repeated one gets its position.
-                let taken = name.is_empty()
-                    || name == LINE_COLUMN
-                    || extra_at.iter().any(|(_, n)| *n == name);
-                extra_at.push((
-                    pos,
-                    if taken {
-                        format!("{name}_column_{}", pos + 1)
-                    } else {
-                        name
-                    },
-                ));
-            }
+    for (pos, name) in names.iter().enumerate() {
+        match spec.column_index(name) {
+            Some(c) => match source[c] {
+                Some(first) => {
+                    issues.push(line, Some(name), "duplicate_column", Severity::Fatal, format!("column '{name}' appears twice in the header (positions {} and {}); remove one", first + 1, pos + 1));
+                    fatal = true;
+                }
+                None => source[c] = Some(pos),
+            },
+            None => unknown.push(pos),
         }
     }
     for (c, col) in spec.columns.iter().enumerate() {
         if col.required && source[c].is_none() {
-            let found: Vec<String> = header.iter().map(schema::normalise_header).collect();
             // One column holding tabs or semicolons: the file is not comma-separated.
             let hint = match header.get(0) {
                 Some(h) if header.len() == 1 && (h.contains('\t') || h.contains(';')) => {
@@ -594,14 +771,14 @@ fn read_table(
                 _ => "",
             };
             issues.push(
-                Some(1),
+                line,
                 Some(col.name),
                 "missing_column",
                 Severity::Fatal,
                 format!(
                     "required column '{}' is not in the header (found: {}){hint}",
                     col.name,
-                    found.join(", ")
+                    listed(&names, 30)
                 ),
             );
             fatal = true;
@@ -610,111 +787,144 @@ fn read_table(
     if fatal {
         return None;
     }
-    let mut stats = TableStats {
-        table: spec.name.into(),
-        file: file.clone(),
-        present: true,
-        encoding: encoding.into(),
-        unknown_columns: extra_at.iter().map(|(_, n)| n.clone()).collect(),
-        ..Default::default()
-    };
-    for (_, name) in &extra_at {
-        issues.push(
-            Some(1),
-            Some(name),
-            "unknown_column",
-            Severity::Info,
-            format!("column '{name}' is not part of the extract format: kept, not used"),
-        );
-    }
+    Some(Layout {
+        extra: extra_names(spec, &names, &unknown),
+        source,
+    })
+}
 
-    let mut columns: Vec<Values> = spec
-        .columns
-        .iter()
-        .map(|c| Values::for_kind(c.kind))
-        .collect();
-    // About one row a line; text columns share the bytes of the file.
-    let rows_guess = text.bytes().filter(|b| *b == b'\n').count();
-    let width_guess = header.len().max(1);
-    for v in columns.iter_mut() {
-        v.reserve(rows_guess, text.len() / width_guess);
-    }
-    let mut extra: Vec<(String, TextCol)> = extra_at
-        .iter()
-        .map(|(_, n)| (n.clone(), TextCol::default()))
-        .collect();
-    let mut lines = Vec::new();
-    let mut rejected = Vec::new();
-    let mut ids_fixed: BTreeMap<&'static str, (u64, u64)> = BTreeMap::new();
-    let width = header.len();
-
-    // Line numbers are counted here from each record's byte offset: the csv reader's own
-    // count is off on Windows (CRLF) files, which is what Excel writes.
-    let terminator = if text.contains('\n') { b'\n' } else { b'\r' };
-    let (mut counted_to, mut counted_lines) = (0usize, 1u64);
-    let mut line_of = |byte: usize| {
-        // A record's offset can point at the end of the line before it: step past that.
-        let mut byte = byte.min(text.len());
-        while byte < text.len() && matches!(text.as_bytes()[byte], b'\r' | b'\n') {
-            byte += 1;
-        }
-        if byte >= counted_to {
-            counted_lines += text.as_bytes()[counted_to..byte]
-                .iter()
-                .filter(|b| **b == terminator)
-                .count() as u64;
-            counted_to = byte;
-        }
-        counted_lines
-    };
-    // One record, reused: no allocation per row.
-    let mut record = csv::StringRecord::new();
-    loop {
-        match reader.read_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
-                let line = e.position().map(|p| p.line());
-                issues.push(
-                    line,
-                    None,
-                    "unreadable_file",
-                    Severity::Fatal,
-                    format!("cannot read past this point: {e}"),
-                );
-                break;
-            }
-        }
-        if record.iter().all(|f| f.trim().is_empty()) {
-            stats.blank_lines += 1;
+/// Names for the unknown columns: their own, the first time it appears; otherwise (blank,
+/// repeated, or `_line`) one made from the position that is unique against every name in
+/// the header, every schema column and every name made before it. Unknown columns are
+/// never an error, so two of them must never end up with one name.
+fn extra_names(spec: &TableSpec, names: &[String], unknown: &[usize]) -> Vec<(usize, String)> {
+    let mut taken: HashSet<&str> = names.iter().map(String::as_str).collect();
+    taken.extend(spec.columns.iter().map(|c| c.name));
+    taken.insert(LINE_COLUMN);
+    let mut kept: HashSet<&str> = HashSet::with_capacity(unknown.len());
+    let mut made: HashSet<String> = HashSet::new();
+    let mut out = Vec::with_capacity(unknown.len());
+    for &pos in unknown {
+        let name = names[pos].as_str();
+        if !name.is_empty() && name != LINE_COLUMN && kept.insert(name) {
+            out.push((pos, name.to_string()));
             continue;
         }
-        let line = line_of(record.position().map_or(0, |p| p.byte() as usize));
-        stats.rows_read += 1;
-        lines.push(line);
-        let mut bad = false;
-        if record.len() != width {
-            issues.push(Some(line), None, "field_count", Severity::Error, format!("the row has {} fields but the header has {width}: a stray comma or an unquoted value?", record.len()));
-            for v in columns.iter_mut() {
+        let base = format!("{name}_column_{}", pos + 1);
+        let mut candidate = base.clone();
+        let mut n = 2;
+        while taken.contains(candidate.as_str()) || made.contains(&candidate) {
+            candidate = format!("{base}_{n}");
+            n += 1;
+        }
+        made.insert(candidate.clone());
+        out.push((pos, candidate));
+    }
+    out
+}
+
+/// The first `n` names, and how many more.
+fn listed(names: &[String], n: usize) -> String {
+    let mut s = names[..names.len().min(n)].join(", ");
+    if names.len() > n {
+        let _ = write!(s, " and {} more", names.len() - n);
+    }
+    s
+}
+
+/// A table being read: one row pushed at a time into its columns.
+struct TableReader {
+    spec: &'static TableSpec,
+    file: String,
+    stats: TableStats,
+    width: usize,
+    source: Vec<Option<usize>>,
+    extra_at: Vec<usize>,
+    columns: Vec<Values>,
+    extra: Vec<(String, TextCol)>,
+    lines: Vec<u64>,
+    rejected: Vec<bool>,
+    /// IDs written as Excel numbers, per column: the first line and how many.
+    ids_fixed: BTreeMap<&'static str, (u64, u64)>,
+    header_line: u64,
+}
+
+impl TableReader {
+    fn new(
+        spec: &'static TableSpec,
+        file: &str,
+        encoding: &str,
+        header: &Record,
+        layout: Layout,
+        text: &str,
+    ) -> TableReader {
+        let mut columns: Vec<Values> = spec
+            .columns
+            .iter()
+            .map(|c| Values::for_kind(c.kind))
+            .collect();
+        // About one row a line; text columns share the bytes of the file.
+        let rows_guess = rows::count_lines(text.as_bytes()) as usize;
+        let width = header.len().max(1);
+        for v in columns.iter_mut() {
+            v.reserve(rows_guess, text.len() / width);
+        }
+        let stats = TableStats {
+            table: spec.name.into(),
+            file: file.to_string(),
+            present: true,
+            encoding: encoding.into(),
+            unknown_columns: layout.extra.iter().map(|(_, n)| n.clone()).collect(),
+            ..Default::default()
+        };
+        TableReader {
+            spec,
+            file: file.to_string(),
+            stats,
+            width: header.len(),
+            source: layout.source,
+            extra_at: layout.extra.iter().map(|(p, _)| *p).collect(),
+            extra: layout
+                .extra
+                .into_iter()
+                .map(|(_, n)| (n, TextCol::default()))
+                .collect(),
+            columns,
+            lines: Vec::new(),
+            rejected: Vec::new(),
+            ids_fixed: BTreeMap::new(),
+            header_line: header.first_line,
+        }
+    }
+
+    /// Reads one record as a row: parsed, checked on its own, and rejected or kept.
+    /// Returns the first column whose value could not be read, if any.
+    fn push_row(&mut self, rec: &Record, issues: &mut Issues) -> Option<&'static str> {
+        let line = rec.first_line;
+        self.stats.rows_read += 1;
+        self.lines.push(line);
+        if rec.len() != self.width {
+            issues.push(Some(line), None, "field_count", Severity::Error, format!("the row has {} fields but the header has {}: a stray comma or an unquoted value?", rec.len(), self.width));
+            for v in self.columns.iter_mut() {
                 v.push_none();
             }
-            for (_, v) in extra.iter_mut() {
+            for (_, v) in self.extra.iter_mut() {
                 v.push(None);
             }
-            rejected.push(true);
-            continue;
+            self.rejected.push(true);
+            return None;
         }
+        let spec = self.spec;
+        let row = self.lines.len() - 1;
+        let mut bad = false;
+        let mut unreadable = None;
         for (c, col) in spec.columns.iter().enumerate() {
-            let raw = source[c].and_then(|p| record.get(p)).unwrap_or("");
-            match parse_cell(col, raw, &mut columns[c]) {
-                Ok(fixed) => {
-                    if fixed {
-                        let e = ids_fixed.entry(col.name).or_insert((line, 0));
-                        e.1 += 1;
-                    }
-                }
+            let raw = self.source[c].and_then(|p| rec.get(p)).unwrap_or("");
+            match parse_cell(col, raw, &mut self.columns[c]) {
+                Ok(true) => self.ids_fixed.entry(col.name).or_insert((line, 0)).1 += 1,
+                Ok(false) => {}
                 Err(e) => {
-                    columns[c].push_none();
+                    self.columns[c].push_none();
                     issues.push(
                         Some(line),
                         Some(col.name),
@@ -723,11 +933,11 @@ fn read_table(
                         e.message,
                     );
                     bad = true;
+                    unreadable.get_or_insert(col.name);
                     continue;
                 }
             }
-            let row = lines.len() - 1;
-            if col.required && columns[c].is_none(row) {
+            if col.required && self.columns[c].is_none(row) {
                 issues.push(
                     Some(line),
                     Some(col.name),
@@ -738,30 +948,114 @@ fn read_table(
                 bad = true;
             }
         }
-        for ((pos, _), (_, v)) in extra_at.iter().zip(extra.iter_mut()) {
-            let s = record.get(*pos).unwrap_or("").trim();
-            v.push((!s.is_empty()).then_some(s));
+        for (pos, (_, v)) in self.extra_at.iter().zip(self.extra.iter_mut()) {
+            let s = values::tidy(rec.get(*pos).unwrap_or(""));
+            v.push((!s.is_empty()).then_some(&*s));
         }
-        let row = lines.len() - 1;
-        bad |= check_row(spec, &columns, row, line, &mut issues);
-        rejected.push(bad);
+        bad |= check_row(spec, &self.columns, row, line, issues);
+        self.rejected.push(bad);
+        unreadable
     }
-    // Duplicate keys: the first row holds the key; later ones are rejected.
-    if let Values::Text(keys) = &columns[0] {
+
+    /// A record whose quoted value runs over lines is one row only if it reads as one: its
+    /// quote is closed, it has the header's width, no line inside it reads as a whole row
+    /// of its own, and every value can be read. Then it loads (or is rejected for its own
+    /// faults) and the report names its first and last line. Otherwise nothing of it is
+    /// kept and the reason is returned.
+    fn push_row_over_lines(
+        &mut self,
+        rec: &Record,
+        start: &Records,
+        issues: &mut Issues,
+    ) -> Result<(), String> {
+        let (first, last) = (rec.first_line, rec.last_line);
+        if rec.unclosed {
+            return Err(
+                "a quote opened on this line is never closed, so every line after it would be read as part of one value"
+                    .into(),
+            );
+        }
+        let runs = format!("a quoted value opened on this line runs on to line {last}");
+        if rec.len() != self.width {
+            return Err(format!(
+                "{runs}, and the row then has {} fields where the header has {}",
+                rec.len(),
+                self.width
+            ));
+        }
+        if let Some(l) = start.line_reading_as_row(rec, self.width) {
+            return Err(format!(
+                "{runs}, and line {l} inside it has the header's {} fields, as a row of its own",
+                self.width
+            ));
+        }
+        let (rows, kept_issues, ids_fixed) =
+            (self.lines.len(), issues.out.len(), self.ids_fixed.clone());
+        if let Some(col) = self.push_row(rec, issues) {
+            self.truncate(rows);
+            issues.out.truncate(kept_issues);
+            self.ids_fixed = ids_fixed;
+            return Err(format!("{runs}, and '{col}' then cannot be read"));
+        }
+        let column = rec.broken_field.and_then(|f| self.column_at(f));
+        let held = column.map_or(String::new(), |c| format!(" of '{c}'"));
+        issues.push(
+            Some(first),
+            column,
+            "multiline_row",
+            Severity::Info,
+            format!("the row runs over lines {first} to {last}: a line break inside the quoted value{held}, read as one row"),
+        );
+        Ok(())
+    }
+
+    /// The name a header position is loaded under.
+    fn column_at(&self, pos: usize) -> Option<&str> {
+        if let Some(c) = self.source.iter().position(|s| *s == Some(pos)) {
+            return Some(self.spec.columns[c].name);
+        }
+        let e = self.extra_at.iter().position(|p| *p == pos)?;
+        Some(self.extra[e].0.as_str())
+    }
+
+    fn reject_last(&mut self) {
+        if let Some(r) = self.rejected.last_mut() {
+            *r = true;
+        }
+    }
+
+    /// Forgets every row from `rows` on.
+    fn truncate(&mut self, rows: usize) {
+        self.stats.rows_read = rows as u64;
+        self.lines.truncate(rows);
+        self.rejected.truncate(rows);
+        for v in self.columns.iter_mut() {
+            v.truncate(rows);
+        }
+        for (_, v) in self.extra.iter_mut() {
+            v.truncate(rows);
+        }
+    }
+
+    /// Duplicate keys: the first row holds the key; later ones are rejected.
+    fn reject_duplicate_keys(&mut self, issues: &mut Issues) {
+        let Values::Text(keys) = &self.columns[0] else {
+            return;
+        };
         let mut first_line: PlHashMap<&str, u64> = PlHashMap::default();
         first_line.reserve(keys.len());
-        for (row, line) in lines.iter().enumerate() {
+        for (row, line) in self.lines.iter().enumerate() {
             let Some(key) = keys.get(row) else { continue };
             match first_line.get(key) {
                 Some(first) => {
                     issues.push(
                         Some(*line),
-                        Some(spec.key),
+                        Some(self.spec.key),
                         "duplicate_key",
                         Severity::Error,
-                        format!("{} '{key}' already appears on line {first}", spec.key),
+                        format!("{} '{key}' already appears on line {first}", self.spec.key),
                     );
-                    rejected[row] = true;
+                    self.rejected[row] = true;
                 }
                 None => {
                     first_line.insert(key, *line);
@@ -769,37 +1063,61 @@ fn read_table(
             }
         }
     }
-    for (col, (first, n)) in ids_fixed {
-        issues.push(Some(first), Some(col), "id_normalised", Severity::Warning, format!("{n} ID(s) written as Excel numbers like '10.0' were read without the '.0' (first on line {first}); export IDs as text"));
-    }
-    Some(Parsed {
-        spec,
-        file,
-        stats,
-        columns,
-        extra,
-        lines,
-        rejected,
-        index: PlHashMap::default(),
-        rejected_keys: PlHashMap::default(),
-    })
-}
 
+    fn finish(self, issues: &mut Issues) -> Parsed {
+        let names = &self.stats.unknown_columns;
+        for name in names.iter().take(UNKNOWN_COLUMNS_LISTED) {
+            issues.push(
+                Some(self.header_line),
+                Some(name),
+                "unknown_column",
+                Severity::Info,
+                format!("column '{name}' is not part of the extract format: kept, not used"),
+            );
+        }
+        if names.len() > UNKNOWN_COLUMNS_LISTED {
+            issues.push(
+                Some(self.header_line),
+                None,
+                "unknown_column",
+                Severity::Info,
+                format!(
+                    "{} more columns are not part of the extract format ({}): kept, not used",
+                    names.len() - UNKNOWN_COLUMNS_LISTED,
+                    listed(&names[UNKNOWN_COLUMNS_LISTED..], 10)
+                ),
+            );
+        }
+        for (col, (first, n)) in &self.ids_fixed {
+            issues.push(Some(*first), Some(col), "id_normalised", Severity::Warning, format!("{n} ID(s) written as Excel numbers like '10.0' were read without the '.0' (first on line {first}); export IDs as text"));
+        }
+        Parsed {
+            spec: self.spec,
+            file: self.file,
+            stats: self.stats,
+            columns: self.columns,
+            extra: self.extra,
+            lines: self.lines,
+            rejected: self.rejected,
+            index: PlHashMap::default(),
+            rejected_keys: PlHashMap::default(),
+        }
+    }
+}
 /// Parses one cell into its column. Returns whether an ID was normalised.
 fn parse_cell(col: &ColumnSpec, raw: &str, into: &mut Values) -> Result<bool, CellError> {
+    // Every cell is tidied in one place first: invisible characters, odd spaces, ends.
+    let s = values::clean(raw)?;
+    let s = &*s;
     let mut fixed = false;
     match (col.kind, into) {
         (Kind::Id, Values::Text(v)) => {
-            let (id, changed) = values::normalise_id(raw);
+            let (id, changed) = values::normalise_id(values::check_id(s)?);
             fixed = changed;
             v.push((!id.is_empty()).then_some(id));
         }
-        (Kind::Text, Values::Text(v)) => {
-            let s = raw.trim();
-            v.push((!s.is_empty()).then_some(s));
-        }
+        (Kind::Text, Values::Text(v)) => v.push((!s.is_empty()).then_some(s)),
         (Kind::Code(codes), Values::Text(v)) => {
-            let s = raw.trim();
             if s.is_empty() {
                 v.push(None);
             } else {
@@ -814,10 +1132,10 @@ fn parse_cell(col: &ColumnSpec, raw: &str, into: &mut Values) -> Result<bool, Ce
                 v.push(Some(code));
             }
         }
-        (Kind::Date, Values::Date(v)) => v.push(values::parse_date(raw)?),
-        (Kind::DateTime, Values::Stamp(v)) => v.push(values::parse_stamp(raw)?),
-        (Kind::Flag, Values::Flag(v)) => v.push(values::parse_flag(raw)?),
-        (Kind::Number, Values::Number(v)) => v.push(values::parse_number(raw)?),
+        (Kind::Date, Values::Date(v)) => v.push(values::parse_date(s)?),
+        (Kind::DateTime, Values::Stamp(v)) => v.push(values::parse_stamp(s)?),
+        (Kind::Flag, Values::Flag(v)) => v.push(values::parse_flag(s)?),
+        (Kind::Number, Values::Number(v)) => v.push(values::parse_number(s)?),
         _ => unreachable!("Values::for_kind matches Kind"),
     }
     Ok(fixed)

@@ -37,10 +37,14 @@ pub struct TableStats {
     pub file: String,
     /// Whether the file was found.
     pub present: bool,
-    /// Data rows read (the header and blank lines are not rows).
+    /// Data rows read: every line after the header that is not blank starts a row or is
+    /// inside one whose quoted value runs over lines (reported as `multiline_row` with its
+    /// first and last line). So `rows_read = rows_loaded + rows_rejected` = the non-blank
+    /// lines after the header, less the lines multi-line rows add.
     pub rows_read: u64,
     pub rows_loaded: u64,
     pub rows_rejected: u64,
+    /// Rows of empty fields (`,,,` as Excel leaves); empty lines are not counted.
     pub blank_lines: u64,
     pub encoding: String,
     pub unknown_columns: Vec<String>,

@@ -472,14 +472,12 @@ pub fn link_depth(t: &TableSpec) -> usize {
         .unwrap_or(0)
 }
 
-/// Header matching: case, surrounding spaces (and a BOM), and `-`/`_`/space differences
-/// are ignored. `Received At`, `received-at` and ` RECEIVED_AT ` all match `received_at`.
+/// Header matching: case, surrounding spaces, invisible characters (a BOM, a zero-width
+/// space: see [`crate::values::tidy`]), and `-`/`_`/space differences are ignored.
+/// `Received At`, `received-at` and ` RECEIVED_AT ` all match `received_at`.
 pub fn normalise_header(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
-    for ch in raw
-        .trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
-        .chars()
-    {
+    for ch in crate::values::tidy(raw).chars() {
         let ch = if matches!(ch, '-' | ' ' | '_') {
             '_'
         } else {
@@ -554,6 +552,7 @@ mod tests {
         assert_eq!(normalise_header("\u{feff} Received At "), "received_at");
         assert_eq!(normalise_header("received-at"), "received_at");
         assert_eq!(normalise_header("RECEIVED__AT"), "received_at");
+        assert_eq!(normalise_header("received\u{200b}_at\u{a0}"), "received_at");
         assert_eq!(
             match_code(REFERRAL_OUTCOMES, "Early Help"),
             Some("early_help")

@@ -3,6 +3,7 @@
 //! exported the file from Excel can act on.
 
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime};
+use std::borrow::Cow;
 
 /// Why a cell could not be read. `rule` is the stable name used in reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -235,6 +236,99 @@ pub fn parse_number(raw: &str) -> Result<Option<f64>, CellError> {
     }
 }
 
+/// Characters that print as nothing: a byte-order mark, a zero-width space or a direction
+/// mark pasted into a cell would otherwise make `North` and `North\u{feff}` two teams that
+/// print the same. They are removed wherever they are.
+pub fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{feff}'
+            | '\u{200b}'
+            | '\u{2060}'
+            | '\u{180e}'
+            | '\u{00ad}'
+            | '\u{200e}'
+            | '\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2066}'..='\u{2069}'
+    )
+}
+
+/// Joiners shape the letters around them in some scripts, so they are kept inside a value;
+/// at its ends they join nothing and are removed.
+fn is_joiner(c: char) -> bool {
+    matches!(c, '\u{200c}' | '\u{200d}')
+}
+
+/// A control character that has no place in an extract (tab, CR and LF do: a quoted value
+/// may hold a line break).
+fn is_control(c: char) -> bool {
+    c.is_control() && !matches!(c, '\t' | '\n' | '\r')
+}
+
+/// The one tidying of a cell's text: invisible characters removed, spaces of every kind
+/// (no-break, thin, ideographic) read as a plain space, and spaces trimmed from both ends.
+/// Borrows when nothing changes, as for almost every cell.
+pub fn tidy(raw: &str) -> Cow<'_, str> {
+    if raw.is_ascii() {
+        return Cow::Borrowed(raw.trim());
+    }
+    let needs_work = raw
+        .chars()
+        .any(|c| is_invisible(c) || (c.is_whitespace() && c != ' ' && !c.is_ascii()));
+    let trim = |s: &str| -> String {
+        s.trim_matches(|c: char| c.is_whitespace() || is_joiner(c))
+            .to_string()
+    };
+    if !needs_work {
+        let t = raw.trim_matches(|c: char| c.is_whitespace() || is_joiner(c));
+        return Cow::Borrowed(t);
+    }
+    let spaced: String = raw
+        .chars()
+        .filter(|c| !is_invisible(*c))
+        .map(|c| {
+            if c.is_whitespace() && !matches!(c, '\t' | '\n' | '\r') {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect();
+    Cow::Owned(trim(&spaced))
+}
+
+/// [`tidy`], and a value holding a control character (a NUL, an escape, a C1 code from a
+/// mis-saved file) is refused: it would print as nothing or as garbage.
+pub fn clean(raw: &str) -> Result<Cow<'_, str>, CellError> {
+    let s = tidy(raw);
+    if let Some(c) = s.chars().find(|c| is_control(*c)) {
+        return Err(err(
+            "control_character",
+            format!(
+                "'{}' holds the invisible control character U+{:04X}: remove it and export again",
+                s.escape_debug(),
+                c as u32
+            ),
+        ));
+    }
+    Ok(s)
+}
+
+/// An identifier holds no line break or tab: one that does cannot link to anything.
+pub fn check_id(s: &str) -> Result<&str, CellError> {
+    if s.contains(['\n', '\r', '\t']) {
+        return Err(err(
+            "bad_id",
+            format!(
+                "'{}' holds a line break or tab: an ID must be one word of text",
+                s.escape_debug()
+            ),
+        ));
+    }
+    Ok(s)
+}
+
 /// Identifiers stay text. Excel turns `10` into `10.0` when a column was numeric: that
 /// trailing `.0` is removed (and reported) so the ID still links to other tables.
 /// Returns the ID and whether it was changed.
@@ -326,5 +420,20 @@ mod tests {
         assert_eq!(parse_number("1,0").unwrap_err().rule, "bad_number");
         assert_eq!(epoch_days(d(1970, 1, 1)), 0);
         assert_eq!(epoch_days(d(2024, 2, 29)), 19782);
+    }
+
+    #[test]
+    fn cells_are_tidied_in_one_place() {
+        assert_eq!(tidy("\u{feff}North"), "North");
+        assert_eq!(tidy(" North\u{200b} "), "North");
+        assert_eq!(tidy("\u{a0}North\u{a0}East\u{a0}"), "North East");
+        assert_eq!(tidy("\u{200d}Zo\u{200d}\u{eb}\u{200d}"), "Zo\u{200d}\u{eb}");
+        assert_eq!(tidy("Zoë Hughes"), "Zoë Hughes");
+        assert!(matches!(tidy(" plain "), Cow::Borrowed("plain")));
+        assert_eq!(clean("Health\nvisitor").unwrap(), "Health\nvisitor");
+        assert_eq!(clean("a\u{7}b").unwrap_err().rule, "control_character");
+        assert_eq!(clean("\u{81}x").unwrap_err().rule, "control_character");
+        assert_eq!(check_id("R1\n2").unwrap_err().rule, "bad_id");
+        assert_eq!(check_id("R12"), Ok("R12"));
     }
 }

@@ -973,15 +973,13 @@ fn read_history(path: &std::path::Path) -> Result<Vec<Audited>, SampleError> {
     let bytes = std::fs::read(path)
         .map_err(|e| invalid(format!("cannot read the audit history {name}: {e}")))?;
     let (text, _) = crate::ingest::decode(&bytes).map_err(|e| invalid(format!("{name}: {e}")))?;
-    let mut r = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_reader(text.as_bytes());
-    let headers: Vec<String> = r
-        .headers()
-        .map_err(|e| invalid(format!("{name}: {e}")))?
-        .iter()
-        .map(schema::normalise_header)
-        .collect();
+    // Read as the extracts are: each row with the physical line it starts on.
+    let mut records = crate::ingest::rows::Records::new(&text);
+    let mut rec = crate::ingest::rows::Record::default();
+    if !records.read(&mut rec) {
+        return Err(invalid(format!("{name}: empty; it needs a header row")));
+    }
+    let headers: Vec<String> = rec.iter().map(schema::normalise_header).collect();
     let find = |n: &str| headers.iter().position(|h| h == n);
     let (case_col, child_col, date_col) = (find("case_id"), find("child_id"), find("audit_date"));
     let date_col = date_col.ok_or_else(|| {
@@ -994,15 +992,15 @@ fn read_history(path: &std::path::Path) -> Result<Vec<Audited>, SampleError> {
     }
     let mut out = Vec::new();
     let mut errors = Vec::new();
-    for (i, rec) in r.records().enumerate() {
-        let line = i as u64 + 2;
-        let rec = match rec {
-            Ok(r) => r,
-            Err(e) => {
-                errors.push(format!("{name} line {line}: {e}"));
-                continue;
-            }
-        };
+    while records.read(&mut rec) {
+        let line = rec.first_line;
+        if rec.unclosed {
+            errors.push(format!("{name} line {line}: a quote opened on this line is never closed, so every line after it would be read as one value: close the quote or remove it"));
+            break;
+        }
+        if rec.is_blank() {
+            continue;
+        }
         let get = |c: Option<usize>| {
             c.and_then(|c| rec.get(c))
                 .map(|v| crate::values::normalise_id(v).0.to_string())

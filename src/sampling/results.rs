@@ -167,15 +167,20 @@ fn read_table(path: &Path) -> Result<Table, SampleError> {
         let bytes = std::fs::read(path).map_err(|e| invalid(format!("cannot read {name}: {e}")))?;
         let (text, _) =
             crate::ingest::decode(&bytes).map_err(|e| invalid(format!("{name}: {e}")))?;
-        let mut rd = csv::ReaderBuilder::new()
-            .flexible(true)
-            .has_headers(false)
-            .from_reader(text.as_bytes());
+        // Read as the extracts are: each row with the physical line it starts on.
+        let mut records = crate::ingest::rows::Records::new(&text);
+        let mut rec = crate::ingest::rows::Record::default();
         let mut rows = Vec::new();
-        for (i, rec) in rd.records().enumerate() {
-            let rec = rec.map_err(|e| invalid(format!("{name} line {}: {e}", i + 1)))?;
+        while records.read(&mut rec) {
+            if rec.unclosed {
+                return Err(invalid(format!(
+                    "{name} line {}: a quote opened on this line is never closed, so every \
+                     line after it would be read as one value: close the quote or remove it",
+                    rec.first_line
+                )));
+            }
             rows.push((
-                i as u64 + 1,
+                rec.first_line,
                 rec.iter().map(|s| s.trim().to_string()).collect(),
             ));
         }

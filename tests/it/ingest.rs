@@ -39,6 +39,8 @@ fn golden_report_lists_every_issue_with_its_place() {
         "workers - - encoding Info",
         "workers 4 role bad_code Error",
         "contacts - - missing_file Info",
+        // R2's source holds a line break (lines 3 to 4): named, and read as one row.
+        "referrals 3 source multiline_row Info",
         "referrals 5 decision_at order Error",
         "referrals 6 received_at us_date Error",
         "referrals 7 received_at excel_serial Error",

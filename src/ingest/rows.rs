@@ -1,0 +1,350 @@
+//! Physical lines and CSV records, read the same way by every CSV reader of the crate.
+//!
+//! A physical line ends at a CR, an LF or a CRLF, each one line end, whatever the rest of
+//! the file uses: Excel on Windows writes CRLF, old Mac tools CR, and a value pasted from
+//! elsewhere can hold a lone LF. Lines are numbered from 1, as an editor numbers them.
+//!
+//! A record is read as RFC 4180 and the `csv` crate read it: fields are separated by commas;
+//! a field that starts with `"` is quoted up to the next lone `"` (`""` is a quote inside
+//! it, and text after the closing quote is kept); a quoted field may run over line ends.
+//! The reader says where each record starts and ends and whether its quote was closed;
+//! what to do with a record that runs over lines is the caller's choice (see `ingest`).
+
+/// The length of the line end at `i`: 2 for CRLF, 1 for a CR or an LF, 0 for anything else.
+pub fn line_end_at(text: &[u8], i: usize) -> usize {
+    match text.get(i) {
+        Some(b'\r') if text.get(i + 1) == Some(&b'\n') => 2,
+        Some(b'\r' | b'\n') => 1,
+        _ => 0,
+    }
+}
+
+/// Maps byte offsets to 1-based physical line numbers. Offsets asked in increasing order
+/// cost one pass over the text in all; an earlier offset starts the count again.
+pub struct LineCounter<'a> {
+    text: &'a [u8],
+    at: usize,
+    line: u64,
+}
+
+impl<'a> LineCounter<'a> {
+    pub fn new(text: &'a [u8]) -> Self {
+        LineCounter {
+            text,
+            at: 0,
+            line: 1,
+        }
+    }
+
+    /// The line that holds the byte at `offset` (a line end belongs to the line it ends).
+    pub fn line_at(&mut self, offset: usize) -> u64 {
+        let offset = offset.min(self.text.len());
+        if offset < self.at {
+            (self.at, self.line) = (0, 1);
+        }
+        for i in self.at..offset {
+            // A CRLF is counted at its LF, so an offset between the two stays on the line.
+            match self.text[i] {
+                b'\n' => self.line += 1,
+                b'\r' if self.text.get(i + 1) != Some(&b'\n') => self.line += 1,
+                _ => {}
+            }
+        }
+        self.at = offset;
+        self.line
+    }
+}
+
+/// The number of physical lines of a text (a line end at the very end starts no new line).
+pub fn count_lines(text: &[u8]) -> u64 {
+    if text.is_empty() {
+        return 0;
+    }
+    let mut counter = LineCounter::new(text);
+    let last = counter.line_at(text.len());
+    // The count stands on the line after the last line end; no line starts there.
+    if matches!(text.last(), Some(b'\r' | b'\n')) {
+        last - 1
+    } else {
+        last
+    }
+}
+
+/// One record's fields in one buffer (no allocation per row once it has grown).
+#[derive(Debug, Default, Clone)]
+pub struct Record {
+    buf: String,
+    ends: Vec<usize>,
+    /// Fields seen, kept or not (see [`Records::max_fields`]).
+    fields: usize,
+    /// The lines where the record starts and ends.
+    pub first_line: u64,
+    pub last_line: u64,
+    /// A quoted field reached the end of what was read without its closing quote.
+    pub unclosed: bool,
+    /// The first field that holds a line end.
+    pub broken_field: Option<usize>,
+    /// The record is an empty line (nothing before its line end).
+    pub empty_line: bool,
+}
+
+impl Record {
+    /// The number of fields, including any not kept.
+    pub fn len(&self) -> usize {
+        self.fields
+    }
+    pub fn is_empty(&self) -> bool {
+        self.fields == 0
+    }
+    pub fn get(&self, i: usize) -> Option<&str> {
+        let end = *self.ends.get(i)?;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        Some(&self.buf[start..end])
+    }
+    /// The fields kept.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        (0..self.ends.len()).filter_map(|i| self.get(i))
+    }
+    /// Every field is empty once spaces are trimmed (an empty line, or `,,,` as Excel
+    /// leaves below a table).
+    pub fn is_blank(&self) -> bool {
+        self.iter().all(|f| f.trim().is_empty())
+    }
+    pub fn spans_lines(&self) -> bool {
+        self.first_line != self.last_line || self.broken_field.is_some()
+    }
+    fn clear(&mut self, line: u64) {
+        self.buf.clear();
+        self.ends.clear();
+        self.fields = 0;
+        self.first_line = line;
+        self.last_line = line;
+        self.unclosed = false;
+        self.broken_field = None;
+        self.empty_line = false;
+    }
+}
+
+/// Where a reader stands, to come back to.
+#[derive(Debug, Clone, Copy)]
+pub struct Mark {
+    pos: usize,
+    line: u64,
+}
+
+/// Reads records from a text, counting physical lines as it goes.
+#[derive(Clone)]
+pub struct Records<'a> {
+    text: &'a str,
+    pos: usize,
+    line: u64,
+    /// Fields after this many are counted but not kept: a row of a million commas costs
+    /// no more memory than the header allows.
+    pub max_fields: usize,
+}
+
+impl<'a> Records<'a> {
+    pub fn new(text: &'a str) -> Self {
+        Records {
+            text,
+            pos: 0,
+            line: 1,
+            max_fields: usize::MAX,
+        }
+    }
+
+    /// The line the next record starts on.
+    pub fn line(&self) -> u64 {
+        self.line
+    }
+
+    pub fn mark(&self) -> Mark {
+        Mark {
+            pos: self.pos,
+            line: self.line,
+        }
+    }
+
+    pub fn reset(&mut self, mark: Mark) {
+        (self.pos, self.line) = (mark.pos, mark.line);
+    }
+
+    /// Reads the next record, its quoted fields running over line ends; `false` at the end.
+    pub fn read(&mut self, rec: &mut Record) -> bool {
+        self.read_to(self.text.len(), rec)
+    }
+
+    /// Reads the next physical line alone as a record: a quote still open at the line's end
+    /// is closed there (and `unclosed` says so). `false` at the end of the text.
+    pub fn read_line_alone(&mut self, rec: &mut Record) -> bool {
+        let b = self.text.as_bytes();
+        let mut end = self.pos;
+        while end < b.len() && !matches!(b[end], b'\r' | b'\n') {
+            end += 1;
+        }
+        self.read_to(end, rec)
+    }
+
+    /// The first line after `rec`'s first, up to its last, that read alone has `width`
+    /// fields, as a row of its own would. `self` must stand where `rec` started.
+    pub fn line_reading_as_row(&self, rec: &Record, width: usize) -> Option<u64> {
+        let mut lines = self.clone();
+        let mut scratch = Record::default();
+        lines.read_line_alone(&mut scratch);
+        while lines.line <= rec.last_line && lines.read_line_alone(&mut scratch) {
+            if scratch.len() == width {
+                return Some(scratch.first_line);
+            }
+        }
+        None
+    }
+
+    fn read_to(&mut self, limit: usize, rec: &mut Record) -> bool {
+        if self.pos >= self.text.len() {
+            return false;
+        }
+        rec.clear(self.line);
+        let start = self.pos;
+        let mut i = self.pos;
+        loop {
+            i = self.read_field(i, limit, rec);
+            if i < limit && self.text.as_bytes()[i] == b',' {
+                i += 1;
+                continue;
+            }
+            break;
+        }
+        rec.last_line = self.line;
+        rec.empty_line = i == start && rec.fields == 1;
+        let end = line_end_at(self.text.as_bytes(), i);
+        if end > 0 {
+            self.line += 1;
+        }
+        self.pos = i + end;
+        true
+    }
+
+    /// Reads one field from `i`; returns where it stopped (a comma, a line end or `limit`).
+    fn read_field(&mut self, mut i: usize, limit: usize, rec: &mut Record) -> usize {
+        let (text, b) = (self.text, self.text.as_bytes());
+        let keep = rec.ends.len() < self.max_fields;
+        let field = rec.fields;
+        rec.fields += 1;
+        let push = |rec: &mut Record, s: &str| {
+            if keep {
+                rec.buf.push_str(s);
+            }
+        };
+        if i < limit && b[i] == b'"' {
+            i += 1;
+            loop {
+                let s = i;
+                while i < limit && !matches!(b[i], b'"' | b'\r' | b'\n') {
+                    i += 1;
+                }
+                push(rec, &text[s..i]);
+                if i >= limit {
+                    rec.unclosed = true;
+                    break;
+                }
+                if b[i] == b'"' {
+                    if i + 1 < limit && b[i + 1] == b'"' {
+                        push(rec, "\"");
+                        i += 2;
+                        continue;
+                    }
+                    i += 1;
+                    break;
+                }
+                let n = line_end_at(b, i);
+                push(rec, &text[i..i + n]);
+                i += n;
+                self.line += 1;
+                rec.broken_field.get_or_insert(field);
+            }
+        }
+        // Unquoted, or the text after a closing quote: up to a comma or a line end.
+        let s = i;
+        while i < limit && !matches!(b[i], b',' | b'\r' | b'\n') {
+            i += 1;
+        }
+        push(rec, &text[s..i]);
+        if keep {
+            rec.ends.push(rec.buf.len());
+        }
+        i
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all(text: &str) -> Vec<(u64, u64, Vec<String>, bool)> {
+        let mut r = Records::new(text);
+        let mut rec = Record::default();
+        let mut out = Vec::new();
+        while r.read(&mut rec) {
+            let fields = rec.iter().map(str::to_string).collect();
+            out.push((rec.first_line, rec.last_line, fields, rec.unclosed));
+        }
+        out
+    }
+
+    #[test]
+    fn cr_lf_and_crlf_each_end_one_line() {
+        let text = b"a\rb\nc\r\nd\n\re";
+        let mut c = LineCounter::new(text);
+        let lines: Vec<u64> = (0..text.len()).map(|i| c.line_at(i)).collect();
+        assert_eq!(lines, [1, 1, 2, 2, 3, 3, 3, 4, 4, 5, 6]);
+        assert_eq!(count_lines(text), 6);
+        assert_eq!(count_lines(b"a\r\nb\r\n"), 2);
+        assert_eq!(count_lines(b""), 0);
+        // Asking for an earlier offset counts again from the top.
+        assert_eq!(c.line_at(2), 2);
+    }
+
+    #[test]
+    fn records_are_read_as_the_csv_crate_reads_them() {
+        let got = all("a,\"b,\"\"c\"\"\",d\r\n\"x\"y,z\"w\r,\n\n");
+        assert_eq!(
+            got,
+            [
+                (1, 1, vec!["a".into(), "b,\"c\"".into(), "d".into()], false),
+                (2, 2, vec!["xy".into(), "z\"w".into()], false),
+                (3, 3, vec!["".into(), "".into()], false),
+                (4, 4, vec!["".into()], false),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_quoted_line_end_joins_lines_and_an_unclosed_quote_says_so() {
+        let got = all("1,\"a\r\nb\",2\n3,\"c\n4,d\n");
+        assert_eq!(
+            got[0],
+            (1, 2, vec!["1".into(), "a\r\nb".into(), "2".into()], false)
+        );
+        assert_eq!(got[1], (3, 5, vec!["3".into(), "c\n4,d\n".into()], true));
+        let mut r = Records::new("1,\"a\n2,b\n");
+        let mut rec = Record::default();
+        let start = r.clone();
+        assert!(r.read(&mut rec) && rec.unclosed && rec.broken_field == Some(1));
+        assert_eq!(start.line_reading_as_row(&rec, 2), Some(2));
+        let mut r = start;
+        assert!(r.read_line_alone(&mut rec));
+        assert_eq!((rec.first_line, rec.len(), rec.unclosed), (1, 2, true));
+        assert!(r.read(&mut rec));
+        assert_eq!((rec.first_line, rec.get(1)), (2, Some("b")));
+        assert!(!r.read(&mut rec));
+    }
+
+    #[test]
+    fn fields_beyond_the_limit_are_counted_not_kept() {
+        let mut r = Records::new("a,b,c,d\n");
+        r.max_fields = 2;
+        let mut rec = Record::default();
+        assert!(r.read(&mut rec));
+        assert_eq!((rec.len(), rec.iter().count()), (4, 2));
+    }
+}
