@@ -356,6 +356,14 @@ fn run() -> Result<ExitCode> {
             if format == TableFormat::Xlsx && out.is_none() {
                 anyhow::bail!("an xlsx workbook needs a file: add --out measures.xlsx");
             }
+            if let Some(path) = &out {
+                let mut inputs = vec![data.as_path()];
+                inputs.extend(metrics.as_deref());
+                inputs.extend(calendar.as_deref());
+                csc_audit::fsutil::check_output(path, &inputs).map_err(anyhow::Error::msg)?;
+                csc_audit::fsutil::refuse_irregular(path)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
             let started = std::time::Instant::now();
             let (extracts, cal) = load_usable(&data, as_of, calendar.as_deref())?;
             let loaded = started.elapsed();
@@ -400,6 +408,9 @@ fn run() -> Result<ExitCode> {
                     (file, out)
                 }
             };
+            // Before the import's work: never into the file imported, never into a sample.
+            csc_audit::fsutil::check_output(&opts.out.join(import::IMPORT_REPORT), &[file])
+                .map_err(anyhow::Error::msg)?;
             csc_audit::fsutil::guard_extract_folder(
                 &opts.out,
                 import::IMPORT_REPORT,
@@ -418,9 +429,15 @@ fn run() -> Result<ExitCode> {
                 }
             };
             let out = &opts.out;
-            std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
             let mut files = tables.to_csv_files(&specs);
             files.push((import::IMPORT_REPORT.into(), report.to_json().into_bytes()));
+            // Every file checked before any is written: never over the file imported, never
+            // into a sample folder.
+            for (name, _) in &files {
+                csc_audit::fsutil::check_output(&out.join(name), &[file.as_path()])
+                    .map_err(anyhow::Error::msg)?;
+            }
+            std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
             for (name, bytes) in files {
                 let path = out.join(name);
                 csc_audit::fsutil::write_atomic(&path, &bytes)
@@ -491,6 +508,8 @@ fn run() -> Result<ExitCode> {
             dirty,
             force,
         } => {
+            csc_audit::fsutil::check_output(&out.join("synth.json"), &[])
+                .map_err(anyhow::Error::msg)?;
             let opts = csc_audit::synth::SynthOptions {
                 seed,
                 years,

@@ -43,7 +43,8 @@ pub fn render(
 }
 
 /// A folder that already holds a sample is refused unless `force`: an audit sample is
-/// never replaced silently.
+/// never replaced silently. A folder holding anything else is refused even with `force`: a
+/// sample folder holds its sample, and `--force` replaces the whole folder.
 pub fn refuse_existing(out: &Path, force: bool) -> Result<(), SampleError> {
     let existing: Vec<&str> = [MANIFEST, SAMPLE_CSV, SAMPLE_XLSX]
         .into_iter()
@@ -59,10 +60,35 @@ pub fn refuse_existing(out: &Path, force: bool) -> Result<(), SampleError> {
             out.display()
         )));
     }
+    if existing.is_empty() {
+        if let Ok(entries) = std::fs::read_dir(out) {
+            let others: Vec<String> = entries
+                .filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .take(5)
+                .collect();
+            if !others.is_empty() {
+                return Err(invalid(format!(
+                    "{} already holds files that are not a sample ({}); a sample is written \
+                     into a new or empty folder: choose another --out",
+                    out.display(),
+                    others.join(", ")
+                )));
+            }
+        } else if out.exists() {
+            return Err(invalid(format!(
+                "{} exists and is not a folder; choose another --out",
+                out.display()
+            )));
+        }
+    }
     Ok(())
 }
 
-/// Writes a new sample folder (see [`refuse_existing`]).
+/// Writes a new sample folder (see [`refuse_existing`]): built whole in a temporary folder
+/// beside `out`, then renamed into place ([`crate::fsutil::Staged`]), so two runs never
+/// merge or silently overwrite: the one that loses the rename fails saying the folder was
+/// created by another run. `force` replaces the whole folder.
 pub fn write_new(
     out: &Path,
     s: &Sample,
@@ -76,19 +102,27 @@ pub fn write_new(
         prov.calendar_file,
     )?;
     let files = render(s, prov, &inputs)?;
-    std::fs::create_dir_all(out)
-        .map_err(|e| invalid(format!("creating {}: {e}", out.display())))?;
-    // The manifest last: a folder with a manifest holds a whole sample.
+    let io =
+        |what: &str, p: &Path, e: std::io::Error| invalid(format!("{what} {}: {e}", p.display()));
+    let staged =
+        crate::fsutil::Staged::new(out).map_err(|e| io("creating a folder beside", out, e))?;
     for (name, bytes) in &files {
-        let p = out.join(name);
-        crate::fsutil::write_atomic(&p, bytes)
-            .map_err(|e| invalid(format!("writing {}: {e}", p.display())))?;
+        let p = staged.path().join(name);
+        crate::fsutil::write_atomic(&p, bytes).map_err(|e| io("writing", &p, e))?;
     }
+    staged.publish(force).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            invalid(e.to_string())
+        } else {
+            io("moving the sample into", out, e)
+        }
+    })?;
     Ok(inputs)
 }
 
 /// Replaces the files of an existing sample folder with an extended sample (the manifest
-/// last).
+/// last: until it is written, the folder does not verify, so a half-written extension is
+/// never taken for a sample). Other files in the folder (the auditors' own) stay.
 pub fn write_extended(
     dir: &Path,
     s: &Sample,
@@ -112,18 +146,25 @@ pub fn recorded_plan(r: &Recorded) -> Result<SamplePlan, SampleError> {
     Ok(SamplePlan::parse(&r.plan_text, &r.plan_file, &dir)?)
 }
 
-/// Which recorded inputs differ from the files now: each named with what changed.
+/// The first 12 characters of a hash, for messages (by character: a hostile manifest's
+/// "hash" need not be ASCII).
+fn short(h: &str) -> String {
+    h.chars().take(12).collect()
+}
+
+/// Which recorded inputs differ from the files now: each named with what changed. The
+/// manifest's hashes are compared with hashes taken now, never trusted.
 pub fn changed_inputs(r: &Recorded, now: &[InputFile]) -> Vec<String> {
     let mut out = Vec::new();
     for f in &r.inputs {
         match now.iter().find(|n| n.role == f.role && n.name == f.name) {
             None => out.push(format!("{} file {} is missing now", f.role, f.name)),
             Some(n) if n.sha256 != f.sha256 => out.push(format!(
-                "{} file {} has changed since the draw (SHA-256 {} then, {} now)",
+                "{} file {} has changed since the draw (SHA-256 {} recorded, {} now)",
                 f.role,
                 f.name,
-                &f.sha256[..12.min(f.sha256.len())],
-                &n.sha256[..12]
+                short(&f.sha256),
+                short(&n.sha256)
             )),
             _ => {}
         }
@@ -143,16 +184,48 @@ pub fn changed_inputs(r: &Recorded, now: &[InputFile]) -> Vec<String> {
     out
 }
 
-/// Compares a sample folder with a re-draw: the selected cases, then every file byte for
-/// byte. Returns the differences (none: the sample is exactly what the plan, seed and data
-/// give).
+/// The inputs as they are now, named as the manifest names them. Which fields of a
+/// manifest depend on where and how the command was run, and how verify treats them:
+///
+/// - `data`, `metrics`, `plan.file` and the names of the `history` and `calendar` inputs
+///   are locations (paths as given, relative to where the command ran). A re-draw reads
+///   from them (or from what `verify --data/--metrics/--calendar` gives instead), and the
+///   manifest is re-rendered with them as recorded: a location is not evidence. What was
+///   read there is: each input's SHA-256 is taken now and must equal the one recorded, and
+///   the re-draw from the files now must give the same manifest, byte for byte.
+/// - `tool` is re-derived: the version of csc-audit verifying. A sample drawn by another
+///   version does not verify with this one (another version may draw differently); verify
+///   it with the version it names.
+/// - Everything else (strata, populations, cases, probabilities, exclusions, selections,
+///   notes, totals, the RNG, the plan's text and hash, the outputs' hashes) is re-derived
+///   from the plan text, period, seed, as-of date and extensions recorded, and the data.
+pub fn located(r: &Recorded, now: &[InputFile]) -> Vec<InputFile> {
+    now.iter()
+        .map(|n| {
+            let mut n = n.clone();
+            if n.role != "data" {
+                if let Some(f) = r.input(&n.role) {
+                    n.name = f.name.clone();
+                }
+            }
+            n
+        })
+        .collect()
+}
+
+/// Compares a sample folder with a re-draw: the input files now against the hashes
+/// recorded, the selected cases, then every file byte for byte, the manifest included
+/// (re-rendered from the re-draw exactly as `sample` writes it, with the locations of
+/// [`located`]). Returns the differences (none: the sample is exactly what the plan, seed
+/// and data give).
 pub fn compare(
     dir: &Path,
     r: &Recorded,
     redrawn: &Sample,
     prov: &Provenance,
+    now: &[InputFile],
 ) -> Result<Vec<String>, SampleError> {
-    let mut out = Vec::new();
+    let mut out = changed_inputs(r, now);
     if let Ok(text) = std::fs::read_to_string(&r.plan_file) {
         if text != r.plan_text {
             out.push(format!(
@@ -162,7 +235,41 @@ pub fn compare(
             ));
         }
     }
-    // The selected cases, in order.
+    out.extend(compare_selected(r, redrawn));
+    // Every file, byte for byte, against the re-draw and against the recorded hashes.
+    for (name, bytes) in render(redrawn, prov, &located(r, now))? {
+        let p = dir.join(name);
+        let on_disk = match std::fs::read(&p) {
+            Ok(b) => b,
+            Err(e) => {
+                out.push(format!("{name} cannot be read: {e}"));
+                continue;
+            }
+        };
+        if name == MANIFEST {
+            if on_disk != bytes {
+                out.push(manifest_difference(&on_disk, &bytes));
+            }
+        } else if manifest::recorded_output(r, name).as_deref()
+            != Some(manifest::sha256_hex(&on_disk).as_str())
+        {
+            out.push(format!(
+                "{name} is not the file the draw wrote (its SHA-256 differs from the \
+                 manifest's): it has been edited{}",
+                first_difference(&on_disk, &bytes)
+            ));
+        } else if on_disk != bytes {
+            out.push(format!(
+                "{name} differs from the re-draw{}",
+                first_difference(&on_disk, &bytes)
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// The selected cases recorded against those re-drawn, in order.
+fn compare_selected(r: &Recorded, redrawn: &Sample) -> Option<String> {
     let recorded: Vec<(String, String)> = r.doc["selected"]
         .as_array()
         .map(|a| {
@@ -187,60 +294,128 @@ pub fn compare(
             )
         })
         .collect();
-    if recorded != now {
-        let only_then: Vec<String> = recorded
-            .iter()
-            .filter(|c| !now.contains(c))
-            .map(|(s, c)| format!("{c} ({s})"))
-            .collect();
-        let only_now: Vec<String> = now
-            .iter()
-            .filter(|c| !recorded.contains(c))
-            .map(|(s, c)| format!("{c} ({s})"))
-            .collect();
-        out.push(format!(
-            "the re-draw selects different cases: {} recorded, {} re-drawn; only in the \
-             manifest: [{}]; only in the re-draw: [{}]{}",
-            recorded.len(),
-            now.len(),
-            list(&only_then),
-            list(&only_now),
-            if only_then.is_empty() && only_now.is_empty() {
-                " (the same cases in another order)"
+    if recorded == now {
+        return None;
+    }
+    let only_then: Vec<String> = recorded
+        .iter()
+        .filter(|c| !now.contains(c))
+        .map(|(s, c)| format!("{c} ({s})"))
+        .collect();
+    let only_now: Vec<String> = now
+        .iter()
+        .filter(|c| !recorded.contains(c))
+        .map(|(s, c)| format!("{c} ({s})"))
+        .collect();
+    Some(format!(
+        "the re-draw selects different cases: {} recorded, {} re-drawn; only in the \
+         manifest: [{}]; only in the re-draw: [{}]{}",
+        recorded.len(),
+        now.len(),
+        list(&only_then),
+        list(&only_now),
+        if only_then.is_empty() && only_now.is_empty() {
+            " (the same cases in another order)"
+        } else {
+            ""
+        }
+    ))
+}
+
+/// Names where a manifest on disk first differs from the re-rendered one: the field (as
+/// `strata[2].population`), both values, and the line.
+pub fn manifest_difference(on_disk: &[u8], redrawn: &[u8]) -> String {
+    let line = first_difference(on_disk, redrawn);
+    let disk: serde_json::Value = match serde_json::from_slice(on_disk) {
+        Ok(v) => v,
+        Err(e) => return format!("{MANIFEST} is not the manifest the draw wrote: not JSON ({e})"),
+    };
+    let Ok(again) = serde_json::from_slice::<serde_json::Value>(redrawn) else {
+        return format!("{MANIFEST} differs from the re-draw{line}");
+    };
+    match first_field_difference(&disk, &again, String::new()) {
+        Some((field, then, now)) => {
+            let hint = if field == "tool" {
+                " (verify a sample with the version of csc-audit that drew it)"
             } else {
                 ""
-            }
-        ));
-    }
-    // Every file, byte for byte, against the re-draw and against the recorded hashes.
-    for (name, bytes) in render(redrawn, prov, &r.inputs)? {
-        let p = dir.join(name);
-        let on_disk = match std::fs::read(&p) {
-            Ok(b) => b,
-            Err(e) => {
-                out.push(format!("{name} cannot be read: {e}"));
-                continue;
-            }
-        };
-        if name == MANIFEST {
-            continue;
+            };
+            format!(
+                "{MANIFEST} differs from the re-draw at `{field}`: {then} in the manifest, \
+                 {now} re-drawn{hint}{line}"
+            )
         }
-        if manifest::recorded_output(r, name).as_deref()
-            != Some(manifest::sha256_hex(&on_disk).as_str())
-        {
-            out.push(format!(
-                "{name} is not the file the draw wrote (its SHA-256 differs from the \
-                 manifest's): it has been edited{}",
-                first_difference(&on_disk, &bytes)
-            ));
-        } else if on_disk != bytes {
-            out.push(format!(
-                "{name} differs from the re-draw{}",
-                first_difference(&on_disk, &bytes)
-            ));
-        }
+        None => format!(
+            "{MANIFEST} holds the same values as the re-draw but not the same bytes (it was \
+             rewritten){line}"
+        ),
     }
-    Ok(out)
+}
+
+/// A value for a message: JSON, cut at 80 characters.
+fn shown(v: Option<&serde_json::Value>) -> String {
+    let Some(v) = v else {
+        return "nothing".into();
+    };
+    let t = v.to_string();
+    if t.chars().count() > 80 {
+        format!("{}...", t.chars().take(80).collect::<String>())
+    } else {
+        t
+    }
+}
+
+/// The first field (in the re-draw's order) where `a` and `b` differ.
+fn first_field_difference(
+    a: &serde_json::Value,
+    b: &serde_json::Value,
+    at: String,
+) -> Option<(String, String, String)> {
+    use serde_json::Value;
+    let here = |at: &str| {
+        if at.is_empty() {
+            "(the whole manifest)".to_string()
+        } else {
+            at.to_string()
+        }
+    };
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let keys = y.keys().chain(x.keys().filter(|k| !y.contains_key(*k)));
+            for k in keys {
+                let field = if at.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{at}.{k}")
+                };
+                match (x.get(k), y.get(k)) {
+                    (Some(p), Some(q)) => {
+                        if let Some(d) = first_field_difference(p, q, field) {
+                            return Some(d);
+                        }
+                    }
+                    (p, q) => return Some((field, shown(p), shown(q))),
+                }
+            }
+            None
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            for i in 0..x.len().max(y.len()) {
+                let field = format!("{at}[{i}]");
+                match (x.get(i), y.get(i)) {
+                    (Some(p), Some(q)) => {
+                        if let Some(d) = first_field_difference(p, q, field) {
+                            return Some(d);
+                        }
+                    }
+                    (p, q) => return Some((field, shown(p), shown(q))),
+                }
+            }
+            None
+        }
+        _ if a == b => None,
+        _ => Some((here(&at), shown(Some(a)), shown(Some(b)))),
+    }
 }
 
 fn list(v: &[String]) -> String {
@@ -260,8 +435,8 @@ fn first_difference(a: &[u8], b: &[u8]) -> String {
         Some(i) => format!(
             ", first at line {}: `{}` (re-drawn: `{}`)",
             i + 1,
-            a.lines().nth(i).unwrap_or(""),
-            b.lines().nth(i).unwrap_or("")
+            cut(a.lines().nth(i).unwrap_or("")),
+            cut(b.lines().nth(i).unwrap_or(""))
         ),
         None if a.lines().count() != b.lines().count() => format!(
             ", {} lines on disk, {} re-drawn",
@@ -269,5 +444,14 @@ fn first_difference(a: &[u8], b: &[u8]) -> String {
             b.lines().count()
         ),
         None => String::new(),
+    }
+}
+
+/// A line for a message: at most 100 characters.
+fn cut(line: &str) -> String {
+    if line.chars().count() > 100 {
+        format!("{}...", line.chars().take(100).collect::<String>())
+    } else {
+        line.to_string()
     }
 }

@@ -38,7 +38,16 @@ pub fn input_files(
     history: Option<&Path>,
     calendar: Option<&Path>,
 ) -> Result<Vec<InputFile>, SampleError> {
+    // Only regular files are read: a FIFO or device named as an input would hang the
+    // hash or never end.
     let hash = |p: &Path| -> Result<String, SampleError> {
+        let regular = std::fs::metadata(p).map(|m| m.is_file()).unwrap_or(false);
+        if p.exists() && !regular {
+            return Err(super::invalid(format!(
+                "{} is not a regular file; an input is read from a file",
+                p.display()
+            )));
+        }
         std::fs::read(p)
             .map(|b| sha256_hex(&b))
             .map_err(|e| super::invalid(format!("cannot read {}: {e}", p.display())))
@@ -313,8 +322,17 @@ pub struct Recorded {
     pub seed: u64,
     pub as_of: chrono::NaiveDate,
     pub data: PathBuf,
+    /// Where the measures came from: `built-in` or the folder given to `--metrics`.
+    pub metrics: String,
     pub extensions: Vec<u64>,
     pub inputs: Vec<InputFile>,
+}
+
+impl Recorded {
+    /// The recorded input of a role (`history`, `calendar`): at most one each.
+    pub fn input(&self, role: &str) -> Option<&InputFile> {
+        self.inputs.iter().find(|f| f.role == role)
+    }
 }
 
 pub fn read(dir: &Path) -> Result<Recorded, SampleError> {
@@ -356,6 +374,7 @@ pub fn read(dir: &Path) -> Result<Recorded, SampleError> {
             .parse()
             .map_err(|e| super::invalid(format!("{}: as_of: {e}", path.display())))?,
         data: PathBuf::from(text(&doc["data"], "data")?),
+        metrics: text(&doc["metrics"], "metrics")?,
         extensions: doc["extensions"]
             .as_array()
             .map(|a| a.iter().filter_map(Value::as_u64).collect())
