@@ -201,7 +201,7 @@ impl NotVerified {
 /// manifest, hashes the input files now (never trusting the manifest's hashes), re-draws
 /// from the plan text, period, seed, as-of date and extensions recorded, and compares every
 /// file of the folder, the manifest re-rendered from the re-draw included, byte for byte
-/// (see `folder::located` for the fields that are locations). `data` and `common` override
+/// (see `manifest::manifest` for the fields that are locations). `data` and `common` override
 /// the recorded locations.
 fn verified(dir: &Path, data: Option<PathBuf>, common: &Sources) -> Result<Verified, NotVerified> {
     let damaged = |e: csc_audit::sampling::SampleError| {
@@ -219,12 +219,22 @@ fn verified(dir: &Path, data: Option<PathBuf>, common: &Sources) -> Result<Verif
         .clone()
         .or_else(|| recorded.input("calendar").map(|f| PathBuf::from(&f.name)));
     let failed = NotVerified::Failed;
-    let now = manifest::input_files(
+    let mut now = manifest::input_files(
         &data,
         folder::history_path(&plan).as_deref(),
         calendar_file.as_deref(),
     )
     .map_err(|e| failed(e.into()))?;
+    // A calendar given instead of the recorded one is named as recorded (see
+    // manifest::manifest on locations); its hash must still match.
+    if common.calendar.is_some() {
+        if let (Some(f), Some(rec)) = (
+            now.iter_mut().find(|f| f.role == "calendar"),
+            recorded.input("calendar"),
+        ) {
+            f.name = rec.name.clone();
+        }
+    }
     let library = match (&common.metrics, recorded.metrics.as_str()) {
         (Some(dir), _) => Library::load_dir(dir),
         (None, "built-in") => Ok(Library::builtin()),
@@ -247,7 +257,7 @@ fn verified(dir: &Path, data: Option<PathBuf>, common: &Sources) -> Result<Verif
     )
     .map_err(|e| NotVerified::Differs(vec![format!("the manifest does not re-draw: {e:#}")]))?;
     let v = Verified {
-        inputs: folder::located(&recorded, &now),
+        inputs: now,
         recorded,
         plan,
         data,
@@ -255,7 +265,7 @@ fn verified(dir: &Path, data: Option<PathBuf>, common: &Sources) -> Result<Verif
         loaded,
         sample,
     };
-    let diffs = folder::compare(dir, &v.recorded, &v.sample, &v.provenance(), &now)
+    let diffs = folder::compare(dir, &v.recorded, &v.sample, &v.provenance(), &v.inputs)
         .map_err(|e| failed(e.into()))?;
     if !diffs.is_empty() {
         return Err(NotVerified::Differs(diffs));

@@ -184,40 +184,12 @@ pub fn changed_inputs(r: &Recorded, now: &[InputFile]) -> Vec<String> {
     out
 }
 
-/// The inputs as they are now, named as the manifest names them. Which fields of a
-/// manifest depend on where and how the command was run, and how verify treats them:
-///
-/// - `data`, `metrics`, `plan.file` and the names of the `history` and `calendar` inputs
-///   are locations (paths as given, relative to where the command ran). A re-draw reads
-///   from them (or from what `verify --data/--metrics/--calendar` gives instead), and the
-///   manifest is re-rendered with them as recorded: a location is not evidence. What was
-///   read there is: each input's SHA-256 is taken now and must equal the one recorded, and
-///   the re-draw from the files now must give the same manifest, byte for byte.
-/// - `tool` is re-derived: the version of csc-audit verifying. A sample drawn by another
-///   version does not verify with this one (another version may draw differently); verify
-///   it with the version it names.
-/// - Everything else (strata, populations, cases, probabilities, exclusions, selections,
-///   notes, totals, the RNG, the plan's text and hash, the outputs' hashes) is re-derived
-///   from the plan text, period, seed, as-of date and extensions recorded, and the data.
-pub fn located(r: &Recorded, now: &[InputFile]) -> Vec<InputFile> {
-    now.iter()
-        .map(|n| {
-            let mut n = n.clone();
-            if n.role != "data" {
-                if let Some(f) = r.input(&n.role) {
-                    n.name = f.name.clone();
-                }
-            }
-            n
-        })
-        .collect()
-}
-
-/// Compares a sample folder with a re-draw: the input files now against the hashes
-/// recorded, the selected cases, then every file byte for byte, the manifest included
-/// (re-rendered from the re-draw exactly as `sample` writes it, with the locations of
-/// [`located`]). Returns the differences (none: the sample is exactly what the plan, seed
-/// and data give).
+/// Compares a sample folder with a re-draw: the plan file and the input files now against
+/// the text and hashes recorded, the selected cases, then every file byte for byte, the
+/// manifest included (re-rendered from the re-draw exactly as `sample` writes it: see
+/// [`manifest::manifest`] for the fields that are locations). `now` are the input files as
+/// hashed now, named as the manifest should name them. Returns the differences (none: the
+/// sample is exactly what the plan, seed and data give).
 pub fn compare(
     dir: &Path,
     r: &Recorded,
@@ -226,18 +198,22 @@ pub fn compare(
     now: &[InputFile],
 ) -> Result<Vec<String>, SampleError> {
     let mut out = changed_inputs(r, now);
-    if let Ok(text) = std::fs::read_to_string(&r.plan_file) {
-        if text != r.plan_text {
-            out.push(format!(
-                "the plan file {} has changed since the draw (the re-draw uses the plan \
-                 recorded in the manifest)",
-                r.plan_file
-            ));
-        }
+    match std::fs::read_to_string(&r.plan_file) {
+        Ok(text) if text != r.plan_text => out.push(format!(
+            "the plan file {} has changed since the draw (the re-draw uses the plan \
+             recorded in the manifest)",
+            r.plan_file
+        )),
+        Ok(_) => {}
+        Err(e) => out.push(format!(
+            "the plan file {} cannot be read ({e}): verify where the sample was drawn, \
+             with the plan and its audit history where the manifest says",
+            r.plan_file
+        )),
     }
     out.extend(compare_selected(r, redrawn));
     // Every file, byte for byte, against the re-draw and against the recorded hashes.
-    for (name, bytes) in render(redrawn, prov, &located(r, now))? {
+    for (name, bytes) in render(redrawn, prov, now)? {
         let p = dir.join(name);
         let on_disk = match std::fs::read(&p) {
             Ok(b) => b,
@@ -248,7 +224,7 @@ pub fn compare(
         };
         if name == MANIFEST {
             if on_disk != bytes {
-                out.push(manifest_difference(&on_disk, &bytes));
+                out.extend(manifest_difference(&on_disk, &bytes));
             }
         } else if manifest::recorded_output(r, name).as_deref()
             != Some(manifest::sha256_hex(&on_disk).as_str())
@@ -322,19 +298,37 @@ fn compare_selected(r: &Recorded, redrawn: &Sample) -> Option<String> {
     ))
 }
 
-/// Names where a manifest on disk first differs from the re-rendered one: the field (as
-/// `strata[2].population`), both values, and the line.
-pub fn manifest_difference(on_disk: &[u8], redrawn: &[u8]) -> String {
+/// How many differing fields of a manifest are named (the rest are counted).
+const FIELDS_NAMED: usize = 10;
+
+/// Names where a manifest on disk differs from the re-rendered one: each field (as
+/// `strata[2].population`) with both values, the first line that differs.
+pub fn manifest_difference(on_disk: &[u8], redrawn: &[u8]) -> Vec<String> {
     let line = first_difference(on_disk, redrawn);
     let disk: serde_json::Value = match serde_json::from_slice(on_disk) {
         Ok(v) => v,
-        Err(e) => return format!("{MANIFEST} is not the manifest the draw wrote: not JSON ({e})"),
+        Err(e) => {
+            return vec![format!(
+                "{MANIFEST} is not the manifest the draw wrote: not JSON ({e})"
+            )]
+        }
     };
     let Ok(again) = serde_json::from_slice::<serde_json::Value>(redrawn) else {
-        return format!("{MANIFEST} differs from the re-draw{line}");
+        return vec![format!("{MANIFEST} differs from the re-draw{line}")];
     };
-    match first_field_difference(&disk, &again, String::new()) {
-        Some((field, then, now)) => {
+    let mut fields = Vec::new();
+    field_differences(&disk, &again, String::new(), &mut fields);
+    if fields.is_empty() {
+        return vec![format!(
+            "{MANIFEST} holds the same values as the re-draw but not the same bytes (it was \
+             rewritten){line}"
+        )];
+    }
+    let more = fields.len().saturating_sub(FIELDS_NAMED);
+    let mut out: Vec<String> = fields
+        .into_iter()
+        .take(FIELDS_NAMED)
+        .map(|(field, then, now)| {
             let hint = if field == "tool" {
                 " (verify a sample with the version of csc-audit that drew it)"
             } else {
@@ -342,14 +336,15 @@ pub fn manifest_difference(on_disk: &[u8], redrawn: &[u8]) -> String {
             };
             format!(
                 "{MANIFEST} differs from the re-draw at `{field}`: {then} in the manifest, \
-                 {now} re-drawn{hint}{line}"
+                 {now} re-drawn{hint}"
             )
-        }
-        None => format!(
-            "{MANIFEST} holds the same values as the re-draw but not the same bytes (it was \
-             rewritten){line}"
-        ),
+        })
+        .collect();
+    if more > 0 {
+        out.push(format!("{MANIFEST}: {more} more fields differ"));
     }
+    out.push(format!("{MANIFEST} is not what the draw writes{line}"));
+    out
 }
 
 /// A value for a message: JSON, cut at 80 characters.
@@ -365,14 +360,16 @@ fn shown(v: Option<&serde_json::Value>) -> String {
     }
 }
 
-/// The first field (in the re-draw's order) where `a` and `b` differ.
-fn first_field_difference(
+/// Every field where `a` (on disk) and `b` (re-drawn) differ, in the re-draw's order: a
+/// list of another length is one difference (its lengths), not one per shifted item.
+fn field_differences(
     a: &serde_json::Value,
     b: &serde_json::Value,
     at: String,
-) -> Option<(String, String, String)> {
+    out: &mut Vec<(String, String, String)>,
+) {
     use serde_json::Value;
-    let here = |at: &str| {
+    let named = |at: &str| {
         if at.is_empty() {
             "(the whole manifest)".to_string()
         } else {
@@ -381,40 +378,37 @@ fn first_field_difference(
     };
     match (a, b) {
         (Value::Object(x), Value::Object(y)) => {
-            let keys = y.keys().chain(x.keys().filter(|k| !y.contains_key(*k)));
-            for k in keys {
+            for k in y.keys().chain(x.keys().filter(|k| !y.contains_key(*k))) {
                 let field = if at.is_empty() {
                     k.clone()
                 } else {
                     format!("{at}.{k}")
                 };
                 match (x.get(k), y.get(k)) {
-                    (Some(p), Some(q)) => {
-                        if let Some(d) = first_field_difference(p, q, field) {
-                            return Some(d);
-                        }
-                    }
-                    (p, q) => return Some((field, shown(p), shown(q))),
+                    (Some(p), Some(q)) => field_differences(p, q, field, out),
+                    (p, q) => out.push((field, shown(p), shown(q))),
                 }
             }
-            None
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+            for (i, (p, q)) in x.iter().zip(y).enumerate() {
+                field_differences(p, q, format!("{at}[{i}]"), out);
+            }
         }
         (Value::Array(x), Value::Array(y)) => {
-            for i in 0..x.len().max(y.len()) {
-                let field = format!("{at}[{i}]");
-                match (x.get(i), y.get(i)) {
-                    (Some(p), Some(q)) => {
-                        if let Some(d) = first_field_difference(p, q, field) {
-                            return Some(d);
-                        }
-                    }
-                    (p, q) => return Some((field, shown(p), shown(q))),
-                }
-            }
-            None
+            let i = x
+                .iter()
+                .zip(y)
+                .position(|(p, q)| p != q)
+                .unwrap_or(x.len().min(y.len()));
+            out.push((
+                named(&at),
+                format!("{} items ([{i}]: {})", x.len(), shown(x.get(i))),
+                format!("{} items ([{i}]: {})", y.len(), shown(y.get(i))),
+            ));
         }
-        _ if a == b => None,
-        _ => Some((here(&at), shown(Some(a)), shown(Some(b)))),
+        _ if a == b => {}
+        _ => out.push((named(&at), shown(Some(a)), shown(Some(b)))),
     }
 }
 
