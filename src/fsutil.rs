@@ -351,6 +351,41 @@ impl Drop for Staged {
     }
 }
 
+/// An exclusive lock on a folder, held while a command changes it (`sample extend`): a
+/// folder `.NAME.lock` beside it, made with `create_dir` (which fails if it exists), removed
+/// when dropped. A second run fails at once saying so; one killed leaves the lock, and the
+/// message says how to remove it.
+pub struct Lock {
+    path: PathBuf,
+}
+
+impl Lock {
+    pub fn take(target: &Path) -> Result<Lock, String> {
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let path = parent_dir(target).join(format!(".{name}.lock"));
+        match std::fs::create_dir(&path) {
+            Ok(()) => Ok(Lock { path }),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(format!(
+                "{} is being changed by another run (the lock {} exists); wait for it, or, if \
+                 no other run is going (one was interrupted), remove {} and try again",
+                target.display(),
+                path.display(),
+                path.display()
+            )),
+            Err(e) => Err(format!("locking {}: {e}", target.display())),
+        }
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.path);
+    }
+}
+
 /// Refuses to write extract files into a folder that holds extract files something else
 /// wrote, unless `force`. `marker` is the file the writer leaves beside its tables (a folder
 /// holding it was written by the same kind of writer); `writer` names it in the message.

@@ -397,6 +397,8 @@ pub fn run(args: SampleArgs) -> Result<ExitCode> {
             data,
             common,
         }) => {
+            // Held until the extension is in place: two extensions never interleave.
+            let _lock = csc_audit::fsutil::Lock::take(&dir).map_err(anyhow::Error::msg)?;
             let v = verified(&dir, data, &common).map_err(|e| e.refuse(&dir, "cannot extend"))?;
             let r = &v.recorded;
             let mut ext = r.extensions.clone();

@@ -120,19 +120,55 @@ pub fn write_new(
     Ok(inputs)
 }
 
-/// Replaces the files of an existing sample folder with an extended sample (the manifest
-/// last: until it is written, the folder does not verify, so a half-written extension is
-/// never taken for a sample). Other files in the folder (the auditors' own) stay.
+/// Replaces a sample folder with its extension, whole: the new sample is written into a
+/// folder beside it with a copy of everything else the folder holds (the auditors' own
+/// files), then swapped into place ([`crate::fsutil::Staged::publish`]): an interrupted
+/// extension leaves the old sample as it was. The caller holds the folder's lock
+/// ([`crate::fsutil::Lock`]), so two extensions never interleave.
 pub fn write_extended(
     dir: &Path,
     s: &Sample,
     prov: &Provenance,
     inputs: &[InputFile],
 ) -> Result<(), SampleError> {
-    for (name, bytes) in render(s, prov, inputs)? {
-        let p = dir.join(name);
-        crate::fsutil::write_atomic(&p, &bytes)
-            .map_err(|e| invalid(format!("writing {}: {e}", p.display())))?;
+    let files = render(s, prov, inputs)?;
+    let io =
+        |what: &str, p: &Path, e: std::io::Error| invalid(format!("{what} {}: {e}", p.display()));
+    let staged =
+        crate::fsutil::Staged::new(dir).map_err(|e| io("creating a folder beside", dir, e))?;
+    copy_others(dir, staged.path(), true).map_err(|e| io("copying the files of", dir, e))?;
+    for (name, bytes) in &files {
+        let p = staged.path().join(name);
+        crate::fsutil::write_atomic(&p, bytes).map_err(|e| io("writing", &p, e))?;
+    }
+    staged
+        .publish(true)
+        .map_err(|e| io("moving the extended sample into", dir, e))
+}
+
+/// Copies what `from` holds into `to`, but (at the top, `top`) the sample's own files.
+fn copy_others(from: &Path, to: &Path, top: bool) -> std::io::Result<()> {
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        let name = e.file_name();
+        if top
+            && [MANIFEST, SAMPLE_CSV, SAMPLE_XLSX]
+                .iter()
+                .any(|f| name == *f)
+        {
+            continue;
+        }
+        let (src, dst) = (e.path(), to.join(&name));
+        let t = e.file_type()?;
+        if t.is_dir() {
+            std::fs::create_dir(&dst)?;
+            copy_others(&src, &dst, false)?;
+        } else if t.is_symlink() {
+            #[cfg(unix)]
+            std::os::unix::fs::symlink(std::fs::read_link(&src)?, &dst)?;
+        } else {
+            std::fs::copy(&src, &dst)?;
+        }
     }
     Ok(())
 }

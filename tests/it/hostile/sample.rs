@@ -842,3 +842,45 @@ proptest! {
         }
     }
 }
+
+/// C9 for extend: three extensions of one folder at once never interleave: each either
+/// extends the sample (one round each) or fails saying another run holds the folder; the
+/// folder verifies, keeps the auditors' own files, and holds one round per success.
+#[test]
+fn concurrent_extensions_never_interleave() {
+    let (d, s) = fresh_sample();
+    std::fs::write(s.join("auditor-notes.txt"), "mine").unwrap();
+    let runs: Vec<std::process::Child> = (0..3)
+        .map(|_| {
+            std::process::Command::new(assert_cmd::cargo::cargo_bin("csc-audit"))
+                .args(["sample", "extend"])
+                .arg(&s)
+                .args(["--add", "1"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outs: Vec<Output> = runs
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    let won = outs.iter().filter(|o| o.status.success()).count();
+    assert!(won >= 1);
+    for o in outs.iter().filter(|o| !o.status.success()) {
+        assert_no_crash(o);
+        let err = text(&o.stderr);
+        assert!(err.contains("being changed by another run"), "{err}");
+    }
+    assert_eq!(
+        read_manifest(&s)["extensions"].as_array().unwrap().len(),
+        won
+    );
+    assert_eq!(verify(&s, &[]).status.code(), Some(0));
+    assert_eq!(
+        std::fs::read_to_string(s.join("auditor-notes.txt")).unwrap(),
+        "mine"
+    );
+    assert_eq!(leftovers(d.path()), Vec::<String>::new());
+}
