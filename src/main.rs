@@ -322,6 +322,15 @@ fn run() -> Result<ExitCode> {
             calendar,
             list,
         } => {
+            // Before anything runs: never into an input or a sample, never over a device.
+            if let Some(path) = &out {
+                let mut inputs = vec![data.as_path()];
+                inputs.extend(metrics.as_deref());
+                inputs.extend(calendar.as_deref());
+                csc_audit::fsutil::check_output(path, &inputs).map_err(anyhow::Error::msg)?;
+                csc_audit::fsutil::refuse_irregular(path)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
             let mut lib = load_library(metrics.as_deref())?;
             if !only.is_empty() {
                 lib.select(&only).map_err(anyhow::Error::msg)?;
@@ -355,14 +364,6 @@ fn run() -> Result<ExitCode> {
             };
             if format == TableFormat::Xlsx && out.is_none() {
                 anyhow::bail!("an xlsx workbook needs a file: add --out measures.xlsx");
-            }
-            if let Some(path) = &out {
-                let mut inputs = vec![data.as_path()];
-                inputs.extend(metrics.as_deref());
-                inputs.extend(calendar.as_deref());
-                csc_audit::fsutil::check_output(path, &inputs).map_err(anyhow::Error::msg)?;
-                csc_audit::fsutil::refuse_irregular(path)
-                    .with_context(|| format!("writing {}", path.display()))?;
             }
             let started = std::time::Instant::now();
             let (extracts, cal) = load_usable(&data, as_of, calendar.as_deref())?;

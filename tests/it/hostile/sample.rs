@@ -546,6 +546,8 @@ fn no_command_writes_inside_its_inputs_or_a_sample_folder() {
     )
     .unwrap();
     std::os::unix::fs::symlink(&data, root.join("link")).unwrap();
+    let defs = root.join("metrics");
+    copy_dir(&crate::fixture("../../metrics"), &defs);
     let results = results_for(&s, root);
     let p = |x: &Path| x.to_string_lossy().into_owned();
     let (dd, ss) = (p(&data), p(&s));
@@ -598,6 +600,17 @@ fn no_command_writes_inside_its_inputs_or_a_sample_folder() {
         metrics(format!("{ss}/sub/m.csv")),
         metrics(format!("{}/link/referrals.csv", p(root))),
         metrics(format!("{dd}/../data/./new.csv")),
+        [
+            "metrics",
+            "--data",
+            &dd,
+            "--metrics",
+            &p(&defs),
+            "--out",
+            &format!("{}/standards.toml", p(&defs)),
+        ]
+        .map(String::from)
+        .to_vec(),
         chart(format!("{dd}/c.svg")),
         chart(format!("{ss}/c.svg")),
         ["import", "cin-census", &p(&xml), "--out", &ss]
