@@ -897,3 +897,48 @@ fn concurrent_extensions_never_interleave() {
     );
     assert_eq!(leftovers(d.path()), Vec::<String>::new());
 }
+
+/// D16: a write that fails (here the file-size limit, as a full disk would) is an error
+/// naming the file, with nothing left behind: never "wrote". Standard output to /dev/full
+/// is an error too.
+#[test]
+fn write_errors_surface_and_leave_nothing() {
+    let b = base();
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("m.csv");
+    let bin = assert_cmd::cargo::cargo_bin("csc-audit");
+    // SIGXFSZ ignored, so the write past the 512-byte limit fails with EFBIG.
+    let script = format!(
+        "trap '' XFSZ; ulimit -f 1; exec '{}' metrics --only icpc_15wd --data '{}' --out '{}'",
+        bin.display(),
+        b.data.display(),
+        out.display()
+    );
+    let o = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert_no_crash(&o);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("writing") && err.contains("m.csv"), "{err}");
+    assert!(!err.contains("wrote"), "{err}");
+    assert_eq!(
+        std::fs::read_dir(d.path()).unwrap().count(),
+        0,
+        "nothing left"
+    );
+
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let o = std::process::Command::new(&bin)
+        .args(["metrics", "--only", "icpc_15wd", "--data"])
+        .arg(&b.data)
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_no_crash(&o);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+}
