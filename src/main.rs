@@ -256,12 +256,21 @@ fn load_usable(
 
 /// `--metrics`, else `./metrics` when it holds a library, else the built-in measures.
 fn load_library(dir: Option<&std::path::Path>) -> Result<Library> {
-    let local = std::path::Path::new("metrics");
-    Ok(match dir {
-        Some(dir) => Library::load_dir(dir)?,
-        None if local.join(STANDARDS_FILE).is_file() => Library::load_dir(local)?,
+    Ok(match metrics_dir(dir) {
+        Some(dir) => Library::load_dir(&dir)?,
         None => Library::builtin(),
     })
+}
+
+/// The folder [`load_library`] reads (`None`: the built-in measures): an input of every
+/// command that evaluates measures, so never written into.
+fn metrics_dir(dir: Option<&std::path::Path>) -> Option<PathBuf> {
+    let local = std::path::Path::new("metrics");
+    match dir {
+        Some(dir) => Some(dir.to_path_buf()),
+        None if local.join(STANDARDS_FILE).is_file() => Some(local.to_path_buf()),
+        None => None,
+    }
 }
 
 fn load_calendar(path: Option<&std::path::Path>) -> Result<(Calendar, String)> {
@@ -324,8 +333,9 @@ fn run() -> Result<ExitCode> {
         } => {
             // Before anything runs: never into an input or a sample, never over a device.
             if let Some(path) = &out {
+                let defs = metrics_dir(metrics.as_deref());
                 let mut inputs = vec![data.as_path()];
-                inputs.extend(metrics.as_deref());
+                inputs.extend(defs.as_deref());
                 inputs.extend(calendar.as_deref());
                 csc_audit::fsutil::check_output(path, &inputs).map_err(anyhow::Error::msg)?;
                 csc_audit::fsutil::refuse_irregular(path)

@@ -331,7 +331,7 @@ fn summary(s: &Sample, out: &Path) {
 fn draw_inputs(d: &DrawArgs, plan: &SamplePlan) -> Vec<PathBuf> {
     let mut v = vec![d.data.clone(), d.plan.clone()];
     v.extend(folder::history_path(plan));
-    v.extend(d.common.metrics.clone());
+    v.extend(crate::metrics_dir(d.common.metrics.as_deref()));
     v.extend(d.common.calendar.clone());
     v
 }
@@ -467,18 +467,28 @@ pub fn audit_results(a: AuditResultsArgs) -> Result<ExitCode> {
         );
     }
     const OUTPUTS: [&str; 2] = ["estimates.csv", "not_audited.csv"];
+    // Estimates rest on each stratum's population and the cases drawn: only from a sample
+    // that is exactly what its plan, seed and data give.
+    let v = verified(&a.sample, a.data.clone(), &a.sources)
+        .map_err(|e| e.refuse(&a.sample, "no estimates"))?;
     if let Some(out) = &a.out {
-        let mut inputs = vec![a.sample.as_path(), a.results.as_path()];
-        inputs.extend(a.data.as_deref());
+        // Checked against what the verification read: the recorded data folder included.
+        let plan_file = PathBuf::from(&v.recorded.plan_file);
+        let mut inputs = vec![
+            a.sample.as_path(),
+            a.results.as_path(),
+            v.data.as_path(),
+            plan_file.as_path(),
+        ];
+        inputs.extend(v.calendar_file.as_deref());
+        if v.recorded.metrics != "built-in" {
+            inputs.push(Path::new(&v.recorded.metrics));
+        }
         for name in OUTPUTS {
             csc_audit::fsutil::check_output(&out.join(name), &inputs)
                 .map_err(anyhow::Error::msg)?;
         }
     }
-    // Estimates rest on each stratum's population and the cases drawn: only from a sample
-    // that is exactly what its plan, seed and data give.
-    let v = verified(&a.sample, a.data.clone(), &a.sources)
-        .map_err(|e| e.refuse(&a.sample, "no estimates"))?;
     let sample = results::SampleFrame::from_sample(&v.sample);
     let r = results::estimate(&sample, &a.results, a.confidence)?;
     print!("{}", results::to_text(&r));

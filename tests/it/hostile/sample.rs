@@ -643,6 +643,18 @@ fn no_command_writes_inside_its_inputs_or_a_sample_folder() {
         ]
         .map(String::from)
         .to_vec(),
+        // The data folder the manifest records (not given on the command line).
+        [
+            "audit-results",
+            "--sample",
+            &ss,
+            "--results",
+            &p(&results),
+            "--out",
+            &format!("{}/estimates", p(&b.data)),
+        ]
+        .map(String::from)
+        .to_vec(),
     ];
     let snapshot = |dir: &Path| -> Vec<(String, Vec<u8>)> {
         let mut v: Vec<(String, Vec<u8>)> = walk(dir)
@@ -661,6 +673,7 @@ fn no_command_writes_inside_its_inputs_or_a_sample_folder() {
         assert!(err.contains("will not write"), "{args:?}: {err}");
         assert_eq!(snapshot(root), before, "{args:?} changed a file");
     }
+    assert!(!b.data.join("estimates").exists());
 }
 
 /// Every file under `dir` (not following symlinks).
