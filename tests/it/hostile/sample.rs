@@ -294,8 +294,10 @@ fn every_field_of_the_manifest_is_checked() {
         ),
     ];
     for (what, edit, named) in edits {
-        let (_d, s) = fresh_sample();
+        let (d, s) = fresh_sample();
+        let results = results_for(&base().sample, d.path());
         edit_manifest(&s, edit);
+        let edited = std::fs::read(s.join("manifest.json")).unwrap();
         let out = verify(&s, &[]);
         let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
         let code = if what == "the plan file moved" { 2 } else { 1 };
@@ -305,6 +307,31 @@ fn every_field_of_the_manifest_is_checked() {
             said.contains(named),
             "{what}: expected `{named}` in\n{said}"
         );
+        // The commands that rest on the sample refuse it, naming the same difference, and
+        // change nothing.
+        let refusals = [
+            csc()
+                .args(["audit-results", "--sample"])
+                .arg(&s)
+                .arg("--results")
+                .arg(&results)
+                .output()
+                .unwrap(),
+            csc()
+                .args(["sample", "extend"])
+                .arg(&s)
+                .args(["--add", "2"])
+                .output()
+                .unwrap(),
+        ];
+        for out in refusals {
+            assert_no_crash(&out);
+            let err = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{what}: {err}");
+            assert!(err.contains(named), "{what}: expected `{named}` in\n{err}");
+            assert!(text(&out.stdout).is_empty(), "{what}: estimates printed");
+        }
+        assert_eq!(std::fs::read(s.join("manifest.json")).unwrap(), edited);
     }
 }
 
