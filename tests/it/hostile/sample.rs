@@ -982,3 +982,42 @@ fn write_errors_surface_and_leave_nothing() {
     assert_no_crash(&o);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, .. ProptestConfig::default() })]
+
+    /// C10 for the whole class of spellings: a path built of `..`, `.`, symlinks and folders
+    /// that do not exist yet is refused by fsutil::check_output exactly when the file it
+    /// would create is inside the data folder or a sample folder.
+    #[test]
+    fn an_output_is_refused_exactly_when_it_lands_in_an_input_or_a_sample(
+        parts in prop::collection::vec(
+            prop::sample::select(vec!["data", "sample", "link", "slink", "..", ".", "new", "sub"]),
+            0..5,
+        ),
+    ) {
+        let tmp = tempfile::tempdir().unwrap();
+        // Deep enough that four `..` stay inside the temporary folder.
+        let root = tmp.path().join("a/b/c/d/root");
+        let data = root.join("data");
+        let sample = root.join("sample");
+        std::fs::create_dir_all(data.join("sub")).unwrap();
+        std::fs::create_dir_all(&sample).unwrap();
+        std::fs::write(sample.join("manifest.json"), "{\"tool\": \"csc-audit 0.1.0\"}").unwrap();
+        std::os::unix::fs::symlink(&data, root.join("link")).unwrap();
+        std::os::unix::fs::symlink(&sample, root.join("slink")).unwrap();
+        let mut path = root.clone();
+        for p in &parts {
+            path.push(p);
+        }
+        path.push("out.csv");
+        let verdict = csc_audit::fsutil::check_output(&path, &[data.as_path()]);
+        // Where the file really lands: make the folders, then ask the system.
+        let parent = path.parent().unwrap();
+        std::fs::create_dir_all(parent).unwrap();
+        let lands = parent.canonicalize().unwrap().join("out.csv");
+        let inside = lands.starts_with(data.canonicalize().unwrap())
+            || lands.starts_with(sample.canonicalize().unwrap());
+        prop_assert_eq!(verdict.is_err(), inside, "{:?} lands at {:?}: {:?}", path, lands, verdict);
+    }
+}
