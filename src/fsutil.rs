@@ -333,7 +333,12 @@ impl Staged {
         }
         self.published = true;
         if let Some(a) = aside {
-            std::fs::remove_dir_all(&a)?;
+            // What was replaced may have been a file or a symlink (removed itself, never
+            // followed) as well as a folder.
+            match std::fs::symlink_metadata(&a) {
+                Ok(m) if m.is_dir() => std::fs::remove_dir_all(&a)?,
+                _ => std::fs::remove_file(&a)?,
+            }
         }
         // Best effort: make the rename durable.
         if let Ok(d) = std::fs::File::open(parent_dir(&self.target)) {
@@ -475,5 +480,12 @@ mod tests {
         // Nothing left beside it.
         let names: Vec<_> = std::fs::read_dir(d.path()).unwrap().collect();
         assert_eq!(names.len(), 1);
+        // A file in the way is refused without `replace`, replaced with it.
+        let file = d.path().join("f");
+        std::fs::write(&file, "x").unwrap();
+        assert!(Staged::new(&file).unwrap().publish(false).is_err());
+        Staged::new(&file).unwrap().publish(true).unwrap();
+        assert!(file.is_dir());
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 2);
     }
 }
