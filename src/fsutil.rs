@@ -1,29 +1,394 @@
-//! Writing outputs safely: a temporary file in the same folder, then a rename, so a reader
-//! never sees half a file and a crash never leaves one.
+//! Writing outputs safely. Every command that writes goes through here:
+//!
+//! - [`check_output`] / [`check_output_dir`] before anything is written: never inside the
+//!   command's own inputs (its data folder, plan, calendar, metric definitions), never over
+//!   them, and never inside an audit sample folder (one holding a csc-audit `manifest.json`);
+//! - [`write_atomic`] for each file: a temporary file in the same folder, then a rename, so a
+//!   reader never sees half a file and a crash never leaves one; every write error surfaces,
+//!   and a target that is not a regular file (a device, FIFO, socket, symlink or folder) is
+//!   refused rather than replaced;
+//! - [`Staged`] for a whole folder (a sample, a pack): built beside its target and renamed
+//!   into place only when complete, with the rename as the exclusive claim, so two runs
+//!   never merge into or silently overwrite one folder.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
+/// The file that makes a folder an audit sample folder (see [`is_sample_folder`]).
+pub const SAMPLE_MANIFEST: &str = "manifest.json";
+
+/// Names the kind of a file that is not a regular file, or `None` for a regular file.
+fn irregular_kind(meta: &std::fs::Metadata) -> Option<&'static str> {
+    let t = meta.file_type();
+    if t.is_file() {
+        return None;
+    }
+    if t.is_symlink() {
+        return Some("a symbolic link");
+    }
+    if t.is_dir() {
+        return Some("a folder");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return Some("a FIFO (named pipe)");
+        }
+        if t.is_socket() {
+            return Some("a socket");
+        }
+        if t.is_char_device() || t.is_block_device() {
+            return Some("a device");
+        }
+    }
+    Some("not a regular file")
+}
+
+/// Refuses a target that exists and is not a regular file: renaming over it would replace
+/// a device node, FIFO or symlink with a regular file (and write nothing where the user
+/// meant).
+pub fn refuse_irregular(path: &Path) -> std::io::Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) => match irregular_kind(&meta) {
+            None => Ok(()),
+            Some(kind) => Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "{} is {kind}, not a regular file; csc-audit writes only regular files: \
+                     give the path of a file to create or replace",
+                    path.display()
+                ),
+            )),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// A name no other process or thread uses at the same time: the process id, a counter and
+/// the clock.
+fn unique_suffix() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "{}-{}-{nanos}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn parent_dir(path: &Path) -> &Path {
+    path.parent()
         .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+        .unwrap_or(Path::new("."))
+}
+
+/// Writes `bytes` to `path` through a temporary file beside it and a rename. Refuses a
+/// target that is not a regular file ([`refuse_irregular`]); every error of the write, the
+/// sync and the rename is returned (nothing is reported written that was not).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    refuse_irregular(path)?;
+    let dir = parent_dir(path);
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+        .ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("{} does not name a file", path.display()),
+            )
+        })?;
+    let tmp = dir.join(format!(".{name}.tmp-{}", unique_suffix()));
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
+        // create_new: never follow or reuse something already at the temporary name.
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
         f.write_all(bytes)?;
+        f.flush()?;
         f.sync_all()?;
+        drop(f);
+        // Checked again just before the rename: the target may have been made meanwhile.
+        refuse_irregular(path)?;
         std::fs::rename(&tmp, path)
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// The absolute, canonical form of a path that may not exist yet: the longest part that
+/// exists is canonicalised (symlinks and `..` resolved by the system), the rest is added
+/// lexically (a `..` after a folder that does not exist yet takes it off again).
+pub fn resolve(path: &Path) -> std::io::Result<PathBuf> {
+    let abs = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()?.join(path)
+    };
+    let parts: Vec<Component> = abs.components().collect();
+    for split in (0..=parts.len()).rev() {
+        let head: PathBuf = parts[..split].iter().collect();
+        if head.as_os_str().is_empty() {
+            continue;
+        }
+        let Ok(mut out) = head.canonicalize() else {
+            continue;
+        };
+        for c in &parts[split..] {
+            match c {
+                Component::ParentDir => {
+                    out.pop();
+                }
+                Component::CurDir => {}
+                other => out.push(other.as_os_str()),
+            }
+        }
+        return Ok(out);
+    }
+    Ok(abs)
+}
+
+/// Whether `dir` is an audit sample folder: it holds a `manifest.json` that csc-audit wrote
+/// (it names csc-audit), or a `manifest.json` beside a `sample.csv` (a sample, even with
+/// its manifest damaged).
+pub fn is_sample_folder(dir: &Path) -> bool {
+    let manifest = dir.join(SAMPLE_MANIFEST);
+    if !manifest.is_file() {
+        return false;
+    }
+    if dir.join("sample.csv").exists() {
+        return true;
+    }
+    match std::fs::read(&manifest) {
+        Ok(b) => b.windows(11).any(|w| w == b"\"csc-audit "),
+        // Unreadable: protect it.
+        Err(_) => true,
+    }
+}
+
+/// The sample folder `path` is in (or is, when `include_self`), if any.
+fn enclosing_sample(path: &Path, include_self: bool) -> Option<PathBuf> {
+    let start = if include_self {
+        Some(path)
+    } else {
+        path.parent()
+    };
+    start?
+        .ancestors()
+        .find(|a| a.is_dir() && is_sample_folder(a))
+        .map(Path::to_path_buf)
+}
+
+fn check_inputs(target: &Path, shown: &Path, inputs: &[&Path]) -> Result<(), String> {
+    for input in inputs {
+        let Ok(i) = resolve(input) else { continue };
+        if target == i || target.starts_with(&i) {
+            let what = if target == i { "it is" } else { "it is inside" };
+            return Err(format!(
+                "will not write {}: {what} {}, which this command reads; csc-audit never \
+                 writes into its own inputs: choose an --out outside it",
+                shown.display(),
+                input.display()
+            ));
+        }
+        if i.starts_with(target) {
+            return Err(format!(
+                "will not write {}: it holds {}, which this command reads; choose an --out \
+                 that does not contain the inputs",
+                shown.display(),
+                input.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks a file a command is about to write: refused when it is (or is inside) one of the
+/// command's `inputs` (data folder or file, plan, audit history, calendar, metric
+/// definitions: whatever it reads), or inside an audit sample folder (only `sample` and
+/// `sample extend` write there, through their own path). Paths are compared after
+/// [`resolve`], so symlinks, `..` and relative paths cannot get round it. Call it before
+/// any work, for every output path; `inputs` that do not exist are compared as given.
+pub fn check_output(path: &Path, inputs: &[&Path]) -> Result<(), String> {
+    let target = resolve(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    check_inputs(&target, path, inputs)?;
+    if let Some(s) = enclosing_sample(&target, true) {
+        return Err(format!(
+            "will not write {}: {} is an audit sample folder, and a sample is changed only \
+             by `csc-audit sample` (an edited sample no longer verifies): choose an --out \
+             outside it",
+            path.display(),
+            s.display()
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a folder a command creates or replaces as a whole (a sample's `--out`, a pack's
+/// `--out`): as [`check_output`], except that the folder may itself be a sample folder
+/// (whether to replace it is the caller's decision), and it may not contain an input (it
+/// would be replaced with it).
+pub fn check_output_dir(dir: &Path, inputs: &[&Path]) -> Result<(), String> {
+    let target = resolve(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    check_inputs(&target, dir, inputs)?;
+    if let Some(s) = enclosing_sample(&target, false) {
+        return Err(format!(
+            "will not write {}: it is inside {}, an audit sample folder; choose an --out \
+             outside it",
+            dir.display(),
+            s.display()
+        ));
+    }
+    Ok(())
+}
+
+/// A folder being built beside its target (`.NAME.tmp-...` in the same parent, so the
+/// final rename stays on one file system), moved into place whole by [`Staged::publish`].
+/// Dropped without publishing (an error, a panic), it is removed: an interrupted run leaves
+/// the target as it was.
+pub struct Staged {
+    target: PathBuf,
+    tmp: PathBuf,
+    published: bool,
+}
+
+impl Staged {
+    /// Creates the temporary folder (and the target's parent folders).
+    pub fn new(target: &Path) -> std::io::Result<Staged> {
+        let parent = parent_dir(target);
+        std::fs::create_dir_all(parent)?;
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .ok_or_else(|| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("{} does not name a folder", target.display()),
+                )
+            })?;
+        let tmp = parent.join(format!(".{name}.tmp-{}", unique_suffix()));
+        // create_dir is exclusive: the temporary folder is this run's alone.
+        std::fs::create_dir(&tmp)?;
+        Ok(Staged {
+            target: target.to_path_buf(),
+            tmp,
+            published: false,
+        })
+    }
+
+    /// The temporary folder to write into.
+    pub fn path(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// Moves the folder into place. Without `replace`, the target must not exist or be an
+    /// empty folder: the rename is the claim (the system renames a folder only onto nothing
+    /// or an empty folder), so of two runs exactly one wins, and the other gets an
+    /// `AlreadyExists` error saying the folder was created by another run. With `replace`, an
+    /// existing target is first moved aside (itself a claim: only one run can move it) and
+    /// removed once the new folder is in place; never merged.
+    pub fn publish(mut self, replace: bool) -> std::io::Result<()> {
+        let aside = if replace && std::fs::symlink_metadata(&self.target).is_ok() {
+            let name = self
+                .target
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let aside = parent_dir(&self.target).join(format!(".{name}.old-{}", unique_suffix()));
+            match std::fs::rename(&self.target, &aside) {
+                Ok(()) => Some(aside),
+                // Another run moved it first; the rename below decides which run wins.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => return Err(e),
+            }
+        } else {
+            None
+        };
+        if let Err(e) = std::fs::rename(&self.tmp, &self.target) {
+            let taken = std::fs::symlink_metadata(&self.target).is_ok();
+            let kept = aside
+                .as_ref()
+                .map(|a| format!("; the folder it replaced is kept at {}", a.display()))
+                .unwrap_or_default();
+            return Err(if taken {
+                std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    format!(
+                        "{} was created by another run while this one was writing it ({e}); \
+                         nothing of this run was kept{kept}",
+                        self.target.display()
+                    ),
+                )
+            } else {
+                std::io::Error::new(e.kind(), format!("{e}{kept}"))
+            });
+        }
+        self.published = true;
+        if let Some(a) = aside {
+            // What was replaced may have been a file or a symlink (removed itself, never
+            // followed) as well as a folder.
+            match std::fs::symlink_metadata(&a) {
+                Ok(m) if m.is_dir() => std::fs::remove_dir_all(&a)?,
+                _ => std::fs::remove_file(&a)?,
+            }
+        }
+        // Best effort: make the rename durable.
+        if let Ok(d) = std::fs::File::open(parent_dir(&self.target)) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.published {
+            let _ = std::fs::remove_dir_all(&self.tmp);
+        }
+    }
+}
+
+/// An exclusive lock on a folder, held while a command changes it (`sample extend`): a
+/// folder `.NAME.lock` beside it, made with `create_dir` (which fails if it exists), removed
+/// when dropped. A second run fails at once saying so; one killed leaves the lock, and the
+/// message says how to remove it.
+pub struct Lock {
+    path: PathBuf,
+}
+
+impl Lock {
+    pub fn take(target: &Path) -> Result<Lock, String> {
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let path = parent_dir(target).join(format!(".{name}.lock"));
+        match std::fs::create_dir(&path) {
+            Ok(()) => Ok(Lock { path }),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(format!(
+                "{} is being changed by another run (the lock {} exists); wait for it, or, if \
+                 no other run is going (one was interrupted), remove {} and try again",
+                target.display(),
+                path.display(),
+                path.display()
+            )),
+            Err(e) => Err(format!("locking {}: {e}", target.display())),
+        }
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.path);
+    }
 }
 
 /// Refuses to write extract files into a folder that holds extract files something else
@@ -49,4 +414,78 @@ pub fn guard_extract_folder(
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolve_takes_dotdot_and_symlinks_off() {
+        let d = tempfile::tempdir().unwrap();
+        let real = d.path().join("data");
+        std::fs::create_dir(&real).unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&real, d.path().join("link")).unwrap();
+        let canon = real.canonicalize().unwrap();
+        assert_eq!(
+            resolve(&d.path().join("new/../data/x.csv")).unwrap(),
+            canon.join("x.csv")
+        );
+        #[cfg(unix)]
+        assert_eq!(
+            resolve(&d.path().join("link/y/../x.csv")).unwrap(),
+            canon.join("x.csv")
+        );
+    }
+
+    #[test]
+    fn outputs_inside_inputs_or_samples_are_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let data = d.path().join("data");
+        let sample = d.path().join("s");
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::create_dir_all(&sample).unwrap();
+        std::fs::write(sample.join("manifest.json"), "{\"tool\": \"csc-audit 1\"}").unwrap();
+        let inputs = [data.as_path()];
+        assert!(check_output(&data.join("referrals.csv"), &inputs).is_err());
+        assert!(check_output(&data.join("../data/./x.csv"), &inputs).is_err());
+        assert!(check_output(&sample.join("manifest.json"), &inputs).is_err());
+        assert!(check_output(&sample.join("sub/x.csv"), &inputs).is_err());
+        assert!(check_output(&d.path().join("out.csv"), &inputs).is_ok());
+        // A folder holding the data would replace it.
+        assert!(check_output_dir(d.path(), &inputs).is_err());
+        // A sample may be replaced as a whole (the caller decides); not nested in one.
+        assert!(check_output_dir(&sample, &inputs).is_ok());
+        assert!(check_output_dir(&sample.join("inner"), &inputs).is_err());
+    }
+
+    #[test]
+    fn staged_folders_publish_once() {
+        let d = tempfile::tempdir().unwrap();
+        let target = d.path().join("t");
+        let a = Staged::new(&target).unwrap();
+        std::fs::write(a.path().join("a"), "a").unwrap();
+        let b = Staged::new(&target).unwrap();
+        std::fs::write(b.path().join("b"), "b").unwrap();
+        a.publish(false).unwrap();
+        let e = b.publish(false).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::AlreadyExists, "{e}");
+        assert!(target.join("a").exists() && !target.join("b").exists());
+        // Replace: the whole folder, not merged.
+        let c = Staged::new(&target).unwrap();
+        std::fs::write(c.path().join("c"), "c").unwrap();
+        c.publish(true).unwrap();
+        assert!(target.join("c").exists() && !target.join("a").exists());
+        // Nothing left beside it.
+        let names: Vec<_> = std::fs::read_dir(d.path()).unwrap().collect();
+        assert_eq!(names.len(), 1);
+        // A file in the way is refused without `replace`, replaced with it.
+        let file = d.path().join("f");
+        std::fs::write(&file, "x").unwrap();
+        assert!(Staged::new(&file).unwrap().publish(false).is_err());
+        Staged::new(&file).unwrap().publish(true).unwrap();
+        assert!(file.is_dir());
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 2);
+    }
 }

@@ -256,12 +256,21 @@ fn load_usable(
 
 /// `--metrics`, else `./metrics` when it holds a library, else the built-in measures.
 fn load_library(dir: Option<&std::path::Path>) -> Result<Library> {
-    let local = std::path::Path::new("metrics");
-    Ok(match dir {
-        Some(dir) => Library::load_dir(dir)?,
-        None if local.join(STANDARDS_FILE).is_file() => Library::load_dir(local)?,
+    Ok(match metrics_dir(dir) {
+        Some(dir) => Library::load_dir(&dir)?,
         None => Library::builtin(),
     })
+}
+
+/// The folder [`load_library`] reads (`None`: the built-in measures): an input of every
+/// command that evaluates measures, so never written into.
+fn metrics_dir(dir: Option<&std::path::Path>) -> Option<PathBuf> {
+    let local = std::path::Path::new("metrics");
+    match dir {
+        Some(dir) => Some(dir.to_path_buf()),
+        None if local.join(STANDARDS_FILE).is_file() => Some(local.to_path_buf()),
+        None => None,
+    }
 }
 
 fn load_calendar(path: Option<&std::path::Path>) -> Result<(Calendar, String)> {
@@ -322,6 +331,16 @@ fn run() -> Result<ExitCode> {
             calendar,
             list,
         } => {
+            // Before anything runs: never into an input or a sample, never over a device.
+            if let Some(path) = &out {
+                let defs = metrics_dir(metrics.as_deref());
+                let mut inputs = vec![data.as_path()];
+                inputs.extend(defs.as_deref());
+                inputs.extend(calendar.as_deref());
+                csc_audit::fsutil::check_output(path, &inputs).map_err(anyhow::Error::msg)?;
+                csc_audit::fsutil::refuse_irregular(path)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
             let mut lib = load_library(metrics.as_deref())?;
             if !only.is_empty() {
                 lib.select(&only).map_err(anyhow::Error::msg)?;
@@ -400,6 +419,9 @@ fn run() -> Result<ExitCode> {
                     (file, out)
                 }
             };
+            // Before the import's work: never into the file imported, never into a sample.
+            csc_audit::fsutil::check_output(&opts.out.join(import::IMPORT_REPORT), &[file])
+                .map_err(anyhow::Error::msg)?;
             csc_audit::fsutil::guard_extract_folder(
                 &opts.out,
                 import::IMPORT_REPORT,
@@ -418,9 +440,15 @@ fn run() -> Result<ExitCode> {
                 }
             };
             let out = &opts.out;
-            std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
             let mut files = tables.to_csv_files(&specs);
             files.push((import::IMPORT_REPORT.into(), report.to_json().into_bytes()));
+            // Every file checked before any is written: never over the file imported, never
+            // into a sample folder.
+            for (name, _) in &files {
+                csc_audit::fsutil::check_output(&out.join(name), &[file.as_path()])
+                    .map_err(anyhow::Error::msg)?;
+            }
+            std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
             for (name, bytes) in files {
                 let path = out.join(name);
                 csc_audit::fsutil::write_atomic(&path, &bytes)
@@ -491,6 +519,8 @@ fn run() -> Result<ExitCode> {
             dirty,
             force,
         } => {
+            csc_audit::fsutil::check_output(&out.join("synth.json"), &[])
+                .map_err(anyhow::Error::msg)?;
             let opts = csc_audit::synth::SynthOptions {
                 seed,
                 years,

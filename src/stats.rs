@@ -67,31 +67,77 @@ pub fn clopper_pearson(x: f64, n: f64, confidence: f64) -> Option<(f64, f64)> {
     Some((lo, hi))
 }
 
+/// The largest sample size the sizing functions give: far above any population a council
+/// audits; a margin or rate small enough to ask for more is a mistake, not a plan.
+pub const MAX_SAMPLE_SIZE: u64 = 1_000_000_000_000;
+
+/// `v` is a proportion strictly between 0 and 1 (finite), or an error naming `name`.
+fn proportion(name: &str, v: f64) -> Result<f64, String> {
+    if v.is_finite() && v > 0.0 && v < 1.0 {
+        Ok(v)
+    } else {
+        Err(format!(
+            "{name} {v}: give a proportion between 0 and 1 (0.05 for 5%)"
+        ))
+    }
+}
+
+/// A computed size as a count: rounded up, and refused (never cast: a float too large for
+/// a `u64` would saturate) when it is not finite or above [`MAX_SAMPLE_SIZE`].
+fn size_count(x: f64, what: &str) -> Result<u64, String> {
+    let n = ceil_tolerant(x);
+    // NaN and infinities are outside the range too.
+    if (0.0..=MAX_SAMPLE_SIZE as f64).contains(&n) {
+        Ok(n as u64)
+    } else {
+        Err(format!(
+            "{what} would need more than {MAX_SAMPLE_SIZE} cases; ask for a wider margin or a \
+             larger rate"
+        ))
+    }
+}
+
 /// The sample size that estimates a proportion within +/- `margin` at `confidence`, when
 /// the proportion is expected to be near `expected` (0.5 when unknown: the largest size).
 /// Returns the infinite-population size n0 = z^2 p (1 - p) / e^2 and, with a population of
 /// `population`, the finite-population-corrected n = n0 / (1 + (n0 - 1) / N); both rounded
-/// up.
+/// up. Each input is checked first (proportions in (0, 1), a population of at least 1), and
+/// a size above [`MAX_SAMPLE_SIZE`] is an error.
 pub fn sample_size(
     margin: f64,
     confidence: f64,
     expected: f64,
     population: Option<u64>,
-) -> (u64, Option<u64>) {
+) -> Result<(u64, Option<u64>), String> {
+    let margin = proportion("margin", margin)?;
+    let confidence = proportion("confidence", confidence)?;
+    let expected = proportion("expected", expected)?;
+    if population == Some(0) {
+        return Err("population 0: give the number of cases (at least 1), or omit it".into());
+    }
     let z = normal_quantile(1.0 - (1.0 - confidence) / 2.0);
     let n0 = z * z * expected * (1.0 - expected) / (margin * margin);
+    let what = format!("a margin of {margin}");
+    let large = size_count(n0, &what)?;
     let finite = population.map(|pop| {
         let n = n0 / (1.0 + (n0 - 1.0) / pop as f64);
-        (ceil_tolerant(n) as u64).min(pop)
+        // n <= N always (n0 >= 1 here); min() keeps it so when n0 rounds oddly.
+        size_count(n, &what).map(|n| n.min(pop))
     });
-    (ceil_tolerant(n0) as u64, finite)
+    Ok((large, finite.transpose()?))
 }
 
 /// The discovery (attribute) sample size: the smallest n for which seeing no failures
 /// would show, at `confidence`, that the failure rate is below `rate`: (1 - rate)^n <= 1 -
-/// confidence.
-pub fn discovery_size(rate: f64, confidence: f64) -> u64 {
-    ceil_tolerant((1.0 - confidence).ln() / (1.0 - rate).ln()) as u64
+/// confidence. Inputs are checked as for [`sample_size`].
+pub fn discovery_size(rate: f64, confidence: f64) -> Result<u64, String> {
+    let rate = proportion("tolerable rate", rate)?;
+    let confidence = proportion("confidence", confidence)?;
+    // ln_1p keeps a tiny rate from rounding 1 - rate to 1 (a division by zero).
+    size_count(
+        (1.0 - confidence).ln() / (-rate).ln_1p(),
+        &format!("a tolerable rate of {rate}"),
+    )
 }
 
 /// Rounds up, but not a value that is a whole number but for floating-point noise.
@@ -247,13 +293,22 @@ mod tests {
     /// 246 and 165.03 -> 166 (computed with scipy.stats.norm.ppf).
     #[test]
     fn sample_sizes_match_reference_values() {
-        assert_eq!(sample_size(0.05, 0.95, 0.5, Some(300)), (385, Some(169)));
-        assert_eq!(sample_size(0.05, 0.95, 0.5, Some(1000)), (385, Some(278)));
-        assert_eq!(sample_size(0.05, 0.95, 0.5, Some(50)), (385, Some(45)));
-        assert_eq!(sample_size(0.05, 0.95, 0.8, Some(500)), (246, Some(166)));
-        assert_eq!(sample_size(0.05, 0.95, 0.5, None), (385, None));
+        assert_eq!(
+            sample_size(0.05, 0.95, 0.5, Some(300)),
+            Ok((385, Some(169)))
+        );
+        assert_eq!(
+            sample_size(0.05, 0.95, 0.5, Some(1000)),
+            Ok((385, Some(278)))
+        );
+        assert_eq!(sample_size(0.05, 0.95, 0.5, Some(50)), Ok((385, Some(45))));
+        assert_eq!(
+            sample_size(0.05, 0.95, 0.8, Some(500)),
+            Ok((246, Some(166)))
+        );
+        assert_eq!(sample_size(0.05, 0.95, 0.5, None), Ok((385, None)));
         // 90% confidence: z = 1.644854, n0 = 270.55 -> 271.
-        assert_eq!(sample_size(0.05, 0.90, 0.5, None).0, 271);
+        assert_eq!(sample_size(0.05, 0.90, 0.5, None).unwrap().0, 271);
     }
 
     /// Discovery sizes: ln(0.05)/ln(0.95) = 58.4 -> 59 (the AICPA attribute-sampling table's
@@ -261,10 +316,29 @@ mod tests {
     /// 10%: 28.43 -> 29; 5% at 90% confidence: 44.89 -> 45.
     #[test]
     fn discovery_sizes_match_reference_values() {
-        assert_eq!(discovery_size(0.05, 0.95), 59);
-        assert_eq!(discovery_size(0.01, 0.95), 299);
-        assert_eq!(discovery_size(0.10, 0.95), 29);
-        assert_eq!(discovery_size(0.05, 0.90), 45);
+        assert_eq!(discovery_size(0.05, 0.95), Ok(59));
+        assert_eq!(discovery_size(0.01, 0.95), Ok(299));
+        assert_eq!(discovery_size(0.10, 0.95), Ok(29));
+        assert_eq!(discovery_size(0.05, 0.90), Ok(45));
+    }
+
+    /// Out-of-range inputs are errors, never a saturated cast (issue #11 D15: a margin of
+    /// 1e-300 printed 18446744073709551615 cases).
+    #[test]
+    fn sizes_refuse_inputs_out_of_range() {
+        for m in [1e-300, 0.0, -0.1, 1.0, 2.0, f64::NAN, f64::INFINITY] {
+            assert!(sample_size(m, 0.95, 0.5, None).is_err(), "margin {m}");
+        }
+        for c in [0.0, 1.0, f64::NAN] {
+            assert!(sample_size(0.05, c, 0.5, None).is_err(), "confidence {c}");
+            assert!(discovery_size(0.05, c).is_err(), "confidence {c}");
+        }
+        assert!(sample_size(0.05, 0.95, 0.5, Some(0)).is_err());
+        assert!(discovery_size(1e-300, 0.95).is_err());
+        assert_eq!(sample_size(0.05, 0.95, 0.5, Some(1)), Ok((385, Some(1))));
+        // The smallest margin still allowed gives a size, not a saturated one.
+        let (n, _) = sample_size(1e-6, 0.95, 0.5, None).unwrap();
+        assert!((960_364_705_000..960_364_706_000).contains(&n), "{n}");
     }
 
     /// Worked by hand. Strata (N, n, yes): A (100, 10, 7), B (50, 5, 5) every case

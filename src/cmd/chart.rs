@@ -65,6 +65,13 @@ pub fn run(a: ChartArgs) -> Result<ExitCode> {
     })?;
     let grain = Grain::parse(&a.grain)
         .with_context(|| format!("`{}` is not a grain; use month, quarter or year", a.grain))?;
+    let defs = crate::metrics_dir(a.sources.metrics.as_deref());
+    let mut inputs = vec![a.data.as_path()];
+    inputs.extend(defs.as_deref());
+    inputs.extend(a.sources.calendar.as_deref());
+    csc_audit::fsutil::check_output(&a.out, &inputs).map_err(anyhow::Error::msg)?;
+    csc_audit::fsutil::refuse_irregular(&a.out)
+        .with_context(|| format!("writing {}", a.out.display()))?;
     let mut lib = crate::load_library(a.sources.metrics.as_deref())?;
     lib.select(std::slice::from_ref(&a.metric))
         .map_err(anyhow::Error::msg)?;

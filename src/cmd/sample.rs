@@ -50,7 +50,9 @@ struct DrawArgs {
 #[derive(clap::Subcommand)]
 enum SampleAction {
     /// Re-draws a sample from its manifest and the data: exit 0 when identical, 1 naming
-    /// each difference (changed data, changed plan, edited sample), 2 on an error.
+    /// each difference (changed data, changed plan, edited sample or manifest), 2 on an
+    /// error. The whole manifest is re-rendered from the re-draw and compared byte for byte;
+    /// --data, --metrics and --calendar default to the locations it records.
     Verify {
         /// The sample folder (holding manifest.json).
         dir: PathBuf,
@@ -102,11 +104,17 @@ pub struct AuditResultsArgs {
     /// Completed audits (CSV or xlsx): case_id, grade, and yes/no answers per question.
     #[arg(long)]
     results: PathBuf,
-    /// Folder to write estimates.csv and not_audited.csv into.
+    /// Folder to write estimates.csv and not_audited.csv into (not the sample folder).
     #[arg(long)]
     out: Option<PathBuf>,
     #[arg(long, default_value_t = 0.95)]
     confidence: f64,
+    /// The data the sample was drawn from, to verify it first; default: the path recorded
+    /// in its manifest.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    #[command(flatten)]
+    sources: Sources,
 }
 
 /// Everything a draw reads, loaded once.
@@ -119,7 +127,16 @@ struct Loaded {
 
 fn load(data: &Path, as_of: Option<NaiveDate>, common: &Sources) -> Result<Loaded> {
     let library = crate::load_library(common.metrics.as_deref())?;
-    let (extracts, calendar) = crate::load_usable(data, as_of, common.calendar.as_deref())?;
+    load_with(data, as_of, common.calendar.as_deref(), library)
+}
+
+fn load_with(
+    data: &Path,
+    as_of: Option<NaiveDate>,
+    calendar: Option<&Path>,
+    library: Library,
+) -> Result<Loaded> {
+    let (extracts, calendar) = crate::load_usable(data, as_of, calendar)?;
     Ok(Loaded {
         extracts,
         calendar_name: calendar.name.clone(),
@@ -128,27 +145,132 @@ fn load(data: &Path, as_of: Option<NaiveDate>, common: &Sources) -> Result<Loade
     })
 }
 
-/// A sample folder's manifest, the data to re-draw from (the recorded path unless given),
-/// its plan, and the input files as they are now.
-fn recorded(
-    dir: &Path,
-    data: Option<PathBuf>,
-    common: &Sources,
-) -> Result<(
-    manifest::Recorded,
-    PathBuf,
-    SamplePlan,
-    Vec<manifest::InputFile>,
-)> {
-    let r = manifest::read(dir)?;
-    let data = data.unwrap_or_else(|| r.data.clone());
-    let plan = folder::recorded_plan(&r)?;
-    let now = manifest::input_files(
+/// A sample folder that verified: its manifest, the re-draw (the same sample, file for
+/// file), and what it was re-drawn from.
+struct Verified {
+    recorded: manifest::Recorded,
+    plan: SamplePlan,
+    data: PathBuf,
+    calendar_file: Option<PathBuf>,
+    loaded: Loaded,
+    sample: Sample,
+    /// The input files now, named as the manifest names them (equal to those recorded).
+    inputs: Vec<manifest::InputFile>,
+}
+
+impl Verified {
+    /// Where the draw read from, as the manifest records it.
+    fn provenance(&self) -> folder::Provenance<'_> {
+        folder::Provenance {
+            data: &self.recorded.data,
+            calendar_file: self.calendar_file.as_deref(),
+            calendar_name: &self.loaded.calendar_name,
+            metrics_origin: &self.recorded.metrics,
+        }
+    }
+}
+
+/// Why a sample folder did not verify.
+enum NotVerified {
+    /// It differs from its re-draw (or its manifest is damaged): each difference.
+    Differs(Vec<String>),
+    /// It could not be re-drawn (no manifest, the data or plan cannot be read).
+    Failed(anyhow::Error),
+}
+
+impl NotVerified {
+    /// The refusal of a command that needs a verified sample.
+    fn refuse(self, dir: &Path, doing: &str) -> anyhow::Error {
+        match self {
+            NotVerified::Differs(d) => anyhow::anyhow!(
+                "{doing}: {} does not verify (it is not what its plan, seed and data give):\n  \
+                 - {}\n`csc-audit sample verify {}` re-draws it; if the data or plan changed, \
+                 draw a new sample",
+                dir.display(),
+                d.join("\n  - "),
+                dir.display()
+            ),
+            NotVerified::Failed(e) => {
+                e.context(format!("{doing}: {} cannot be verified", dir.display()))
+            }
+        }
+    }
+}
+
+/// The one check that `sample verify`, `sample extend` and `audit-results` share: reads the
+/// manifest, hashes the input files now (never trusting the manifest's hashes), re-draws
+/// from the plan text, period, seed, as-of date and extensions recorded, and compares every
+/// file of the folder, the manifest re-rendered from the re-draw included, byte for byte
+/// (see `manifest::manifest` for the fields that are locations). `data` and `common` override
+/// the recorded locations.
+fn verified(dir: &Path, data: Option<PathBuf>, common: &Sources) -> Result<Verified, NotVerified> {
+    let damaged = |e: csc_audit::sampling::SampleError| {
+        if dir.join(manifest::MANIFEST).is_file() {
+            NotVerified::Differs(vec![e.to_string()])
+        } else {
+            NotVerified::Failed(e.into())
+        }
+    };
+    let recorded = manifest::read(dir).map_err(damaged)?;
+    let plan = folder::recorded_plan(&recorded).map_err(damaged)?;
+    let data = data.unwrap_or_else(|| recorded.data.clone());
+    let calendar_file = common
+        .calendar
+        .clone()
+        .or_else(|| recorded.input("calendar").map(|f| PathBuf::from(&f.name)));
+    let failed = NotVerified::Failed;
+    let mut now = manifest::input_files(
         &data,
         folder::history_path(&plan).as_deref(),
-        common.calendar.as_deref(),
-    )?;
-    Ok((r, data, plan, now))
+        calendar_file.as_deref(),
+    )
+    .map_err(|e| failed(e.into()))?;
+    // A calendar given instead of the recorded one is named as recorded (see
+    // manifest::manifest on locations); its hash must still match.
+    if common.calendar.is_some() {
+        if let (Some(f), Some(rec)) = (
+            now.iter_mut().find(|f| f.role == "calendar"),
+            recorded.input("calendar"),
+        ) {
+            f.name = rec.name.clone();
+        }
+    }
+    let library = match (&common.metrics, recorded.metrics.as_str()) {
+        (Some(dir), _) => Library::load_dir(dir),
+        (None, "built-in") => Ok(Library::builtin()),
+        (None, origin) => Library::load_dir(Path::new(origin)),
+    }
+    .map_err(|e| failed(e.into()))?;
+    let loaded = load_with(
+        &data,
+        Some(recorded.as_of),
+        calendar_file.as_deref(),
+        library,
+    )
+    .map_err(failed)?;
+    let sample = draw_with(
+        &plan,
+        &loaded,
+        &recorded.period,
+        recorded.seed,
+        &recorded.extensions,
+    )
+    .map_err(|e| NotVerified::Differs(vec![format!("the manifest does not re-draw: {e:#}")]))?;
+    let v = Verified {
+        inputs: now,
+        recorded,
+        plan,
+        data,
+        calendar_file,
+        loaded,
+        sample,
+    };
+    let diffs = folder::compare(dir, &v.recorded, &v.sample, &v.provenance(), &v.inputs)
+        .map_err(|e| failed(e.into()))?;
+    if !diffs.is_empty() {
+        return Err(NotVerified::Differs(diffs));
+    }
+    Ok(v)
 }
 
 fn draw_with(
@@ -205,6 +327,15 @@ fn summary(s: &Sample, out: &Path) {
     );
 }
 
+/// The inputs a draw reads, which its --out may not be inside or hold.
+fn draw_inputs(d: &DrawArgs, plan: &SamplePlan) -> Vec<PathBuf> {
+    let mut v = vec![d.data.clone(), d.plan.clone()];
+    v.extend(folder::history_path(plan));
+    v.extend(crate::metrics_dir(d.common.metrics.as_deref()));
+    v.extend(d.common.calendar.clone());
+    v
+}
+
 pub fn run(args: SampleArgs) -> Result<ExitCode> {
     match args.action {
         None => {
@@ -217,6 +348,9 @@ pub fn run(args: SampleArgs) -> Result<ExitCode> {
                 );
             };
             let plan = SamplePlan::load(&d.plan)?;
+            let inputs = draw_inputs(&d, &plan);
+            let inputs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
+            csc_audit::fsutil::check_output_dir(out, &inputs).map_err(anyhow::Error::msg)?;
             folder::refuse_existing(out, d.force)?;
             let l = load(&d.data, d.as_of, &d.common)?;
             let s = draw_with(&plan, &l, period, seed, &[])?;
@@ -234,79 +368,46 @@ pub fn run(args: SampleArgs) -> Result<ExitCode> {
             summary(&s, out);
             Ok(ExitCode::SUCCESS)
         }
-        Some(SampleAction::Verify { dir, data, common }) => {
-            let (r, data, plan, now) = recorded(&dir, data, &common)?;
-            let mut diffs = folder::changed_inputs(&r, &now);
-            let l = load(&data, Some(r.as_of), &common)?;
-            let s = draw_with(&plan, &l, &r.period, r.seed, &r.extensions)?;
-            diffs.extend(folder::compare(
-                &dir,
-                &r,
-                &s,
-                &folder::Provenance {
-                    data: &data,
-                    calendar_file: common.calendar.as_deref(),
-                    calendar_name: &l.calendar_name,
-                    metrics_origin: &l.library.origin,
-                },
-            )?);
-            if diffs.is_empty() {
+        Some(SampleAction::Verify { dir, data, common }) => match verified(&dir, data, &common) {
+            Ok(v) => {
                 println!(
                     "verified: {} re-drawn from {} with seed {} gives the same {} cases and \
-                     the same files",
+                     the same files, the manifest byte for byte",
                     dir.display(),
-                    data.display(),
-                    r.seed,
-                    s.selected.len()
+                    v.data.display(),
+                    v.recorded.seed,
+                    v.sample.selected.len()
                 );
                 Ok(ExitCode::SUCCESS)
-            } else {
+            }
+            Err(NotVerified::Differs(diffs)) => {
                 println!("NOT verified: {} differs from its re-draw:", dir.display());
                 for d in diffs {
                     println!("  - {d}");
                 }
                 Ok(ExitCode::from(1))
             }
-        }
+            Err(NotVerified::Failed(e)) => {
+                Err(e.context(format!("{} cannot be verified", dir.display())))
+            }
+        },
         Some(SampleAction::Extend {
             dir,
             add,
             data,
             common,
         }) => {
-            let (r, data, plan, now) = recorded(&dir, data, &common)?;
-            let changed = folder::changed_inputs(&r, &now);
-            if !changed.is_empty() {
-                anyhow::bail!(
-                    "cannot extend {}: the streams continue only from the same data and \
-                     plan:\n  {}",
-                    dir.display(),
-                    changed.join("\n  ")
-                );
-            }
-            let l = load(&data, Some(r.as_of), &common)?;
-            let before = draw_with(&plan, &l, &r.period, r.seed, &r.extensions)?;
-            let prov = folder::Provenance {
-                data: &data,
-                calendar_file: common.calendar.as_deref(),
-                calendar_name: &l.calendar_name,
-                metrics_origin: &l.library.origin,
-            };
-            let diffs = folder::compare(&dir, &r, &before, &prov)?;
-            if !diffs.is_empty() {
-                anyhow::bail!(
-                    "cannot extend {}: it is not what its manifest re-draws:\n  {}",
-                    dir.display(),
-                    diffs.join("\n  ")
-                );
-            }
+            // Held until the extension is in place: two extensions never interleave.
+            let _lock = csc_audit::fsutil::Lock::take(&dir).map_err(anyhow::Error::msg)?;
+            let v = verified(&dir, data, &common).map_err(|e| e.refuse(&dir, "cannot extend"))?;
+            let r = &v.recorded;
             let mut ext = r.extensions.clone();
             ext.push(add);
-            let s = draw_with(&plan, &l, &r.period, r.seed, &ext)?;
-            folder::write_extended(&dir, &s, &prov, &r.inputs)?;
+            let s = draw_with(&v.plan, &v.loaded, &r.period, r.seed, &ext)?;
+            folder::write_extended(&dir, &s, &v.provenance(), &v.inputs)?;
             eprintln!(
                 "added {} cases to {} (round {}); {} in all",
-                s.selected.len() - before.selected.len(),
+                s.selected.len() - v.sample.selected.len(),
                 dir.display(),
                 ext.len() + 1,
                 s.selected.len()
@@ -323,16 +424,15 @@ pub fn run(args: SampleArgs) -> Result<ExitCode> {
             expected,
             tolerable_rate,
         }) => {
-            for (name, v) in [
-                ("margin", margin),
-                ("confidence", confidence),
-                ("expected", expected),
-            ] {
-                if !(v > 0.0 && v < 1.0) {
-                    anyhow::bail!("--{name} {v}: give a proportion between 0 and 1");
-                }
-            }
-            let (n0, n) = csc_audit::stats::sample_size(margin, confidence, expected, population);
+            let (n0, n) = csc_audit::stats::sample_size(margin, confidence, expected, population)
+                .map_err(anyhow::Error::msg)?;
+            let discovery = tolerable_rate
+                .map(|rate| {
+                    csc_audit::stats::discovery_size(rate, confidence)
+                        .map(|d| (rate, d))
+                        .map_err(anyhow::Error::msg)
+                })
+                .transpose()?;
             println!(
                 "to estimate a proportion near {:.0}% within +/- {:.1} points at {:.0}% \
                  confidence:",
@@ -346,11 +446,7 @@ pub fn run(args: SampleArgs) -> Result<ExitCode> {
                 }
                 _ => println!("  {n0} cases (a large population; give --population N)"),
             }
-            if let Some(rate) = tolerable_rate {
-                if !(rate > 0.0 && rate < 1.0) {
-                    anyhow::bail!("--tolerable-rate {rate}: give a proportion between 0 and 1");
-                }
-                let d = csc_audit::stats::discovery_size(rate, confidence);
+            if let Some((rate, d)) = discovery {
                 println!(
                     "discovery: {d} cases with no failure show at {:.0}% confidence that \
                      fewer than {:.1}% of cases fail",
@@ -370,15 +466,38 @@ pub fn audit_results(a: AuditResultsArgs) -> Result<ExitCode> {
             a.confidence
         );
     }
-    let sample = results::SampleFrame::read(&a.sample)?;
+    const OUTPUTS: [&str; 2] = ["estimates.csv", "not_audited.csv"];
+    // Estimates rest on each stratum's population and the cases drawn: only from a sample
+    // that is exactly what its plan, seed and data give.
+    let v = verified(&a.sample, a.data.clone(), &a.sources)
+        .map_err(|e| e.refuse(&a.sample, "no estimates"))?;
+    if let Some(out) = &a.out {
+        // Checked against what the verification read: the recorded data folder included.
+        let plan_file = PathBuf::from(&v.recorded.plan_file);
+        let mut inputs = vec![
+            a.sample.as_path(),
+            a.results.as_path(),
+            v.data.as_path(),
+            plan_file.as_path(),
+        ];
+        inputs.extend(v.calendar_file.as_deref());
+        if v.recorded.metrics != "built-in" {
+            inputs.push(Path::new(&v.recorded.metrics));
+        }
+        for name in OUTPUTS {
+            csc_audit::fsutil::check_output(&out.join(name), &inputs)
+                .map_err(anyhow::Error::msg)?;
+        }
+    }
+    let sample = results::SampleFrame::from_sample(&v.sample);
     let r = results::estimate(&sample, &a.results, a.confidence)?;
     print!("{}", results::to_text(&r));
     if let Some(out) = &a.out {
         std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-        for (name, bytes) in [
-            ("estimates.csv", results::estimates_csv(&r)),
-            ("not_audited.csv", results::not_audited_csv(&r)),
-        ] {
+        for (name, bytes) in OUTPUTS
+            .into_iter()
+            .zip([results::estimates_csv(&r), results::not_audited_csv(&r)])
+        {
             let p = out.join(name);
             csc_audit::fsutil::write_atomic(&p, &bytes)
                 .with_context(|| format!("writing {}", p.display()))?;

@@ -43,7 +43,8 @@ pub fn render(
 }
 
 /// A folder that already holds a sample is refused unless `force`: an audit sample is
-/// never replaced silently.
+/// never replaced silently. A folder holding anything else is refused even with `force`: a
+/// sample folder holds its sample, and `--force` replaces the whole folder.
 pub fn refuse_existing(out: &Path, force: bool) -> Result<(), SampleError> {
     let existing: Vec<&str> = [MANIFEST, SAMPLE_CSV, SAMPLE_XLSX]
         .into_iter()
@@ -59,10 +60,35 @@ pub fn refuse_existing(out: &Path, force: bool) -> Result<(), SampleError> {
             out.display()
         )));
     }
+    if existing.is_empty() {
+        if let Ok(entries) = std::fs::read_dir(out) {
+            let others: Vec<String> = entries
+                .filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .take(5)
+                .collect();
+            if !others.is_empty() {
+                return Err(invalid(format!(
+                    "{} already holds files that are not a sample ({}); a sample is written \
+                     into a new or empty folder: choose another --out",
+                    out.display(),
+                    others.join(", ")
+                )));
+            }
+        } else if out.exists() {
+            return Err(invalid(format!(
+                "{} exists and is not a folder; choose another --out",
+                out.display()
+            )));
+        }
+    }
     Ok(())
 }
 
-/// Writes a new sample folder (see [`refuse_existing`]).
+/// Writes a new sample folder (see [`refuse_existing`]): built whole in a temporary folder
+/// beside `out`, then renamed into place ([`crate::fsutil::Staged`]), so two runs never
+/// merge or silently overwrite: the one that loses the rename fails saying the folder was
+/// created by another run. `force` replaces the whole folder.
 pub fn write_new(
     out: &Path,
     s: &Sample,
@@ -76,29 +102,73 @@ pub fn write_new(
         prov.calendar_file,
     )?;
     let files = render(s, prov, &inputs)?;
-    std::fs::create_dir_all(out)
-        .map_err(|e| invalid(format!("creating {}: {e}", out.display())))?;
-    // The manifest last: a folder with a manifest holds a whole sample.
+    let io =
+        |what: &str, p: &Path, e: std::io::Error| invalid(format!("{what} {}: {e}", p.display()));
+    let staged =
+        crate::fsutil::Staged::new(out).map_err(|e| io("creating a folder beside", out, e))?;
     for (name, bytes) in &files {
-        let p = out.join(name);
-        crate::fsutil::write_atomic(&p, bytes)
-            .map_err(|e| invalid(format!("writing {}: {e}", p.display())))?;
+        let p = staged.path().join(name);
+        crate::fsutil::write_atomic(&p, bytes).map_err(|e| io("writing", &p, e))?;
     }
+    staged.publish(force).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            invalid(e.to_string())
+        } else {
+            io("moving the sample into", out, e)
+        }
+    })?;
     Ok(inputs)
 }
 
-/// Replaces the files of an existing sample folder with an extended sample (the manifest
-/// last).
+/// Replaces a sample folder with its extension, whole: the new sample is written into a
+/// folder beside it with a copy of everything else the folder holds (the auditors' own
+/// files), then swapped into place ([`crate::fsutil::Staged::publish`]): an interrupted
+/// extension leaves the old sample as it was. The caller holds the folder's lock
+/// ([`crate::fsutil::Lock`]), so two extensions never interleave.
 pub fn write_extended(
     dir: &Path,
     s: &Sample,
     prov: &Provenance,
     inputs: &[InputFile],
 ) -> Result<(), SampleError> {
-    for (name, bytes) in render(s, prov, inputs)? {
-        let p = dir.join(name);
-        crate::fsutil::write_atomic(&p, &bytes)
-            .map_err(|e| invalid(format!("writing {}: {e}", p.display())))?;
+    let files = render(s, prov, inputs)?;
+    let io =
+        |what: &str, p: &Path, e: std::io::Error| invalid(format!("{what} {}: {e}", p.display()));
+    let staged =
+        crate::fsutil::Staged::new(dir).map_err(|e| io("creating a folder beside", dir, e))?;
+    copy_others(dir, staged.path(), true).map_err(|e| io("copying the files of", dir, e))?;
+    for (name, bytes) in &files {
+        let p = staged.path().join(name);
+        crate::fsutil::write_atomic(&p, bytes).map_err(|e| io("writing", &p, e))?;
+    }
+    staged
+        .publish(true)
+        .map_err(|e| io("moving the extended sample into", dir, e))
+}
+
+/// Copies what `from` holds into `to`, but (at the top, `top`) the sample's own files.
+fn copy_others(from: &Path, to: &Path, top: bool) -> std::io::Result<()> {
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        let name = e.file_name();
+        if top
+            && [MANIFEST, SAMPLE_CSV, SAMPLE_XLSX]
+                .iter()
+                .any(|f| name == *f)
+        {
+            continue;
+        }
+        let (src, dst) = (e.path(), to.join(&name));
+        let t = e.file_type()?;
+        if t.is_dir() {
+            std::fs::create_dir(&dst)?;
+            copy_others(&src, &dst, false)?;
+        } else if t.is_symlink() {
+            #[cfg(unix)]
+            std::os::unix::fs::symlink(std::fs::read_link(&src)?, &dst)?;
+        } else {
+            std::fs::copy(&src, &dst)?;
+        }
     }
     Ok(())
 }
@@ -112,18 +182,25 @@ pub fn recorded_plan(r: &Recorded) -> Result<SamplePlan, SampleError> {
     Ok(SamplePlan::parse(&r.plan_text, &r.plan_file, &dir)?)
 }
 
-/// Which recorded inputs differ from the files now: each named with what changed.
+/// The first 12 characters of a hash, for messages (by character: a hostile manifest's
+/// "hash" need not be ASCII).
+fn short(h: &str) -> String {
+    h.chars().take(12).collect()
+}
+
+/// Which recorded inputs differ from the files now: each named with what changed. The
+/// manifest's hashes are compared with hashes taken now, never trusted.
 pub fn changed_inputs(r: &Recorded, now: &[InputFile]) -> Vec<String> {
     let mut out = Vec::new();
     for f in &r.inputs {
         match now.iter().find(|n| n.role == f.role && n.name == f.name) {
             None => out.push(format!("{} file {} is missing now", f.role, f.name)),
             Some(n) if n.sha256 != f.sha256 => out.push(format!(
-                "{} file {} has changed since the draw (SHA-256 {} then, {} now)",
+                "{} file {} has changed since the draw (SHA-256 {} recorded, {} now)",
                 f.role,
                 f.name,
-                &f.sha256[..12.min(f.sha256.len())],
-                &n.sha256[..12]
+                short(&f.sha256),
+                short(&n.sha256)
             )),
             _ => {}
         }
@@ -143,26 +220,68 @@ pub fn changed_inputs(r: &Recorded, now: &[InputFile]) -> Vec<String> {
     out
 }
 
-/// Compares a sample folder with a re-draw: the selected cases, then every file byte for
-/// byte. Returns the differences (none: the sample is exactly what the plan, seed and data
-/// give).
+/// Compares a sample folder with a re-draw: the plan file and the input files now against
+/// the text and hashes recorded, the selected cases, then every file byte for byte, the
+/// manifest included (re-rendered from the re-draw exactly as `sample` writes it: see
+/// [`manifest::manifest`] for the fields that are locations). `now` are the input files as
+/// hashed now, named as the manifest should name them. Returns the differences (none: the
+/// sample is exactly what the plan, seed and data give).
 pub fn compare(
     dir: &Path,
     r: &Recorded,
     redrawn: &Sample,
     prov: &Provenance,
+    now: &[InputFile],
 ) -> Result<Vec<String>, SampleError> {
-    let mut out = Vec::new();
-    if let Ok(text) = std::fs::read_to_string(&r.plan_file) {
-        if text != r.plan_text {
+    let mut out = changed_inputs(r, now);
+    match std::fs::read_to_string(&r.plan_file) {
+        Ok(text) if text != r.plan_text => out.push(format!(
+            "the plan file {} has changed since the draw (the re-draw uses the plan \
+             recorded in the manifest)",
+            r.plan_file
+        )),
+        Ok(_) => {}
+        Err(e) => out.push(format!(
+            "the plan file {} cannot be read ({e}): verify where the sample was drawn, \
+             with the plan and its audit history where the manifest says",
+            r.plan_file
+        )),
+    }
+    out.extend(compare_selected(r, redrawn));
+    // Every file, byte for byte, against the re-draw and against the recorded hashes.
+    for (name, bytes) in render(redrawn, prov, now)? {
+        let p = dir.join(name);
+        let on_disk = match std::fs::read(&p) {
+            Ok(b) => b,
+            Err(e) => {
+                out.push(format!("{name} cannot be read: {e}"));
+                continue;
+            }
+        };
+        if name == MANIFEST {
+            if on_disk != bytes {
+                out.extend(manifest_difference(&on_disk, &bytes));
+            }
+        } else if manifest::recorded_output(r, name).as_deref()
+            != Some(manifest::sha256_hex(&on_disk).as_str())
+        {
             out.push(format!(
-                "the plan file {} has changed since the draw (the re-draw uses the plan \
-                 recorded in the manifest)",
-                r.plan_file
+                "{name} is not the file the draw wrote (its SHA-256 differs from the \
+                 manifest's): it has been edited{}",
+                first_difference(&on_disk, &bytes)
+            ));
+        } else if on_disk != bytes {
+            out.push(format!(
+                "{name} differs from the re-draw{}",
+                first_difference(&on_disk, &bytes)
             ));
         }
     }
-    // The selected cases, in order.
+    Ok(out)
+}
+
+/// The selected cases recorded against those re-drawn, in order.
+fn compare_selected(r: &Recorded, redrawn: &Sample) -> Option<String> {
     let recorded: Vec<(String, String)> = r.doc["selected"]
         .as_array()
         .map(|a| {
@@ -187,60 +306,146 @@ pub fn compare(
             )
         })
         .collect();
-    if recorded != now {
-        let only_then: Vec<String> = recorded
-            .iter()
-            .filter(|c| !now.contains(c))
-            .map(|(s, c)| format!("{c} ({s})"))
-            .collect();
-        let only_now: Vec<String> = now
-            .iter()
-            .filter(|c| !recorded.contains(c))
-            .map(|(s, c)| format!("{c} ({s})"))
-            .collect();
-        out.push(format!(
-            "the re-draw selects different cases: {} recorded, {} re-drawn; only in the \
-             manifest: [{}]; only in the re-draw: [{}]{}",
-            recorded.len(),
-            now.len(),
-            list(&only_then),
-            list(&only_now),
-            if only_then.is_empty() && only_now.is_empty() {
-                " (the same cases in another order)"
+    if recorded == now {
+        return None;
+    }
+    let only_then: Vec<String> = recorded
+        .iter()
+        .filter(|c| !now.contains(c))
+        .map(|(s, c)| format!("{c} ({s})"))
+        .collect();
+    let only_now: Vec<String> = now
+        .iter()
+        .filter(|c| !recorded.contains(c))
+        .map(|(s, c)| format!("{c} ({s})"))
+        .collect();
+    Some(format!(
+        "the re-draw selects different cases: {} recorded, {} re-drawn; only in the \
+         manifest: [{}]; only in the re-draw: [{}]{}",
+        recorded.len(),
+        now.len(),
+        list(&only_then),
+        list(&only_now),
+        if only_then.is_empty() && only_now.is_empty() {
+            " (the same cases in another order)"
+        } else {
+            ""
+        }
+    ))
+}
+
+/// How many differing fields of a manifest are named (the rest are counted).
+const FIELDS_NAMED: usize = 10;
+
+/// Names where a manifest on disk differs from the re-rendered one: each field (as
+/// `strata[2].population`) with both values, the first line that differs.
+pub fn manifest_difference(on_disk: &[u8], redrawn: &[u8]) -> Vec<String> {
+    let line = first_difference(on_disk, redrawn);
+    let disk: serde_json::Value = match serde_json::from_slice(on_disk) {
+        Ok(v) => v,
+        Err(e) => {
+            return vec![format!(
+                "{MANIFEST} is not the manifest the draw wrote: not JSON ({e})"
+            )]
+        }
+    };
+    let Ok(again) = serde_json::from_slice::<serde_json::Value>(redrawn) else {
+        return vec![format!("{MANIFEST} differs from the re-draw{line}")];
+    };
+    let mut fields = Vec::new();
+    field_differences(&disk, &again, String::new(), &mut fields);
+    if fields.is_empty() {
+        return vec![format!(
+            "{MANIFEST} holds the same values as the re-draw but not the same bytes (it was \
+             rewritten){line}"
+        )];
+    }
+    let more = fields.len().saturating_sub(FIELDS_NAMED);
+    let mut out: Vec<String> = fields
+        .into_iter()
+        .take(FIELDS_NAMED)
+        .map(|(field, then, now)| {
+            let hint = if field == "tool" {
+                " (verify a sample with the version of csc-audit that drew it)"
             } else {
                 ""
-            }
-        ));
+            };
+            format!(
+                "{MANIFEST} differs from the re-draw at `{field}`: {then} in the manifest, \
+                 {now} re-drawn{hint}"
+            )
+        })
+        .collect();
+    if more > 0 {
+        out.push(format!("{MANIFEST}: {more} more fields differ"));
     }
-    // Every file, byte for byte, against the re-draw and against the recorded hashes.
-    for (name, bytes) in render(redrawn, prov, &r.inputs)? {
-        let p = dir.join(name);
-        let on_disk = match std::fs::read(&p) {
-            Ok(b) => b,
-            Err(e) => {
-                out.push(format!("{name} cannot be read: {e}"));
-                continue;
-            }
-        };
-        if name == MANIFEST {
-            continue;
-        }
-        if manifest::recorded_output(r, name).as_deref()
-            != Some(manifest::sha256_hex(&on_disk).as_str())
-        {
-            out.push(format!(
-                "{name} is not the file the draw wrote (its SHA-256 differs from the \
-                 manifest's): it has been edited{}",
-                first_difference(&on_disk, &bytes)
-            ));
-        } else if on_disk != bytes {
-            out.push(format!(
-                "{name} differs from the re-draw{}",
-                first_difference(&on_disk, &bytes)
-            ));
-        }
+    out.push(format!("{MANIFEST} is not what the draw writes{line}"));
+    out
+}
+
+/// A value for a message: JSON, cut at 80 characters.
+fn shown(v: Option<&serde_json::Value>) -> String {
+    let Some(v) = v else {
+        return "nothing".into();
+    };
+    let t = v.to_string();
+    if t.chars().count() > 80 {
+        format!("{}...", t.chars().take(80).collect::<String>())
+    } else {
+        t
     }
-    Ok(out)
+}
+
+/// Every field where `a` (on disk) and `b` (re-drawn) differ, in the re-draw's order: a
+/// list of another length is one difference (its lengths), not one per shifted item.
+fn field_differences(
+    a: &serde_json::Value,
+    b: &serde_json::Value,
+    at: String,
+    out: &mut Vec<(String, String, String)>,
+) {
+    use serde_json::Value;
+    let named = |at: &str| {
+        if at.is_empty() {
+            "(the whole manifest)".to_string()
+        } else {
+            at.to_string()
+        }
+    };
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for k in y.keys().chain(x.keys().filter(|k| !y.contains_key(*k))) {
+                let field = if at.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{at}.{k}")
+                };
+                match (x.get(k), y.get(k)) {
+                    (Some(p), Some(q)) => field_differences(p, q, field, out),
+                    (p, q) => out.push((field, shown(p), shown(q))),
+                }
+            }
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+            for (i, (p, q)) in x.iter().zip(y).enumerate() {
+                field_differences(p, q, format!("{at}[{i}]"), out);
+            }
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            let i = x
+                .iter()
+                .zip(y)
+                .position(|(p, q)| p != q)
+                .unwrap_or(x.len().min(y.len()));
+            out.push((
+                named(&at),
+                format!("{} items ([{i}]: {})", x.len(), shown(x.get(i))),
+                format!("{} items ([{i}]: {})", y.len(), shown(y.get(i))),
+            ));
+        }
+        _ if a == b => {}
+        _ => out.push((named(&at), shown(Some(a)), shown(Some(b)))),
+    }
 }
 
 fn list(v: &[String]) -> String {
@@ -260,8 +465,8 @@ fn first_difference(a: &[u8], b: &[u8]) -> String {
         Some(i) => format!(
             ", first at line {}: `{}` (re-drawn: `{}`)",
             i + 1,
-            a.lines().nth(i).unwrap_or(""),
-            b.lines().nth(i).unwrap_or("")
+            cut(a.lines().nth(i).unwrap_or("")),
+            cut(b.lines().nth(i).unwrap_or(""))
         ),
         None if a.lines().count() != b.lines().count() => format!(
             ", {} lines on disk, {} re-drawn",
@@ -269,5 +474,14 @@ fn first_difference(a: &[u8], b: &[u8]) -> String {
             b.lines().count()
         ),
         None => String::new(),
+    }
+}
+
+/// A line for a message: at most 100 characters.
+fn cut(line: &str) -> String {
+    if line.chars().count() > 100 {
+        format!("{}...", line.chars().take(100).collect::<String>())
+    } else {
+        line.to_string()
     }
 }

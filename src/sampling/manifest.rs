@@ -38,7 +38,16 @@ pub fn input_files(
     history: Option<&Path>,
     calendar: Option<&Path>,
 ) -> Result<Vec<InputFile>, SampleError> {
+    // Only regular files are read: a FIFO or device named as an input would hang the
+    // hash or never end.
     let hash = |p: &Path| -> Result<String, SampleError> {
+        let regular = std::fs::metadata(p).map(|m| m.is_file()).unwrap_or(false);
+        if p.exists() && !regular {
+            return Err(super::invalid(format!(
+                "{} is not a regular file; an input is read from a file",
+                p.display()
+            )));
+        }
         std::fs::read(p)
             .map(|b| sha256_hex(&b))
             .map_err(|e| super::invalid(format!("cannot read {}: {e}", p.display())))
@@ -69,7 +78,7 @@ pub fn input_files(
         if let Some(p) = p {
             out.push(InputFile {
                 role: role.into(),
-                name: p.display().to_string(),
+                name: location(&p.display().to_string()),
                 sha256: hash(p)?,
             });
         }
@@ -212,7 +221,36 @@ pub fn sample_xlsx(s: &Sample) -> Result<Vec<u8>, SampleError> {
     wb.save_to_buffer().map_err(xerr)
 }
 
-/// Everything needed to re-draw the sample.
+/// A location as the manifest writes it: the path as given, in its normal form (no `//`,
+/// no `/./`, no trailing `/`), so that one folder has one spelling and an edit that only
+/// respells it is still a difference.
+pub fn location(path: &str) -> String {
+    Path::new(path)
+        .components()
+        .collect::<PathBuf>()
+        .display()
+        .to_string()
+}
+
+/// Everything needed to re-draw the sample: the one rendering of a manifest, used by the
+/// draw and by `verify` (which compares its bytes with the file's).
+///
+/// Which fields depend on where and how the command ran, and how `verify` re-derives them:
+///
+/// - `data`, `metrics`, `plan.file` and the names of the `history` and `calendar` inputs are
+///   locations: paths as given (relative to where the command ran), written in normal form
+///   ([`location`]). `verify` reads from them (the history beside the plan file, as the plan
+///   says), so an edited location reads something else or nothing; it must find the plan
+///   file with the text recorded. Only a location replaced by `verify --data`, `--metrics`
+///   or `--calendar` is taken from the manifest as recorded (a copy of the data elsewhere is
+///   the same evidence); what was read there still has to hash and re-draw the same.
+/// - `tool` is re-derived: the version of csc-audit verifying. A sample drawn by another
+///   version does not verify with this one (it may draw differently); verify it with the
+///   version it names.
+/// - Everything else (strata, populations, cases, weights, probabilities, exclusions,
+///   selections, notes, totals, the RNG, the plan's text and hash, the inputs' and outputs'
+///   hashes) is re-derived from the plan text, period, seed, as-of date and extensions
+///   recorded and the files read now (hashed now, never taken from the manifest).
 pub fn manifest(
     s: &Sample,
     data: &Path,
@@ -274,7 +312,7 @@ pub fn manifest(
         "plan": {
             "id": s.plan.id,
             "title": s.plan.title,
-            "file": s.plan.file,
+            "file": location(&s.plan.file),
             "sha256": sha256_hex(s.plan.text.as_bytes()),
             "text": s.plan.text,
         },
@@ -282,9 +320,9 @@ pub fn manifest(
         "seed": s.seed,
         "rng": super::RNG_NAME,
         "as_of": s.as_of.to_string(),
-        "data": data.display().to_string(),
+        "data": location(&data.display().to_string()),
         "inputs": inputs.iter().map(|f| json!({"role": f.role, "name": f.name, "sha256": f.sha256})).collect::<Vec<_>>(),
-        "metrics": metrics_origin,
+        "metrics": location(metrics_origin),
         "calendar": calendar,
         "unit": match s.plan.unit { super::Unit::Child => "child", super::Unit::Case => "case" },
         "allocation": s.plan.allocation.name(),
@@ -313,8 +351,17 @@ pub struct Recorded {
     pub seed: u64,
     pub as_of: chrono::NaiveDate,
     pub data: PathBuf,
+    /// Where the measures came from: `built-in` or the folder given to `--metrics`.
+    pub metrics: String,
     pub extensions: Vec<u64>,
     pub inputs: Vec<InputFile>,
+}
+
+impl Recorded {
+    /// The recorded input of a role (`history`, `calendar`): at most one each.
+    pub fn input(&self, role: &str) -> Option<&InputFile> {
+        self.inputs.iter().find(|f| f.role == role)
+    }
 }
 
 pub fn read(dir: &Path) -> Result<Recorded, SampleError> {
@@ -356,6 +403,7 @@ pub fn read(dir: &Path) -> Result<Recorded, SampleError> {
             .parse()
             .map_err(|e| super::invalid(format!("{}: as_of: {e}", path.display())))?,
         data: PathBuf::from(text(&doc["data"], "data")?),
+        metrics: text(&doc["metrics"], "metrics")?,
         extensions: doc["extensions"]
             .as_array()
             .map(|a| a.iter().filter_map(Value::as_u64).collect())

@@ -44,6 +44,34 @@ pub struct SampleFrame {
 }
 
 impl SampleFrame {
+    /// The frame of a sample as drawn (or re-drawn by `verify`): what `sample.csv` and the
+    /// manifest of a sample that verifies hold.
+    pub fn from_sample(s: &super::Sample) -> SampleFrame {
+        let mut sel: Vec<&super::Selected> = s.selected.iter().collect();
+        sel.sort_by_key(|x| (x.stratum, x.order));
+        SampleFrame {
+            cases: sel
+                .iter()
+                .map(|x| {
+                    let c = &s.cases[x.case];
+                    SampledCase {
+                        stratum: s.strata[x.stratum].name.clone(),
+                        case_id: c.case_id.clone(),
+                        child_id: c.child_id.clone().unwrap_or_default(),
+                        auditor: x.auditor.clone().unwrap_or_default(),
+                    }
+                })
+                .collect(),
+            strata: s
+                .strata
+                .iter()
+                .map(|st| (st.name.clone(), st.population()))
+                .collect(),
+        }
+    }
+
+    /// The frame as a sample folder's files hold it. Use it only on a folder that verified:
+    /// `audit-results` builds its frame from the re-draw ([`SampleFrame::from_sample`]).
     pub fn read(dir: &Path) -> Result<SampleFrame, SampleError> {
         let r = manifest::read(dir)?;
         let strata: Vec<(String, u64)> = r.doc["strata"]

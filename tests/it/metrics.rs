@@ -699,7 +699,9 @@ limit = { working_days = 5 }
 "#,
     )
     .unwrap();
-    let out = dir.path().join("out.csv");
+    // Not into the definitions folder: no command writes inside its own inputs.
+    let outs = tempfile::tempdir().unwrap();
+    let out = outs.path().join("out.csv");
     assert_cmd::Command::cargo_bin("csc-audit")
         .unwrap()
         .args(["metrics", "--data"])

@@ -367,15 +367,17 @@ fn sample_size_matches_the_reference_values() {
 
 #[test]
 fn audit_results_give_estimates_and_name_bad_rows() {
+    // The results and estimates beside the sample folder: nothing writes inside a sample.
     let dir = tempfile::tempdir().unwrap();
+    let sample_dir = dir.path().join("sample");
     draw(
-        dir.path(),
+        &sample_dir,
         7,
         &repo("audits/monthly.toml"),
         &repo("sample_data"),
     )
     .success();
-    let sample = rows(dir.path());
+    let sample = rows(&sample_dir);
     // Audits of every case but the last three: "plan_reviewed" yes everywhere; "seen_alone"
     // no for every second case; grades cycle good, requires improvement.
     let mut results = String::from("case_id,grade,plan_reviewed,seen_alone,comments\n");
@@ -397,7 +399,7 @@ fn audit_results_give_estimates_and_name_bad_rows() {
     let out = dir.path().join("estimates");
     csc()
         .args(["audit-results", "--sample"])
-        .arg(dir.path())
+        .arg(&sample_dir)
         .arg("--results")
         .arg(&file)
         .arg("--out")
@@ -448,7 +450,7 @@ fn audit_results_give_estimates_and_name_bad_rows() {
     let out2 = dir.path().join("estimates-xlsx");
     csc()
         .args(["audit-results", "--sample"])
-        .arg(dir.path())
+        .arg(&sample_dir)
         .arg("--results")
         .arg(&xlsx)
         .arg("--out")
@@ -468,7 +470,7 @@ fn audit_results_give_estimates_and_name_bad_rows() {
     std::fs::write(&file, bad).unwrap();
     csc()
         .args(["audit-results", "--sample"])
-        .arg(dir.path())
+        .arg(&sample_dir)
         .arg("--results")
         .arg(&file)
         .assert()
