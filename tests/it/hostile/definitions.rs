@@ -24,11 +24,14 @@ fn shipped(name: &str) -> String {
     std::fs::read_to_string(repo("metrics").join(name)).unwrap()
 }
 
-/// A metric folder holding the shipped standards and one metric file.
+/// A folder with `metrics/` (the shipped standards and one metric file) and room for the
+/// output beside it (never inside the definitions a command reads).
 fn metric_dir(file: &str, text: &str, standards: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("standards.toml"), standards).unwrap();
-    std::fs::write(dir.path().join(file), text).unwrap();
+    let m = dir.path().join("metrics");
+    std::fs::create_dir(&m).unwrap();
+    std::fs::write(m.join("standards.toml"), standards).unwrap();
+    std::fs::write(m.join(file), text).unwrap();
     dir
 }
 
@@ -47,7 +50,7 @@ fn metrics_json(dir: &Path, out: &Path) -> std::process::Output {
             "2024-03",
         ])
         .args(["--format", "json", "--metrics"])
-        .arg(dir)
+        .arg(dir.join("metrics"))
         .arg("--out")
         .arg(out)
         .output()
