@@ -4,6 +4,7 @@
 
 pub mod annex_a;
 pub mod cin_census;
+pub mod workbook;
 
 use std::collections::BTreeMap;
 
