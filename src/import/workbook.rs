@@ -25,6 +25,11 @@ pub const MAX_UNPACKED_BYTES: u64 = 1 << 30;
 pub const MAX_CELLS: usize = 4_000_000;
 /// The most text all the cells of a workbook may hold together.
 pub const MAX_TEXT_BYTES: usize = 512 << 20;
+/// The most shared strings a workbook may declare (calamine sets memory aside for as many
+/// as the shared strings' `uniqueCount` claims, before it reads one).
+pub const MAX_SHARED_STRINGS: u64 = MAX_CELLS as u64;
+/// How much of the shared strings is unpacked to read that claim.
+const SHARED_STRINGS_HEAD: usize = 64 << 10;
 
 /// One cell, as the importers need it.
 #[derive(Debug, Clone, PartialEq)]
@@ -157,6 +162,7 @@ pub fn read(path: &Path) -> Result<Vec<Sheet>, String> {
             "it is {what}: open it in Excel and save it as .xlsx"
         ));
     }
+    check_shared_strings(&bytes)?;
     let guard = Guard::new(bytes);
     let refused = guard.refused.clone();
     let explain = |e: calamine::XlsxError, sheet: Option<&str>| -> String {
@@ -431,6 +437,114 @@ fn central_record(r: &[u8]) -> Option<(&[u8], u64)> {
     Some((name, u64::MAX))
 }
 
+/// Refuses shared strings that claim more strings than [`MAX_SHARED_STRINGS`], or whose
+/// head cannot be read to see what they claim. Every local header named like the shared
+/// strings is looked at, whichever one the zip reader would use.
+fn check_shared_strings(bytes: &[u8]) -> Result<(), String> {
+    let mut from = 0;
+    while let Some(i) = find(&bytes[from..], b"PK\x03\x04") {
+        let h = &bytes[from + i..];
+        from += i + 1;
+        let (Some(method), Some(name_len), Some(extra_len)) =
+            (u16_at(h, 8), u16_at(h, 26), u16_at(h, 28))
+        else {
+            continue;
+        };
+        let (name_len, extra_len) = (usize::from(name_len), usize::from(extra_len));
+        let Some(name) = h.get(30..30 + name_len) else {
+            continue;
+        };
+        if !name.to_ascii_lowercase().ends_with(b"sharedstrings.xml") {
+            continue;
+        }
+        let part = String::from_utf8_lossy(name).into_owned();
+        let data = h.get(30 + name_len + extra_len..).unwrap_or(&[]);
+        let head = match method {
+            0 => Some(data[..data.len().min(SHARED_STRINGS_HEAD)].to_vec()),
+            8 => super::inflate::inflate_head(data, SHARED_STRINGS_HEAD),
+            _ => None,
+        };
+        let claim = head
+            .as_deref()
+            .ok_or_else(|| "cannot be unpacked".to_string())
+            .and_then(unique_count)
+            .map_err(|why| {
+                format!(
+                    "its shared strings ({part}) {why}: the workbook is damaged or not \
+                     written by a spreadsheet program; open it in Excel and save it again"
+                )
+            })?;
+        if let Some(n) = claim.filter(|n| *n > MAX_SHARED_STRINGS) {
+            return Err(format!(
+                "its shared strings ({part}) claim {n} different strings; csc-audit reads \
+                 workbooks of at most {MAX_SHARED_STRINGS}: the workbook is damaged or built \
+                 to exhaust memory; open it in Excel and save it again"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The largest `uniqueCount` the `<sst>` start tag of shared strings claims (`None`: it
+/// claims none calamine would read, which takes only digits).
+fn unique_count(head: &[u8]) -> Result<Option<u64>, String> {
+    let mut rest = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+    // Past the prolog: the XML declaration, comments, a doctype, white space.
+    loop {
+        rest = &rest[rest.iter().take_while(|b| b.is_ascii_whitespace()).count()..];
+        let end = if rest.starts_with(b"<?") {
+            find(rest, b"?>").map(|i| i + 2)
+        } else if rest.starts_with(b"<!--") {
+            find(rest, b"-->").map(|i| i + 3)
+        } else if rest.starts_with(b"<!") {
+            find(rest, b">").map(|i| i + 1)
+        } else {
+            break;
+        };
+        rest = &rest[end.ok_or("do not reach their first element in 64 KiB")?..];
+    }
+    let tag = rest
+        .strip_prefix(b"<")
+        .and_then(|r| find(r, b">").map(|i| &r[..i]))
+        .ok_or("do not start with their <sst> element")?;
+    let name_end = tag
+        .iter()
+        .position(|b| b.is_ascii_whitespace() || *b == b'/')
+        .unwrap_or(tag.len());
+    let name = &tag[..name_end];
+    let local = name.rsplit(|b| *b == b':').next().unwrap_or(name);
+    if local != b"sst" {
+        return Err("do not start with their <sst> element".into());
+    }
+    let mut most: Option<u64> = None;
+    let mut from = 0;
+    while let Some(i) = find(&tag[from..], b"uniqueCount") {
+        let after = &tag[from + i + b"uniqueCount".len()..];
+        from += i + 1;
+        let after = after.trim_ascii_start();
+        let Some(after) = after.strip_prefix(b"=") else {
+            continue;
+        };
+        let after = after.trim_ascii_start();
+        let Some((&quote, value)) = after.split_first() else {
+            continue;
+        };
+        let value = &value[..value
+            .iter()
+            .position(|b| *b == quote)
+            .unwrap_or(value.len())];
+        if !value.is_empty() && value.iter().all(u8::is_ascii_digit) {
+            // Too many digits for a number is a claim too large.
+            let n = std::str::from_utf8(value)
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(u64::MAX);
+            most = Some(most.map_or(n, |m| m.max(n)));
+        }
+    }
+    Ok(most)
+}
+
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
@@ -464,6 +578,52 @@ mod tests {
             [(0, Cell::Number(2.0)), (2, Cell::Number(3.0))]
         );
         assert_eq!(rows[1].get(1), &Cell::Empty);
+    }
+
+    #[test]
+    fn the_shared_strings_claim_is_read_from_their_start_tag() {
+        let claim = |s: &str| unique_count(s.as_bytes());
+        assert_eq!(
+            claim("<?xml version=\"1.0\"?>\n<!-- x --><sst count=\"9\" uniqueCount=\"5\">"),
+            Ok(Some(5))
+        );
+        assert_eq!(
+            claim("<x:sst uniqueCount = '99999999999999999999999'>"),
+            Ok(Some(u64::MAX))
+        );
+        assert_eq!(claim("<sst uniqueCount=\"&#49;\">"), Ok(None));
+        assert_eq!(claim("<sst>"), Ok(None));
+        assert!(claim("<other uniqueCount=\"5\">").is_err());
+        assert!(claim("<!-- never closed").is_err());
+        assert!(claim("<sst uniqueCount=\"5\"").is_err());
+    }
+
+    #[test]
+    fn columns_are_filled_in_only_to_each_rows_last_cell_within_the_bound() {
+        let far = |line| SheetRow {
+            line,
+            cells: vec![(0, Cell::Number(1.0)), (16_383, Cell::Number(2.0))],
+        };
+        let sheet = Sheet {
+            name: "Results".into(),
+            rows: vec![
+                SheetRow {
+                    line: 1,
+                    cells: vec![(1, Cell::Number(0.0))],
+                },
+                far(7),
+            ],
+        };
+        let rows = sheet.dense_rows(20_000).unwrap();
+        assert_eq!(rows[0], (1, vec![&Cell::Empty, &Cell::Number(0.0)]));
+        assert_eq!((rows[1].0, rows[1].1.len()), (7, 16_384));
+        let mut wide = sheet.clone();
+        wide.rows.push(far(8));
+        assert_eq!(
+            wide.dense_rows(20_000).unwrap_err(),
+            "sheet 'Results' has cells as far right as XFD8 (row 8): read as a table it would \
+             be more than 20000 cells; delete the stray cells outside the table"
+        );
     }
 
     #[test]

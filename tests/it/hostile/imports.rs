@@ -470,13 +470,17 @@ fn sixty_thousand_rows_in_column_xfd_are_read_as_sixty_thousand_cells() {
 /// bytes of spaces after `<sheetData>`, deflated to a few bytes per kilobyte.
 enum Part {
     Xml(String),
-    Bomb { unpacked: u64 },
+    /// XML deflated (one fixed-Huffman block of literals), as spreadsheet programs store it.
+    Deflated(String),
+    Bomb {
+        unpacked: u64,
+    },
 }
 
 /// An xlsx file zipped by hand, with one worksheet part per sheet, for what Excel never
 /// writes (a forged `<dimension>`, a row past Excel's last, a part that unpacks to more
 /// than a workbook holds).
-fn hand_made_workbook(path: &Path, sheets: &[(&str, Part)]) {
+fn hand_made_workbook(path: &Path, sheets: &[(&str, Part)], shared_strings: Option<Part>) {
     let mut workbook = String::from(
         "<workbook xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\" \
          xmlns:r=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships\"><sheets>",
@@ -502,11 +506,7 @@ fn hand_made_workbook(path: &Path, sheets: &[(&str, Part)]) {
         types.push_str(&format!(
             "<Override PartName=\"/xl/worksheets/sheet{n}.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml\"/>"
         ));
-        let entry = match part {
-            Part::Xml(x) => Entry::stored(x.as_bytes()),
-            Part::Bomb { unpacked } => Entry::bomb(*unpacked),
-        };
-        entries.push((format!("xl/worksheets/sheet{n}.xml"), entry));
+        entries.push((format!("xl/worksheets/sheet{n}.xml"), Entry::of(part)));
     }
     workbook.push_str("</sheets></workbook>");
     rels.push_str("</Relationships>");
@@ -532,6 +532,9 @@ fn hand_made_workbook(path: &Path, sheets: &[(&str, Part)]) {
         ),
     ];
     all.extend(entries);
+    if let Some(part) = &shared_strings {
+        all.push(("xl/sharedStrings.xml".to_string(), Entry::of(part)));
+    }
     std::fs::write(path, zip(&all)).unwrap();
 }
 
@@ -544,6 +547,33 @@ struct Entry {
 }
 
 impl Entry {
+    fn of(part: &Part) -> Entry {
+        match part {
+            Part::Xml(x) => Entry::stored(x.as_bytes()),
+            Part::Deflated(x) => Entry::deflated(x.as_bytes()),
+            Part::Bomb { unpacked } => Entry::bomb(*unpacked),
+        }
+    }
+
+    fn deflated(bytes: &[u8]) -> Entry {
+        let mut bits = Bits::default();
+        bits.put(1, 1); // the last block
+        bits.put(1, 2); // fixed Huffman codes
+        for b in bytes {
+            match b {
+                0..=143 => bits.code(0x30 + u32::from(*b), 8),
+                _ => bits.code(0x190 + u32::from(*b) - 144, 9),
+            }
+        }
+        bits.code(0, 7); // end of block
+        Entry {
+            method: 8,
+            data: bits.finish(),
+            crc: crc32(bytes),
+            unpacked: bytes.len() as u64,
+        }
+    }
+
     fn stored(bytes: &[u8]) -> Entry {
         Entry {
             method: 0,
@@ -703,6 +733,7 @@ fn a_forged_dimension_and_a_row_numbered_999999999_cost_their_cells() {
     hand_made_workbook(
         &path,
         &[("List 3", Part::Xml(sheet_xml("A1:XFD1048576", &rows)))],
+        None,
     );
     let (t, report) = annex_a::import(&path).unwrap();
     assert_eq!(t.rows("referrals").len(), 1);
@@ -736,6 +767,7 @@ fn a_sheet_that_unpacks_to_300_mib_is_refused_before_it_is_unpacked() {
                 },
             ),
         ],
+        None,
     );
     assert!(std::fs::metadata(&path).unwrap().len() < 3 << 20);
     let started = std::time::Instant::now();
@@ -758,6 +790,48 @@ fn a_sheet_that_unpacks_to_300_mib_is_refused_before_it_is_unpacked() {
     assert_no_crash(&out);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("sheet 'List 3'"));
+}
+
+#[test]
+fn shared_strings_that_claim_a_trillion_strings_are_refused_before_memory_is_set_aside() {
+    // calamine reserves room for `uniqueCount` strings before reading one: the old reader
+    // asked for 24 TB here and aborted.
+    let dir = tempfile::tempdir().unwrap();
+    let rows = "<row r=\"2\"><c r=\"A2\" t=\"s\"><v>0</v></c></row>";
+    let sst = |claim: &str| {
+        Part::Deflated(format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<sst \
+             xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\" count=\"1\" \
+             uniqueCount=\"{claim}\"><si><t>Child Unique ID</t></si></sst>"
+        ))
+    };
+    let honest = dir.path().join("honest.xlsx");
+    let sheets = || [("List 3", Part::Xml(sheet_xml("A2", rows)))];
+    hand_made_workbook(&honest, &sheets(), Some(sst("1")));
+    let read = annex_a::read_workbook(&honest).unwrap();
+    assert_eq!(
+        read[0].rows[0].get(0),
+        &Cell::Text("Child Unique ID".into())
+    );
+
+    let path = dir.path().join("claims.xlsx");
+    hand_made_workbook(&path, &sheets(), Some(sst("1000000000000")));
+    let e = annex_a::read_workbook(&path).unwrap_err().to_string();
+    assert!(
+        e.ends_with(
+            "its shared strings (xl/sharedStrings.xml) claim 1000000000000 different strings; \
+             csc-audit reads workbooks of at most 4000000: the workbook is damaged or built to \
+             exhaust memory; open it in Excel and save it again"
+        ),
+        "{e}"
+    );
+    let out = csc()
+        .arg("check")
+        .arg("--data")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_no_crash(&out);
 }
 
 // ---------------------------------------------------------------------------------------
