@@ -163,6 +163,48 @@ pub fn read(path: &Path) -> Result<Vec<Sheet>, String> {
         ));
     }
     check_shared_strings(&bytes)?;
+    // calamine computes cell references and `<dimension>` in u32 without checks: a
+    // reference beyond any sheet (`AAAAAAAAA1`, row 99999999999, `B2:A1`) overflows, which
+    // panics where overflow is checked. That is an error of the file, said as one.
+    let read =
+        quietly(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read_zip(bytes))));
+    read.unwrap_or_else(|panic| {
+        let why = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(format!(
+            "a cell reference or dimension in it is beyond what any sheet holds (the \
+                 reader stopped: {why}); open it in Excel and save it again"
+        ))
+    })
+}
+
+thread_local! {
+    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with the panic message of this thread kept off stderr (the panic is caught and
+/// said as an error of the file); other threads' panics print as before.
+fn quietly<T>(f: impl FnOnce() -> T) -> T {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET.with(|q| q.get()) {
+                previous(info);
+            }
+        }));
+    });
+    QUIET.with(|q| q.set(true));
+    let out = f();
+    QUIET.with(|q| q.set(false));
+    out
+}
+
+/// Reads the sheets of a workbook's bytes through the [`Guard`].
+fn read_zip(bytes: Vec<u8>) -> Result<Vec<Sheet>, String> {
     let guard = Guard::new(bytes);
     let refused = guard.refused.clone();
     let explain = |e: calamine::XlsxError, sheet: Option<&str>| -> String {

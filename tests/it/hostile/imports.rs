@@ -834,6 +834,77 @@ fn shared_strings_that_claim_a_trillion_strings_are_refused_before_memory_is_set
     assert_no_crash(&out);
 }
 
+#[test]
+fn references_beyond_any_sheet_are_an_error_of_the_file_never_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, (dimension, rows)) in [
+        ("B2:A1", list3_rows()),
+        (
+            "A1",
+            format!("<row r=\"3\">{}</row>", inline("AAAAAAAAAAAA3", "x")),
+        ),
+        (
+            "A1",
+            format!("<row r=\"99999999999\">{}</row>", inline("A1", "x")),
+        ),
+        ("A1", inline("A99999999999", "x")),
+        ("A1", inline("A0", "x")),
+        ("A1", inline("3", "x")),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let path = dir.path().join(format!("beyond{i}.xlsx"));
+        hand_made_workbook(
+            &path,
+            &[("List 3", Part::Xml(sheet_xml(dimension, &rows)))],
+            None,
+        );
+        // Read, or refused with the file named; never a panic.
+        if let Err(e) = annex_a::import(&path) {
+            let e = e.to_string();
+            assert!(
+                e.starts_with(&format!("cannot read {}", path.display())),
+                "{e}"
+            );
+        }
+        let out = csc()
+            .arg("check")
+            .arg("--data")
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_no_crash(&out);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Any cell reference, row number and `<dimension>`: read or refused, never a panic.
+    #[test]
+    fn any_reference_is_read_or_refused(
+        dimension in "[A-Z]{0,4}[0-9]{0,12}(:[A-Z]{0,4}[0-9]{0,12})?",
+        cells in prop::collection::vec(("[A-Za-z]{0,14}[0-9]{0,12}", prop::option::of("[0-9]{0,12}")), 0..6),
+    ) {
+        let rows: String = cells
+            .iter()
+            .map(|(r, row)| {
+                let attr = row.as_ref().map_or(String::new(), |n| format!(" r=\"{n}\""));
+                format!("<row{attr}>{}</row>", inline(r, "Child Unique ID"))
+            })
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("refs.xlsx");
+        hand_made_workbook(&path, &[("List 3", Part::Xml(sheet_xml(&dimension, &rows)))], None);
+        if let Ok((_, report)) = annex_a::import(&path) {
+            assert_blocks_add_up(&report);
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Generated workbooks
 
