@@ -20,6 +20,9 @@ use crate::values;
 
 pub const FORMAT: &str = "DfE CIN census (XML)";
 
+/// The largest census file read.
+pub const MAX_CENSUS_BYTES: u64 = 1 << 30;
+
 /// The native tables the census fills, in the journey's order.
 pub fn tables() -> Vec<&'static schema::TableSpec> {
     [
@@ -134,10 +137,24 @@ const CONTAINERS: &[&str] = &[
 /// `CINdetails` block (and the blocks inside it).
 pub fn import(path: &std::path::Path) -> Result<(Tables, ImportReport), CinError> {
     let shown = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| CinError::Io {
+    let io = |source| CinError::Io {
         path: shown.clone(),
         source,
-    })?;
+    };
+    // The file is read whole: its size is the bound on the memory it takes.
+    let size = std::fs::metadata(path).map_err(io)?.len();
+    if size > MAX_CENSUS_BYTES {
+        return Err(CinError::Format {
+            path: shown,
+            message: format!(
+                "the file is {} MiB; csc-audit reads census files of at most {} MiB (a \
+                 national census of every child is smaller): check it is the census",
+                size >> 20,
+                MAX_CENSUS_BYTES >> 20
+            ),
+        });
+    }
+    let bytes = std::fs::read(path).map_err(io)?;
     let text = std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes)).map_err(
         |e| CinError::Format {
             path: shown.clone(),

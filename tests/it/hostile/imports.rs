@@ -424,6 +424,21 @@ fn a_cell_at_xfd1048576_costs_one_cell_not_512_gib() {
         .output()
         .unwrap();
     assert_no_crash(&out);
+    // (In a folder of its own, away from the repository's audit plan.)
+    let out = csc()
+        .current_dir(dir.path())
+        .args(["pack", "--data"])
+        .arg(&path)
+        .arg("--out")
+        .arg(dir.path().join("pack"))
+        .output()
+        .unwrap();
+    assert_no_crash(&out);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let import_dir = dir.path().join("imported");
     let out = csc()
         .args(["import", "annex-a"])
