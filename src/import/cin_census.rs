@@ -298,13 +298,12 @@ pub fn parse(text: &str, file: &str) -> Result<(Tables, ImportReport), String> {
 /// and the block being skipped, if any.
 #[derive(Default)]
 struct State {
-    path: Vec<String>,
-    /// The open elements with the line each started on.
+    /// The open elements, outermost first, with the line each started on.
     open: Vec<(String, u64)>,
     value: String,
     value_line: u64,
     child: Option<Child>,
-    /// A block in a place the census does not have it: its depth in `path`; what it holds
+    /// A block in a place the census does not have it: its depth in `open`; what it holds
     /// is counted as rejected, not read.
     skip: Option<usize>,
     seen_message: bool,
@@ -323,32 +322,36 @@ impl State {
             };
             out.issue(block, line, None, "misplaced_block", Severity::Error, why);
             out.count(block, false);
-            self.skip = Some(self.path.len() + 1);
+            self.skip = Some(self.open.len() + 1);
         } else {
-            open(&mut self.child, &self.path, &name, line);
+            open(&mut self.child, parent_of(&self.open), &name, line);
         }
-        self.path.push(name.clone());
         self.open.push((name, line));
         self.value.clear();
         self.value_line = line;
     }
 
     fn end(&mut self, out: &mut Output) -> Result<(), String> {
-        let Some(name) = self.path.pop() else {
+        let Some((name, _)) = self.open.pop() else {
             return Err("an end tag with no start".into());
         };
-        self.open.pop();
         match self.skip {
-            Some(depth) if self.path.len() < depth => self.skip = None,
+            Some(depth) if self.open.len() < depth => self.skip = None,
             Some(_) => {}
             None => {
                 let v = self.value.trim().replace('\u{a0}', " ");
-                close(&mut self.child, &self.path, &name, &v, self.value_line, out);
+                let parent = parent_of(&self.open).unwrap_or("");
+                close(&mut self.child, parent, &name, &v, self.value_line, out);
             }
         }
         self.value.clear();
         Ok(())
     }
+}
+
+/// The element the next one opens inside.
+fn parent_of(open: &[(String, u64)]) -> Option<&str> {
+    open.last().map(|(p, _)| p.as_str())
 }
 
 /// Why a block cannot be read where it is (`None`: it is where the census has it). Each
@@ -361,7 +364,7 @@ fn misplaced(name: &str, open: &[(String, u64)], child: Option<&Child>) -> Optio
         "Assessments" | "Section47" | "ChildProtectionPlans" => "CINdetails",
         _ => return None,
     };
-    let parent = open.last().map(|(p, _)| p.as_str());
+    let parent = parent_of(open);
     if name == "Child" {
         if let Some(c) = child {
             return Some(format!(
@@ -451,8 +454,7 @@ impl Output {
     }
 }
 
-fn note_ignored(path: &[String], name: &str, out: &mut Output) {
-    let parent = path.last().map_or("", String::as_str);
+fn note_ignored(parent: &str, name: &str, out: &mut Output) {
     *out.report
         .ignored
         .entry(format!("{parent}/{name}"))
@@ -460,8 +462,7 @@ fn note_ignored(path: &[String], name: &str, out: &mut Output) {
 }
 
 /// A new block starts.
-fn open(child: &mut Option<Child>, path: &[String], name: &str, line: u64) {
-    let parent = path.last().map(String::as_str);
+fn open(child: &mut Option<Child>, parent: Option<&str>, name: &str, line: u64) {
     match (name, parent) {
         ("Child", Some("Children")) => {
             *child = Some(Child {
@@ -505,13 +506,12 @@ fn open(child: &mut Option<Child>, path: &[String], name: &str, line: u64) {
 /// An element ends: keep its value in the block it belongs to, or finish a block.
 fn close(
     child: &mut Option<Child>,
-    path: &[String],
+    parent: &str,
     name: &str,
     v: &str,
     line: u64,
     out: &mut Output,
 ) {
-    let parent = path.last().map(String::as_str).unwrap_or("");
     let field = || Field {
         text: v.to_string(),
         line,
@@ -584,7 +584,7 @@ fn close(
         "Child" | "CINdetails" | "Assessments" | "Section47" | "ChildProtectionPlans"
     ) || CONTAINERS.contains(&name);
     if !kept && !is_block {
-        note_ignored(path, name, out);
+        note_ignored(parent, name, out);
     }
 }
 
