@@ -6,7 +6,10 @@
 //! or explained; every header says how it was matched.
 //!
 //! Annex A has no keys below the child, so rows get keys from their list and row:
-//! `L3-12` is row 12 of List 3.
+//! `L3-12` is row 12 of List 3. A list is read from one sheet only: a second sheet of the
+//! same list (`List 3 (2)`, a copy as a rule) is reported and its rows rejected, so no key
+//! is made twice and `check` loads what `import` says it loaded. Workbooks are read through
+//! [`super::workbook`], by the cells they hold and within its stated limits.
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -3,6 +3,11 @@
 //! `DateOfInitialCPC`, reviews from `CPPreviewDate`) and CP plans.
 //!
 //! The file is read once into memory and streamed with quick-xml, one child at a time.
+//! Every block element (`Child`, `CINdetails`, ...) is counted wherever it is: one in a
+//! place the census does not have it (a Child inside a Child or outside `<Children>`) is
+//! reported with its line and rejected with what it holds, never merged or dropped; a second
+//! Child with the same `LAchildID` is rejected as the checks would; a file cut short is
+//! refused.
 //! The census has no keys below the child, so rows get keys from the child's
 //! `LAchildID` and their position: `X123-R2` is the child's second referral episode,
 //! `X123-R2-S1` its first S47, `X123-R2-P1-RCPC2` the second review of its first plan.
