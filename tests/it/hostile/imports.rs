@@ -850,6 +850,35 @@ fn shared_strings_that_claim_a_trillion_strings_are_refused_before_memory_is_set
 }
 
 #[test]
+fn one_long_shared_string_in_many_cells_is_bounded_by_the_text_it_makes() {
+    // A 1 MiB string written once and used in 600 cells: 600 MiB of text from a 1 MiB
+    // part. Refused when the cells reach 512 MiB, before the copy is made.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("long.xlsx");
+    let rows: String = (1..=600)
+        .map(|r| format!("<row r=\"{r}\"><c r=\"A{r}\" t=\"s\"><v>0</v></c></row>"))
+        .collect();
+    let sst = format!(
+        "<sst uniqueCount=\"1\"><si><t>{}</t></si></sst>",
+        "x".repeat(1 << 20)
+    );
+    hand_made_workbook(
+        &path,
+        &[("List 3", Part::Xml(sheet_xml("A1:A600", &rows)))],
+        Some(Part::Deflated(sst)),
+    );
+    let e = annex_a::read_workbook(&path).unwrap_err().to_string();
+    assert!(
+        e.ends_with(
+            "sheet 'List 3' reaches 513 MiB of text at A513: csc-audit reads workbooks of at \
+             most 4000000 non-empty cells and 512 MiB of text; delete the cells that are not \
+             part of the lists, or save the lists as CSV files in a folder and import the folder"
+        ),
+        "{e}"
+    );
+}
+
+#[test]
 fn references_beyond_any_sheet_are_an_error_of_the_file_never_a_crash() {
     let dir = tempfile::tempdir().unwrap();
     for (i, (dimension, rows)) in [
