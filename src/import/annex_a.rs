@@ -6,12 +6,14 @@
 //! or explained; every header says how it was matched.
 //!
 //! Annex A has no keys below the child, so rows get keys from their list and row:
-//! `L3-12` is row 12 of List 3.
+//! `L3-12` is row 12 of List 3. A list is read from one sheet only: a second sheet of the
+//! same list (`List 3 (2)`, a copy as a rule) is reported and its rows rejected, so no key
+//! is made twice and `check` loads what `import` says it loaded. Workbooks are read through
+//! [`super::workbook`], by the cells they hold and within its stated limits.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use calamine::{Data, Reader};
 use chrono::NaiveDate;
 
 use super::{ImportReport, Tables};
@@ -46,24 +48,7 @@ pub enum AnnexError {
     Workbook { path: String, message: String },
 }
 
-/// One cell, as the importer needs it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Cell {
-    Empty,
-    Text(String),
-    Number(f64),
-    /// An Excel date cell, as its serial number.
-    Date(f64),
-    /// `#N/A` and other Excel errors.
-    Error,
-}
-
-/// A worksheet: its name and its rows from row 1.
-#[derive(Debug, Clone)]
-pub struct Sheet {
-    pub name: String,
-    pub rows: Vec<Vec<Cell>>,
-}
+pub use super::workbook::{Cell, Sheet, SheetRow};
 
 /// A column Annex A defines: the key the importer uses, and the header names it accepts,
 /// written as [`normalise`] leaves them (the first is Ofsted's own).
@@ -245,35 +230,12 @@ fn list_number(sheet: &str) -> Option<u8> {
     digits.parse().ok()
 }
 
-/// Reads a workbook into sheets.
+/// Reads a workbook into sheets, within the limits of [`super::workbook`].
 pub fn read_workbook(path: &Path) -> Result<Vec<Sheet>, AnnexError> {
-    let err = |message: String| AnnexError::Workbook {
+    super::workbook::read(path).map_err(|message| AnnexError::Workbook {
         path: path.display().to_string(),
         message,
-    };
-    let mut wb = calamine::open_workbook_auto(path).map_err(|e| err(e.to_string()))?;
-    let mut sheets = Vec::new();
-    for name in wb.sheet_names() {
-        let range = wb.worksheet_range(&name).map_err(|e| err(e.to_string()))?;
-        let (first_row, first_col) = range.start().unwrap_or((0, 0));
-        let mut rows: Vec<Vec<Cell>> = vec![Vec::new(); first_row as usize];
-        for r in range.rows() {
-            let mut row = vec![Cell::Empty; first_col as usize];
-            row.extend(r.iter().map(|c| match c {
-                Data::Empty => Cell::Empty,
-                Data::String(s) => Cell::Text(s.clone()),
-                Data::Int(i) => Cell::Number(*i as f64),
-                Data::Float(x) => Cell::Number(*x),
-                Data::Bool(b) => Cell::Text(if *b { "Yes" } else { "No" }.into()),
-                Data::DateTime(d) => Cell::Date(d.as_f64()),
-                Data::DateTimeIso(s) | Data::DurationIso(s) => Cell::Text(s.clone()),
-                Data::Error(_) => Cell::Error,
-            }));
-            rows.push(row);
-        }
-        sheets.push(Sheet { name, rows });
-    }
-    Ok(sheets)
+    })
 }
 
 /// Reads the lists saved as CSV files, one per list (`List 1.csv`, `list_3.csv`, ...).
@@ -300,20 +262,23 @@ pub fn read_csv_folder(dir: &Path) -> Result<Vec<Sheet>, AnnexError> {
             .flexible(true)
             .from_reader(text.as_bytes());
         let mut rows = Vec::new();
-        for record in reader.records() {
+        for (i, record) in reader.records().enumerate() {
             let record = record.map_err(|e| err(format!("{}: {e}", f.display())))?;
-            rows.push(
-                record
-                    .iter()
-                    .map(|c| {
-                        if c.is_empty() {
-                            Cell::Empty
-                        } else {
-                            Cell::Text(c.to_string())
-                        }
-                    })
-                    .collect(),
-            );
+            let line = i as u64 + 1;
+            let cells: Vec<(u32, Cell)> = record
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| !c.is_empty())
+                .map(|(c, v)| {
+                    (
+                        u32::try_from(c).unwrap_or(u32::MAX),
+                        Cell::Text(v.to_string()),
+                    )
+                })
+                .collect();
+            if !cells.is_empty() {
+                rows.push(SheetRow { line, cells });
+            }
         }
         sheets.push(Sheet { name, rows });
     }
@@ -419,8 +384,8 @@ impl Out {
 
 /// One data row, read through the list's header.
 struct Row<'a> {
-    cells: &'a [Cell],
-    columns: &'a BTreeMap<&'static str, (usize, String)>,
+    cells: &'a SheetRow,
+    columns: &'a BTreeMap<&'static str, (u32, String)>,
     list: u8,
     line: u64,
 }
@@ -429,8 +394,7 @@ impl Row<'_> {
     fn cell(&self, key: &str) -> &Cell {
         self.columns
             .get(key)
-            .and_then(|(i, _)| self.cells.get(*i))
-            .unwrap_or(&Cell::Empty)
+            .map_or(&Cell::Empty, |(i, _)| self.cells.get(*i))
     }
     fn text(&self, key: &str) -> Option<String> {
         text(self.cell(key))
@@ -477,7 +441,8 @@ pub fn import_sheets(sheets: &[Sheet], file: &str) -> (Tables, ImportReport) {
         file: file.into(),
         children: Default::default(),
     };
-    let mut found = [false; 9];
+    // The sheet each list was read from.
+    let mut found: [Option<String>; 9] = Default::default();
     for sheet in sheets {
         let Some(list) = list_number(&sheet.name) else {
             *out.report
@@ -500,11 +465,16 @@ pub fn import_sheets(sheets: &[Sheet], file: &str) -> (Tables, ImportReport) {
             );
             continue;
         }
-        found[list as usize] = true;
-        read_list(list, sheet, &mut out);
+        match &found[list as usize] {
+            Some(first) => second_sheet(list, sheet, first, &mut out),
+            None => {
+                found[list as usize] = Some(sheet.name.clone());
+                read_list(list, sheet, &mut out);
+            }
+        }
     }
     for (n, seen) in found.iter().enumerate().skip(1) {
-        if !seen {
+        if seen.is_none() {
             out.issue(
                 n as u8,
                 None,
@@ -524,20 +494,64 @@ pub fn import_sheets(sheets: &[Sheet], file: &str) -> (Tables, ImportReport) {
     (out.tables, out.report)
 }
 
+fn has_text(r: &&SheetRow) -> bool {
+    r.cells.iter().any(|(_, c)| text(c).is_some())
+}
+
+/// The header row: the first of the first ten rows that names the child's ID (Ofsted's
+/// template has a title on row 1 and the headers on row 2).
+fn header_at(sheet: &Sheet) -> Option<usize> {
+    sheet
+        .rows
+        .iter()
+        .take_while(|r| r.line <= 10)
+        .position(|r| {
+            r.cells
+                .iter()
+                .filter_map(|(_, c)| text(c))
+                .any(|h| COMMON[0].names.contains(&normalise(&h).as_str()))
+        })
+}
+
+/// A second sheet of a list already read (`List 3 (2)` beside `List 3`): a copy made by
+/// accident, as a rule. Its rows are rejected, all in one issue that says where they are,
+/// so that no row is counted twice and no generated key (`L3-12`) is made twice.
+fn second_sheet(list: u8, sheet: &Sheet, first: &str, out: &mut Out) {
+    let data: Vec<&SheetRow> = sheet
+        .rows
+        .iter()
+        .skip(header_at(sheet).map_or(0, |h| h + 1))
+        .filter(has_text)
+        .collect();
+    let lines = match (data.first(), data.last()) {
+        (Some(a), Some(b)) if a.line == b.line => format!(" (line {})", a.line),
+        (Some(a), Some(b)) => format!(" (lines {}-{})", a.line, b.line),
+        _ => String::new(),
+    };
+    out.issue(
+        list,
+        data.first().map(|r| r.line),
+        None,
+        "duplicate_list",
+        Severity::Error,
+        format!(
+            "sheet '{}' is a second List {list} (the list was read from sheet '{first}'): its \
+             {} row(s){lines} are not loaded, so that nothing is counted twice; if they are \
+             rows the first sheet lacks, move them into '{first}', delete '{}' and import again",
+            sheet.name,
+            data.len(),
+            sheet.name
+        ),
+    );
+    let c = out.report.blocks.entry(format!("List {list}")).or_default();
+    c.read += data.len() as u64;
+    c.rejected += data.len() as u64;
+}
+
 fn read_list(list: u8, sheet: &Sheet, out: &mut Out) {
-    // The header row: the first of the first ten rows that names the child's ID (Ofsted's
-    // template has a title on row 1 and the headers on row 2).
-    let Some(header_at) = sheet.rows.iter().take(10).position(|r| {
-        r.iter()
-            .filter_map(text)
-            .any(|h| COMMON[0].names.contains(&normalise(&h).as_str()))
-    }) else {
+    let Some(header_at) = header_at(sheet) else {
         out.issue(list, None, None, "missing_header", Severity::Error, format!("'{}': no header row with 'Child Unique ID' in the first 10 rows: the list is not read", sheet.name));
-        let rows = sheet
-            .rows
-            .iter()
-            .filter(|r| r.iter().any(|c| text(c).is_some()))
-            .count() as u64;
+        let rows = sheet.rows.iter().filter(has_text).count() as u64;
         let c = out.report.blocks.entry(format!("List {list}")).or_default();
         c.read += rows;
         c.rejected += rows;
@@ -548,10 +562,11 @@ fn read_list(list: u8, sheet: &Sheet, out: &mut Out) {
         .chain(list_fields(list))
         .chain(if matches!(list, 3..=8) { TEAM } else { &[] })
         .collect();
-    let mut columns: BTreeMap<&'static str, (usize, String)> = BTreeMap::new();
-    let header_line = header_at as u64 + 1;
-    let mut unmatched: Vec<(usize, String)> = Vec::new();
-    for (i, cell) in sheet.rows[header_at].iter().enumerate() {
+    let mut columns: BTreeMap<&'static str, (u32, String)> = BTreeMap::new();
+    let header_line = sheet.rows[header_at].line;
+    let mut unmatched: Vec<(u32, String)> = Vec::new();
+    for (i, cell) in &sheet.rows[header_at].cells {
+        let i = *i;
         let Some(h) = text(cell) else { continue };
         let n = normalise(&h);
         match fields.iter().find(|f| f.names.contains(&n.as_str())) {
@@ -629,15 +644,15 @@ fn read_list(list: u8, sheet: &Sheet, out: &mut Out) {
     }
     let block = format!("List {list}");
     out.report.blocks.entry(block.clone()).or_default();
-    for (r, cells) in sheet.rows.iter().enumerate().skip(header_at + 1) {
-        if cells.iter().all(|c| text(c).is_none()) {
+    for cells in sheet.rows.iter().skip(header_at + 1) {
+        if !has_text(&cells) {
             continue;
         }
         let row = Row {
             cells,
             columns: &columns,
             list,
-            line: r as u64 + 1,
+            line: cells.line,
         };
         let loaded = read_row(&row, out);
         let c = out.report.blocks.entry(block.clone()).or_default();

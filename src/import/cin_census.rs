@@ -3,6 +3,11 @@
 //! `DateOfInitialCPC`, reviews from `CPPreviewDate`) and CP plans.
 //!
 //! The file is read once into memory and streamed with quick-xml, one child at a time.
+//! Every block element (`Child`, `CINdetails`, ...) is counted wherever it is: one in a
+//! place the census does not have it (a Child inside a Child or outside `<Children>`) is
+//! reported with its line and rejected with what it holds, never merged or dropped; a second
+//! Child with the same `LAchildID` is rejected as the checks would; a file cut short is
+//! refused.
 //! The census has no keys below the child, so rows get keys from the child's
 //! `LAchildID` and their position: `X123-R2` is the child's second referral episode,
 //! `X123-R2-S1` its first S47, `X123-R2-P1-RCPC2` the second review of its first plan.
@@ -19,6 +24,9 @@ use crate::schema::{self, ASSESSMENTS, CHILDREN, CONFERENCES, CP_PLANS, REFERRAL
 use crate::values;
 
 pub const FORMAT: &str = "DfE CIN census (XML)";
+
+/// The largest census file read.
+pub const MAX_CENSUS_BYTES: u64 = 1 << 30;
 
 /// The native tables the census fills, in the journey's order.
 pub fn tables() -> Vec<&'static schema::TableSpec> {
@@ -134,10 +142,24 @@ const CONTAINERS: &[&str] = &[
 /// `CINdetails` block (and the blocks inside it).
 pub fn import(path: &std::path::Path) -> Result<(Tables, ImportReport), CinError> {
     let shown = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| CinError::Io {
+    let io = |source| CinError::Io {
         path: shown.clone(),
         source,
-    })?;
+    };
+    // The file is read whole: its size is the bound on the memory it takes.
+    let size = std::fs::metadata(path).map_err(io)?.len();
+    if size > MAX_CENSUS_BYTES {
+        return Err(CinError::Format {
+            path: shown,
+            message: format!(
+                "the file is {} MiB; csc-audit reads census files of at most {} MiB (a \
+                 national census of every child is smaller): check it is the census",
+                size >> 20,
+                MAX_CENSUS_BYTES >> 20
+            ),
+        });
+    }
+    let bytes = std::fs::read(path).map_err(io)?;
     let text = std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes)).map_err(
         |e| CinError::Format {
             path: shown.clone(),
@@ -195,12 +217,9 @@ pub fn parse(text: &str, file: &str) -> Result<(Tables, ImportReport), String> {
             ..ImportReport::default()
         },
         file: file.to_string(),
+        children: BTreeMap::new(),
     };
-    let mut path: Vec<String> = Vec::new();
-    let mut value = String::new();
-    let mut value_line = 0u64;
-    let mut child: Option<Child> = None;
-    let mut seen_message = false;
+    let mut st = State::default();
     loop {
         let start = reader.buffer_position() as usize;
         let event = reader.read_event().map_err(|e| {
@@ -209,50 +228,60 @@ pub fn parse(text: &str, file: &str) -> Result<(Tables, ImportReport), String> {
                 lines.line_at(reader.error_position() as usize)
             )
         })?;
+        // An element starts after any whitespace before its `<`.
+        let mut element_line = || lines.line_at(start + text[start..].find('<').unwrap_or(0));
         match event {
             Event::Start(e) => {
                 let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
-                // The element starts after any whitespace before its `<`.
-                let at = start + text[start..].find('<').unwrap_or(0);
-                let line = lines.line_at(at);
-                seen_message |= name == "Message";
-                open(&mut child, &path, &name, line);
-                path.push(name);
-                value.clear();
-                value_line = line;
+                st.start(name, element_line(), &mut out);
             }
             Event::Empty(e) => {
-                // `<UPN/>`: an element with no value; nothing to keep.
+                // `<UPN/>`, `<Child/>`: an element with no value, read as one opened and
+                // closed at once (an empty block is still a block to account for).
                 let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
-                note_ignored(&path, &name, &mut out);
+                st.start(name, element_line(), &mut out);
+                st.end(&mut out)?;
             }
             Event::Text(t) => {
                 let s = t.decode().map_err(|e| format!("bad text: {e}"))?;
-                value.push_str(&s);
+                st.value.push_str(&s);
             }
-            Event::CData(t) => value.push_str(&String::from_utf8_lossy(&t)),
+            Event::CData(t) => st.value.push_str(&String::from_utf8_lossy(&t)),
             Event::GeneralRef(r) => {
                 let name = r.decode().map_err(|e| format!("bad reference: {e}"))?;
-                match r.resolve_char_ref() {
-                    Ok(Some(c)) => value.push(c),
-                    _ => value.push_str(
-                        quick_xml::escape::resolve_predefined_entity(&name).unwrap_or(""),
-                    ),
+                // An entity the XML does not define would change the value silently if
+                // dropped: the file is not well-formed.
+                let c = match r.resolve_char_ref() {
+                    Ok(Some(c)) => Some(c.to_string()),
+                    Ok(None) => {
+                        quick_xml::escape::resolve_predefined_entity(&name).map(str::to_string)
+                    }
+                    Err(_) => None,
+                };
+                match c {
+                    Some(c) => st.value.push_str(&c),
+                    None => {
+                        return Err(format!(
+                            "line {}: not well-formed XML: '&{name};' is not a character or \
+                             entity XML defines; export the file again",
+                            element_line()
+                        ))
+                    }
                 }
             }
-            Event::End(_) => {
-                let Some(name) = path.pop() else {
-                    return Err("an end tag with no start".into());
-                };
-                let v = value.trim().replace('\u{a0}', " ");
-                close(&mut child, &path, &name, &v, value_line, &mut out);
-                value.clear();
-            }
+            Event::End(_) => st.end(&mut out)?,
             Event::Eof => break,
             _ => {}
         }
     }
-    if !seen_message {
+    if let Some((name, line)) = st.open.last() {
+        return Err(format!(
+            "line {}: the file ends inside <{name}> (opened on line {line}): it is cut short; \
+             export it again",
+            lines.line_at(text.len())
+        ));
+    }
+    if !st.seen_message {
         return Err(
             "no <Message> element: this is not a CIN census file (expected \
              <Message><Header>..</Header><Children><Child>..)"
@@ -270,10 +299,132 @@ pub fn parse(text: &str, file: &str) -> Result<(Tables, ImportReport), String> {
     Ok((out.tables, report))
 }
 
+/// Where the reading is: the open elements, the value being read, the child being built,
+/// and the block being skipped, if any.
+#[derive(Default)]
+struct State {
+    /// The open elements, outermost first, with the line each started on.
+    open: Vec<(String, u64)>,
+    value: String,
+    value_line: u64,
+    child: Option<Child>,
+    /// A block in a place the census does not have it: its depth in `open`; what it holds
+    /// is counted as rejected, not read.
+    skip: Option<usize>,
+    seen_message: bool,
+}
+
+impl State {
+    fn start(&mut self, name: String, line: u64, out: &mut Output) {
+        self.seen_message |= name == "Message";
+        if self.skip.is_some() {
+            skipped_block(&name, line, &self.open, out);
+        } else if let Some(why) = misplaced(&name, &self.open, self.child.as_ref()) {
+            let block = if name == "Child" {
+                "Child"
+            } else {
+                name.as_str()
+            };
+            out.issue(block, line, None, "misplaced_block", Severity::Error, why);
+            out.count(block, false);
+            self.skip = Some(self.open.len() + 1);
+        } else {
+            open(&mut self.child, parent_of(&self.open), &name, line);
+        }
+        self.open.push((name, line));
+        self.value.clear();
+        self.value_line = line;
+    }
+
+    fn end(&mut self, out: &mut Output) -> Result<(), String> {
+        let Some((name, _)) = self.open.pop() else {
+            return Err("an end tag with no start".into());
+        };
+        match self.skip {
+            Some(depth) if self.open.len() < depth => self.skip = None,
+            Some(_) => {}
+            None => {
+                let v = self.value.trim().replace('\u{a0}', " ");
+                let parent = parent_of(&self.open).unwrap_or("");
+                close(&mut self.child, parent, &name, &v, self.value_line, out);
+            }
+        }
+        self.value.clear();
+        Ok(())
+    }
+}
+
+/// The element the next one opens inside.
+fn parent_of(open: &[(String, u64)]) -> Option<&str> {
+    open.last().map(|(p, _)| p.as_str())
+}
+
+/// Why a block cannot be read where it is (`None`: it is where the census has it). Each
+/// block is read only directly inside its parent, so that a block in the wrong place can
+/// neither replace the one being read nor be lost without a word.
+fn misplaced(name: &str, open: &[(String, u64)], child: Option<&Child>) -> Option<String> {
+    let expected = match name {
+        "Child" => "Children",
+        "CINdetails" => "Child",
+        "Assessments" | "Section47" | "ChildProtectionPlans" => "CINdetails",
+        _ => return None,
+    };
+    let parent = parent_of(open);
+    if name == "Child" {
+        if let Some(c) = child {
+            return Some(format!(
+                "a Child nested inside another Child (the one on line {}): not loaded, with \
+                 what it holds; the outer child is read without it. Each Child belongs \
+                 directly in <Children>: fix the export",
+                c.line
+            ));
+        }
+    }
+    if parent == Some(expected) {
+        return None;
+    }
+    let inside = parent.map_or("outside every element".to_string(), |p| {
+        format!("inside <{p}>")
+    });
+    Some(format!(
+        "a {name} {inside}, not directly inside <{expected}>: not loaded, with what it holds. \
+         The census has {name} only in <{expected}>: fix the export"
+    ))
+}
+
+/// A block inside a block that is not read: counted as rejected; each Child also reported
+/// with its line, since every child must be loaded or reported.
+fn skipped_block(name: &str, line: u64, open: &[(String, u64)], out: &mut Output) {
+    if !BLOCKS.contains(&name) {
+        return;
+    }
+    if name == "Child" {
+        let (outer, outer_line) = open
+            .iter()
+            .rev()
+            .find(|(n, _)| BLOCKS.contains(&n.as_str()))
+            .map_or(("block", 0), |(n, l)| (n.as_str(), *l));
+        out.issue(
+            "Child",
+            line,
+            None,
+            "misplaced_block",
+            Severity::Error,
+            format!(
+                "a Child inside a {outer} that is not loaded (the one on line {outer_line}): \
+                 not loaded"
+            ),
+        );
+    }
+    out.count(name, false);
+}
+
 struct Output {
     tables: Tables,
     report: ImportReport,
     file: String,
+    /// Each child loaded, by its ID as the checks read it, with its line.
+    children: BTreeMap<String, u64>,
 }
 
 impl Output {
@@ -308,8 +459,7 @@ impl Output {
     }
 }
 
-fn note_ignored(path: &[String], name: &str, out: &mut Output) {
-    let parent = path.last().map_or("", String::as_str);
+fn note_ignored(parent: &str, name: &str, out: &mut Output) {
     *out.report
         .ignored
         .entry(format!("{parent}/{name}"))
@@ -317,8 +467,7 @@ fn note_ignored(path: &[String], name: &str, out: &mut Output) {
 }
 
 /// A new block starts.
-fn open(child: &mut Option<Child>, path: &[String], name: &str, line: u64) {
-    let parent = path.last().map(String::as_str);
+fn open(child: &mut Option<Child>, parent: Option<&str>, name: &str, line: u64) {
     match (name, parent) {
         ("Child", Some("Children")) => {
             *child = Some(Child {
@@ -362,13 +511,12 @@ fn open(child: &mut Option<Child>, path: &[String], name: &str, line: u64) {
 /// An element ends: keep its value in the block it belongs to, or finish a block.
 fn close(
     child: &mut Option<Child>,
-    path: &[String],
+    parent: &str,
     name: &str,
     v: &str,
     line: u64,
     out: &mut Output,
 ) {
-    let parent = path.last().map(String::as_str).unwrap_or("");
     let field = || Field {
         text: v.to_string(),
         line,
@@ -441,7 +589,7 @@ fn close(
         "Child" | "CINdetails" | "Assessments" | "Section47" | "ChildProtectionPlans"
     ) || CONTAINERS.contains(&name);
     if !kept && !is_block {
-        note_ignored(path, name, out);
+        note_ignored(parent, name, out);
     }
 }
 
@@ -588,16 +736,41 @@ fn reject_episode(e: &Episode, out: &mut Output) {
 
 /// Writes one child's rows.
 fn emit(c: Child, out: &mut Output) {
-    let id = text(&c.fields, "LAchildID");
+    // The ID as the checks read it (`10.0` is `10`), so that two children the checks would
+    // take for one are caught here, where the lines are known.
+    let id = values::normalise_id(&text(&c.fields, "LAchildID"))
+        .0
+        .to_string();
     let blocks_inside = c.episodes.len();
-    if id.is_empty() {
-        out.issue("Child", c.line, Some("LAchildID"), "missing_required", Severity::Error, format!("a child with no LAchildID: not loaded, with its {blocks_inside} CINdetails block(s)"));
+    let why = if id.is_empty() {
+        Some(("missing_required", "a child with no LAchildID".to_string()))
+    } else {
+        out.children.get(&id).map(|first| {
+            (
+                "duplicate_key",
+                format!(
+                    "a second Child with LAchildID '{id}' (the first is on line {first}; a \
+                     child appears once in a census)"
+                ),
+            )
+        })
+    };
+    if let Some((rule, why)) = why {
+        out.issue(
+            "Child",
+            c.line,
+            Some("LAchildID"),
+            rule,
+            Severity::Error,
+            format!("{why}: not loaded, with its {blocks_inside} CINdetails block(s)"),
+        );
         out.count("Child", false);
         for e in &c.episodes {
             reject_episode(e, out);
         }
         return;
     }
+    out.children.insert(id.clone(), c.line);
     out.count("Child", true);
     let dob = optional_date(&c.fields, "PersonBirthDate", "Child", out)
         .or_else(|| optional_date(&c.fields, "ExpectedPersonBirthDate", "Child", out));

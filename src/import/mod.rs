@@ -4,6 +4,8 @@
 
 pub mod annex_a;
 pub mod cin_census;
+mod inflate;
+pub mod workbook;
 
 use std::collections::BTreeMap;
 

@@ -173,22 +173,19 @@ fn read_table(path: &Path) -> Result<Table, SampleError> {
         let sheets = read_workbook(path).map_err(|e| invalid(e.to_string()))?;
         let sheet = sheets
             .into_iter()
-            .find(|s| {
-                s.rows
-                    .iter()
-                    .any(|r| r.iter().any(|c| !matches!(c, X::Empty)))
-            })
+            .find(|s| !s.rows.is_empty())
             .ok_or_else(|| invalid(format!("{name}: every sheet is empty")))?;
         let text = |c: &X| match c {
             X::Empty | X::Error => String::new(),
             X::Text(s) => s.trim().to_string(),
             X::Number(v) | X::Date(v) => tabular::num(Some(*v), 6),
         };
+        // Columns are filled in only up to each row's last cell, within a stated bound.
         let rows = sheet
-            .rows
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (i as u64 + 1, r.iter().map(text).collect()))
+            .dense_rows(crate::import::workbook::MAX_CELLS)
+            .map_err(|e| invalid(format!("{name}: {e}")))?
+            .into_iter()
+            .map(|(line, r)| (line, r.into_iter().map(text).collect()))
             .collect();
         (format!("{name} (sheet {})", sheet.name), rows)
     } else {

@@ -754,9 +754,9 @@ fn s(v: &str) -> Cell {
 
 #[test]
 fn a_messy_list_loads_what_it_can_and_says_why_for_the_rest() {
-    let sheet = Sheet {
-        name: "List_3 ".into(),
-        rows: vec![
+    let sheet = Sheet::dense(
+        "List_3 ",
+        vec![
             vec![s("List 3: Referrals")],
             vec![
                 s("Child Unique ID"),
@@ -830,7 +830,7 @@ fn a_messy_list_loads_what_it_can_and_says_why_for_the_rest() {
             ],
             vec![Cell::Empty, Cell::Empty],
         ],
-    };
+    );
     let (t, report) = import_sheets(&[sheet], "messy.xlsx");
     assert_eq!(report.blocks["List 3"], count(5, 3, 2));
     assert_eq!(
@@ -929,9 +929,9 @@ fn the_lists_can_come_as_a_folder_of_csv_files() {
 
 #[test]
 fn headers_worded_another_way_are_matched_by_their_words_and_said_so() {
-    let sheet = Sheet {
-        name: "List 1".into(),
-        rows: vec![
+    let sheet = Sheet::dense(
+        "List 1",
+        vec![
             vec![
                 s("Child ID"),
                 s("Contact Date (DD/MM/YYYY)"),
@@ -940,7 +940,7 @@ fn headers_worded_another_way_are_matched_by_their_words_and_said_so() {
             ],
             vec![s("7"), s("01/02/2021"), s("6: Police"), s("x")],
         ],
-    };
+    );
     let (t, report) = import_sheets(&[sheet], "other.xlsx");
     assert_eq!(rows(&t, "contacts"), ["L1-2,7,2021-02-01,6: Police,"]);
     let said: Vec<&str> = report
