@@ -1,230 +1,20 @@
 //! The start of a deflate stream (RFC 1951), unpacked up to a stated number of bytes: enough
 //! for the workbook reader to look at the head of a part before calamine reads it (the shared
-//! strings' `uniqueCount`, which calamine reserves memory for as the file claims). Written
-//! after zlib's `puff`; any malformed stream gives `None`, never a panic.
+//! strings' `uniqueCount`, which calamine reserves memory for as the file claims). flate2 is
+//! the decoder the zip reader itself uses; reading stops at the limit, so a bomb costs at
+//! most `limit` bytes, and a malformed stream gives `None`.
 
-const MAX_BITS: usize = 15;
+use std::io::Read;
 
-struct Bits<'a> {
-    data: &'a [u8],
-    pos: usize,
-    acc: u32,
-    n: u32,
-}
-
-impl Bits<'_> {
-    fn get(&mut self, need: u32) -> Option<u32> {
-        while self.n < need {
-            let b = *self.data.get(self.pos)?;
-            self.pos += 1;
-            self.acc |= u32::from(b) << self.n;
-            self.n += 8;
-        }
-        let v = self.acc & ((1u32 << need) - 1);
-        self.acc = if need >= 32 { 0 } else { self.acc >> need };
-        self.n -= need;
-        Some(v)
-    }
-}
-
-/// A canonical Huffman code: how many codes of each length, and the symbols in code order.
-struct Huffman {
-    count: [u16; MAX_BITS + 1],
-    symbol: Vec<u16>,
-}
-
-impl Huffman {
-    /// `None` when the lengths over-subscribe the code (an incomplete code is allowed, as
-    /// deflate allows it for a single distance code).
-    fn new(lengths: &[u8]) -> Option<Huffman> {
-        let mut count = [0u16; MAX_BITS + 1];
-        for &l in lengths {
-            *count.get_mut(usize::from(l))? += 1;
-        }
-        let mut left: i32 = 1;
-        for c in &count[1..] {
-            left = (left << 1) - i32::from(*c);
-            if left < 0 {
-                return None;
-            }
-        }
-        let mut offs = [0u16; MAX_BITS + 2];
-        for len in 1..=MAX_BITS {
-            offs[len + 1] = offs[len] + count[len];
-        }
-        let mut symbol = vec![0u16; lengths.len()];
-        for (s, &l) in lengths.iter().enumerate() {
-            if l != 0 {
-                let o = &mut offs[usize::from(l)];
-                *symbol.get_mut(usize::from(*o))? = s as u16;
-                *o += 1;
-            }
-        }
-        Some(Huffman { count, symbol })
-    }
-
-    fn decode(&self, bits: &mut Bits) -> Option<u16> {
-        let (mut code, mut first, mut index) = (0i32, 0i32, 0i32);
-        for len in 1..=MAX_BITS {
-            code |= bits.get(1)? as i32;
-            let count = i32::from(self.count[len]);
-            if code - count < first {
-                return self.symbol.get((index + code - first) as usize).copied();
-            }
-            index += count;
-            first = (first + count) << 1;
-            code <<= 1;
-        }
-        None
-    }
-}
-
-const LEN_BASE: [u16; 29] = [
-    3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131,
-    163, 195, 227, 258,
-];
-const LEN_EXTRA: [u8; 29] = [
-    0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0,
-];
-const DIST_BASE: [u16; 30] = [
-    1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537,
-    2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577,
-];
-const DIST_EXTRA: [u8; 30] = [
-    0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13,
-    13,
-];
-
-/// Unpacks `data` until the stream ends or `limit` bytes are out (the output may run a
-/// little past `limit`). `None`: not a deflate stream.
+/// The first `limit` bytes the stream unpacks to (fewer if it ends first); `None` if the
+/// stream is malformed before that.
 pub fn inflate_head(data: &[u8], limit: usize) -> Option<Vec<u8>> {
-    let mut bits = Bits {
-        data,
-        pos: 0,
-        acc: 0,
-        n: 0,
-    };
     let mut out = Vec::new();
-    loop {
-        let last = bits.get(1)? == 1;
-        match bits.get(2)? {
-            0 => stored(&mut bits, &mut out, limit)?,
-            1 => {
-                let (lit, dist) = fixed();
-                codes(&mut bits, &mut out, &lit, &dist, limit)?
-            }
-            2 => {
-                let (lit, dist) = dynamic(&mut bits)?;
-                codes(&mut bits, &mut out, &lit, &dist, limit)?
-            }
-            _ => return None,
-        }
-        if last || out.len() >= limit {
-            return Some(out);
-        }
-    }
-}
-
-fn stored(bits: &mut Bits, out: &mut Vec<u8>, limit: usize) -> Option<()> {
-    // A stored block starts on a byte: the bits left of the current byte are dropped.
-    bits.acc = 0;
-    bits.n = 0;
-    let len = bits.get(16)?;
-    let nlen = bits.get(16)?;
-    if len != !nlen & 0xFFFF {
-        return None;
-    }
-    let take = (len as usize).min(limit.saturating_sub(out.len()));
-    let end = bits.pos.checked_add(take)?;
-    out.extend_from_slice(bits.data.get(bits.pos..end)?);
-    bits.pos = end;
-    Some(())
-}
-
-fn fixed() -> (Huffman, Huffman) {
-    let mut lengths = [0u8; 288];
-    for (s, l) in lengths.iter_mut().enumerate() {
-        *l = match s {
-            0..=143 => 8,
-            144..=255 => 9,
-            256..=279 => 7,
-            _ => 8,
-        };
-    }
-    let lit = Huffman::new(&lengths).expect("the fixed code is complete");
-    let dist = Huffman::new(&[5u8; 30]).expect("the fixed code is complete");
-    (lit, dist)
-}
-
-fn dynamic(bits: &mut Bits) -> Option<(Huffman, Huffman)> {
-    const ORDER: [usize; 19] = [
-        16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15,
-    ];
-    let nlen = bits.get(5)? as usize + 257;
-    let ndist = bits.get(5)? as usize + 1;
-    let ncode = bits.get(4)? as usize + 4;
-    if nlen > 286 || ndist > 30 {
-        return None;
-    }
-    let mut code_lengths = [0u8; 19];
-    for &i in &ORDER[..ncode] {
-        code_lengths[i] = bits.get(3)? as u8;
-    }
-    let lencode = Huffman::new(&code_lengths)?;
-    let mut lengths = vec![0u8; nlen + ndist];
-    let mut i = 0;
-    while i < nlen + ndist {
-        let sym = lencode.decode(bits)?;
-        let (value, repeat) = match sym {
-            0..=15 => (sym as u8, 1),
-            16 => (*lengths.get(i.checked_sub(1)?)?, 3 + bits.get(2)? as usize),
-            17 => (0, 3 + bits.get(3)? as usize),
-            18 => (0, 11 + bits.get(7)? as usize),
-            _ => return None,
-        };
-        if i + repeat > nlen + ndist {
-            return None;
-        }
-        lengths[i..i + repeat].fill(value);
-        i += repeat;
-    }
-    // The end-of-block code must exist.
-    if lengths[256] == 0 {
-        return None;
-    }
-    Some((
-        Huffman::new(&lengths[..nlen])?,
-        Huffman::new(&lengths[nlen..])?,
-    ))
-}
-
-fn codes(
-    bits: &mut Bits,
-    out: &mut Vec<u8>,
-    lit: &Huffman,
-    dist: &Huffman,
-    limit: usize,
-) -> Option<()> {
-    while out.len() < limit {
-        let sym = usize::from(lit.decode(bits)?);
-        match sym {
-            0..=255 => out.push(sym as u8),
-            256 => return Some(()),
-            _ => {
-                let s = sym - 257;
-                let len = usize::from(*LEN_BASE.get(s)?)
-                    + bits.get(u32::from(*LEN_EXTRA.get(s)?))? as usize;
-                let d = usize::from(dist.decode(bits)?);
-                let back = usize::from(*DIST_BASE.get(d)?)
-                    + bits.get(u32::from(*DIST_EXTRA.get(d)?))? as usize;
-                let from = out.len().checked_sub(back)?;
-                for k in 0..len {
-                    out.push(out[from + k]);
-                }
-            }
-        }
-    }
-    Some(())
+    flate2::read::DeflateDecoder::new(data)
+        .take(u64::try_from(limit).unwrap_or(u64::MAX))
+        .read_to_end(&mut out)
+        .ok()?;
+    Some(out)
 }
 
 #[cfg(test)]
@@ -293,5 +83,11 @@ mod tests {
         // A fixed block of one literal and 258-byte copies, stopped at the limit.
         let bomb = [0x4b, 0x04, 0x00, 0x00];
         let _ = inflate_head(&bomb, 100);
+        // 64 MiB of zeros deflate to a few KiB; only the first 100 bytes are unpacked.
+        let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+        std::io::Write::write_all(&mut z, &vec![0u8; 64 << 20]).unwrap();
+        let packed = z.finish().unwrap();
+        assert!(packed.len() < 100_000);
+        assert_eq!(inflate_head(&packed, 100), Some(vec![0u8; 100]));
     }
 }
