@@ -7,9 +7,9 @@
 //! declared as a cell, each way counts add up as a sum (a total and its parts), and counts
 //! the reader could derive without seeing them (the cases that failed a measure: the
 //! denominator minus the numerator; the cases of a stratum not drawn) as derived cells. A
-//! count of 1 to 5, printed or derived, is never left recoverable: the engine works out
-//! everything a reader can by subtraction, sum after sum, and hides more cells until no
-//! small count follows. The columns that hold counts are named once, in
+//! count of 1 to 5, printed or derived, and a cell shown as `c`, are never left
+//! recoverable: the engine works out everything a reader can by subtraction, sum after
+//! sum, and hides more cells until neither follows. The columns that hold counts are named once, in
 //! [`COUNT_COLUMNS`], for the writers and for the guard that reads the files back.
 
 use std::collections::BTreeMap;
@@ -124,8 +124,9 @@ impl Counts {
     }
 
     /// Primary suppression (every count of 1 to 5), then secondary: while a reader could
-    /// work out a small count by subtracting, sum after sum, from what is shown, hide
-    /// another cell of the sum that gave it away (the smallest non-zero part first).
+    /// work out a small count or a hidden cell by subtracting, sum after sum, from what is
+    /// shown, hide another cell of the sum that gave it away (the smallest non-zero part
+    /// first).
     pub fn suppress(&mut self) {
         let primary: Vec<bool> = self.value.iter().map(|&v| is_small(v)).collect();
         for (i, p) in primary.iter().enumerate() {
@@ -196,7 +197,8 @@ impl Counts {
             let known = self.known(sums);
             let Some(given_away) = known
                 .iter()
-                .find(|(c, by)| primary[**c] && by.is_some())
+                // A small count, or any cell shown as `c`: a reader must not work either out.
+                .find(|(c, by)| (primary[**c] || self.hidden[**c]) && by.is_some())
                 .and_then(|(_, by)| *by)
             else {
                 return;

@@ -73,12 +73,12 @@ pub fn published_column(column: &str, kind: Option<schema::Kind>) -> Result<(), 
     let base = column.rsplit('.').next().unwrap_or(column);
     if kind == Some(schema::Kind::Id) {
         return Err(format!(
-            "`{column}` holds identifiers, which a published pack never shows"
+            "`{column}`, which holds identifiers a published pack never shows"
         ));
     }
     if !PUBLISHED_COLUMNS.contains(&base) {
         return Err(format!(
-            "`{column}` is not a column a published pack may show groups of (allowed: {})",
+            "`{column}`, which is not a column a published pack may show groups of (allowed: {})",
             PUBLISHED_COLUMNS.join(", ")
         ));
     }
@@ -115,6 +115,50 @@ pub fn published_strata(plan: &crate::sampling::SamplePlan) -> Result<(), String
         }
     }
     Ok(())
+}
+
+/// Cuts every free-text value of the extracts longer than [`charts::MAX_LABEL_CHARS`] (a
+/// team, a source) to its display form before anything is worked out from it, so that no
+/// measure, stratum, chart or cell of the pack is sized by one hostile value. Returns a note
+/// per column cut.
+pub fn bound_labels(ex: &mut Extracts) -> Vec<String> {
+    use polars::prelude::*;
+    let mut notes = Vec::new();
+    for (table, df) in ex.frames.iter_mut() {
+        let Some(spec) = schema::table(table) else {
+            continue;
+        };
+        for col in spec.columns.iter().filter(|c| c.kind == schema::Kind::Text) {
+            let Ok(s) = df.column(col.name).and_then(|c| c.str().cloned()) else {
+                continue;
+            };
+            let long = s
+                .iter()
+                .flatten()
+                .filter(|v| {
+                    v.len() > charts::MAX_LABEL_CHARS && v.chars().count() > charts::MAX_LABEL_CHARS
+                })
+                .map(|v| v.chars().count())
+                .max();
+            let Some(longest) = long else {
+                continue;
+            };
+            let cut: StringChunked = s
+                .iter()
+                .map(|v| v.map(|v| charts::display_label(v).into_owned()))
+                .collect();
+            let cut = cut.with_name(col.name.into());
+            if df.replace(col.name, cut.into_series().into()).is_ok() {
+                notes.push(format!(
+                    "{table}.{}: values longer than {} characters (the longest {longest}) are \
+                     shown cut; correct them in the extract",
+                    col.name,
+                    charts::MAX_LABEL_CHARS
+                ));
+            }
+        }
+    }
+    notes
 }
 
 /// The areas of the data set, in the child's journey order, each a sheet.

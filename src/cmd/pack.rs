@@ -59,8 +59,11 @@ pub fn run(a: PackArgs) -> Result<ExitCode> {
     let step = |s: &str| bar.set_message(s.to_string());
     step("reading the data");
     let library = crate::load_library(a.sources.metrics.as_deref())?;
-    let (ex, calendar) = crate::load_usable(&a.data, a.as_of, a.sources.calendar.as_deref())
+    let (mut ex, calendar) = crate::load_usable(&a.data, a.as_of, a.sources.calendar.as_deref())
         .inspect_err(|_| bar.finish_and_clear())?;
+    for note in pack::bound_labels(&mut ex) {
+        bar.suspend(|| eprintln!("note: {note}"));
+    }
     let quarter = match &a.quarter {
         Some(q) => Period::parse(Grain::Quarter, q).map_err(anyhow::Error::msg)?,
         None => pack::latest_complete_quarter(ex.as_of),
