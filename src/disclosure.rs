@@ -61,6 +61,64 @@ pub fn is_count_when_unit_is_count(heading: &str) -> bool {
         .any(|c| c.eq_ignore_ascii_case(h))
 }
 
+/// Columns of prose (the notes) in which a published pack shows no whole number from 1
+/// to 5 at all: a note may count rows ("3 rows have no start date").
+pub const PROSE_COLUMNS: &[&str] = &["note"];
+
+/// Whether a heading names a column of prose.
+pub fn is_prose_column(heading: &str) -> bool {
+    let h = heading.trim();
+    PROSE_COLUMNS.iter().any(|c| c.eq_ignore_ascii_case(h))
+}
+
+/// The numbers of a text: runs of letters, digits and points, with where they start and end.
+fn numbers(text: &str) -> Vec<(usize, usize, f64)> {
+    let mut out = Vec::new();
+    let mut start = None;
+    let mut push = |s: usize, e: usize| {
+        if let Ok(v) = text[s..e].trim_end_matches('.').parse::<f64>() {
+            out.push((s, e, v));
+        }
+    };
+    for (i, c) in text.char_indices() {
+        match (c.is_alphanumeric() || c == '.', start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                push(s, i);
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        push(s, text.len());
+    }
+    out
+}
+
+/// The first whole number from 1 to 5 in a text.
+pub fn small_number_in(text: &str) -> Option<f64> {
+    numbers(text)
+        .into_iter()
+        .map(|(_, _, v)| v)
+        .find(|v| is_small(*v) && v.fract() == 0.0)
+}
+
+/// A note for a published pack: each whole number from 1 to 5 in it shown as `c`.
+pub fn mask_small_numbers(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for (s, e, v) in numbers(text) {
+        if is_small(v) && v.fract() == 0.0 {
+            out.push_str(&text[at..s]);
+            out.push('c');
+            at = e;
+        }
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
 /// Which parts of a row are suppressed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Hidden {
@@ -549,6 +607,17 @@ mod tests {
         t.period = "2024-25 Q4".into();
         let h = suppress(&[s, t], kinds);
         assert!(h[0].value && !h[1].value);
+    }
+
+    #[test]
+    fn notes_show_no_small_number() {
+        let n = "icpc_15wd: 3 rows have no start date; 12 end before 2024-25 Q3 (1.5 days)";
+        assert_eq!(
+            mask_small_numbers(n),
+            "icpc_15wd: c rows have no start date; 12 end before 2024-25 Q3 (1.5 days)"
+        );
+        assert_eq!(small_number_in(n), Some(3.0));
+        assert_eq!(small_number_in(&mask_small_numbers(n)), None);
     }
 
     #[test]

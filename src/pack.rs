@@ -675,6 +675,12 @@ pub fn build(inp: &PackInputs, progress: &dyn Fn(&str)) -> Result<Pack, PackErro
         audit: audit.as_ref(),
         quality: &quality,
     };
+    if inp.profile == Profile::Published {
+        // Notes count rows too ("3 rows have no start date"): small numbers go.
+        for n in &mut notes {
+            *n = disclosure::mask_small_numbers(n);
+        }
+    }
     progress("workbook and CSV");
     let dataset_rows: Vec<(usize, &OutRow, Hidden)> = data
         .rows

@@ -11,7 +11,8 @@
 //! or made of fewer than [`MIN_NUMBER_DIGITS`] digits only, cannot be told from a word or a
 //! count in running text: it is matched as a whole table cell instead. The count columns
 //! are the ones `disclosure::COUNT_COLUMNS` declares, the same declaration the writers
-//! suppress by.
+//! suppress by; the report's notes (`<li>`) and the workbook's `note` column are prose in
+//! which no whole number from 1 to 5 may appear.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -273,6 +274,10 @@ fn table(rel: &str, where_: &str, rows: &[Vec<String>], ids: &Identifiers, found
             .and_then(|u| row.get(u))
             .is_some_and(|u| u.trim() == disclosure::COUNT_UNIT);
         for (j, h) in head.iter().enumerate() {
+            let prose = row.get(j).filter(|_| disclosure::is_prose_column(h));
+            if let Some(v) = prose.and_then(|c| disclosure::small_number_in(c)) {
+                found.count(rel, &place(j), h, v);
+            }
             let count = disclosure::is_count_column(h)
                 || (is_count_row && disclosure::is_count_when_unit_is_count(h));
             if let Some(v) = row.get(j).filter(|_| count).and_then(|c| small_count(c)) {
@@ -457,6 +462,15 @@ fn html_counts(rel: &str, h: &str, found: &mut Findings) {
         }
         at = end.max(start + 6);
     }
+    // The notes: prose, with no whole number from 1 to 5.
+    let mut at = 0;
+    while let Some(i) = h[at..].find("<li>").map(|i| i + at) {
+        let end = h[i..].find("</li>").map_or(h.len(), |j| j + i);
+        if let Some(v) = disclosure::small_number_in(&unescape(&strip_tags(&h[i + 4..end]))) {
+            found.count(rel, &format!("line {}", line(i)), "note", v);
+        }
+        at = end.max(i + 4);
+    }
     let mut at = 0;
     while let Some(i) = h[at..].find("data-count").map(|i| i + at) {
         let open = h[i..].find('>').map_or(h.len(), |j| j + i + 1);
@@ -543,10 +557,11 @@ mod tests {
         assert_eq!(f.0.len(), 1, "{:?}", f.0);
         assert!(f.0[0].contains("row 3, cell C") && f.0[0].contains("`value`: 4"));
         let mut f = Findings::default();
-        let html = "<table><thead><tr><th>Stratum</th><th>Population</th></tr></thead>\n<tbody><tr><td>North</td><td class=\"num\">3</td></tr></tbody></table>\n<p><span data-count>2</span></p>";
+        let html = "<table><thead><tr><th>Stratum</th><th>Population</th></tr></thead>\n<tbody><tr><td>North</td><td class=\"num\">3</td></tr></tbody></table>\n<p><span data-count>2</span></p>\n<ul><li>m: 4 rows excluded</li></ul>";
         check_file("report.html", html.as_bytes(), &ids(), &mut f);
-        assert_eq!(f.0.len(), 2, "{:?}", f.0);
+        assert_eq!(f.0.len(), 3, "{:?}", f.0);
         assert!(f.0[0].contains("line 2, column `Population`: 3"));
-        assert!(f.0[1].contains("line 3, column `data-count`: 2"));
+        assert!(f.0[1].contains("line 4, column `note`: 4"));
+        assert!(f.0[2].contains("line 3, column `data-count`: 2"));
     }
 }
