@@ -1,7 +1,9 @@
 //! A pack is built whole in a new folder beside its target and moved into place only when
 //! complete and checked: a run that fails or is killed leaves the old pack as it was, and
 //! `--force` replaces the whole folder (the old one renamed aside, the new one renamed in,
-//! the old one deleted), so nothing of an earlier pack survives beside the new one.
+//! the old one deleted), so nothing of an earlier pack survives beside the new one. What a
+//! killed run leaves beside the target (a hidden `.NAME.pack-new-PID` or
+//! `.NAME.pack-old-PID` folder) is put back or deleted by the next run.
 
 use std::path::{Path, PathBuf};
 
@@ -81,6 +83,7 @@ pub fn write_pack(
     fill: impl FnOnce(&Path) -> Result<(), String>,
     check: impl FnOnce(&Path) -> Result<(), String>,
 ) -> Result<(), FolderError> {
+    recover(out);
     check_target(out, force)?;
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(io("creating", parent))?;
@@ -97,6 +100,46 @@ pub fn write_pack(
         let _ = std::fs::remove_dir_all(&new);
     }
     moved
+}
+
+/// Tidies what a killed run left beside `out`, when the process that made it is gone
+/// (known from /proc; elsewhere nothing is touched): an old pack moved aside but not
+/// replaced goes back to `out`; half-built new packs, and old packs already replaced, are
+/// deleted.
+pub fn recover(out: &Path) {
+    let (Some(name), true) = (out.file_name(), Path::new("/proc/self").exists()) else {
+        return;
+    };
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    let prefix = format!(".{}.", name.to_string_lossy());
+    let mut left: Vec<(bool, PathBuf)> = entries
+        .flatten()
+        .filter_map(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            let rest = n.strip_prefix(&prefix)?;
+            let (what, pid) = rest.rsplit_once('-')?;
+            let pid: u32 = pid.parse().ok()?;
+            let dead =
+                pid != std::process::id() && !Path::new("/proc").join(pid.to_string()).exists();
+            match what {
+                "pack-new" | "pack-old" if dead => Some((what == "pack-old", e.path())),
+                _ => None,
+            }
+        })
+        .collect();
+    left.sort();
+    for (old, p) in left {
+        if old && std::fs::symlink_metadata(out).is_err() && std::fs::rename(&p, out).is_ok() {
+            continue;
+        }
+        let _ = std::fs::remove_dir_all(&p);
+    }
 }
 
 /// Renames `new` to `out`; an existing `out` (checked by [`check_target`]) is renamed
@@ -149,5 +192,23 @@ mod tests {
         write_pack(&out, true, |d| write_file(d, "b.txt", b"new"), |_| Ok(())).unwrap();
         assert!(!out.join("a.txt").exists());
         assert!(write_pack(&out, false, |_| Ok(()), |_| Ok(())).is_err());
+    }
+
+    #[test]
+    fn what_a_killed_run_left_is_put_back_or_deleted() {
+        if !Path::new("/proc/self").exists() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("P");
+        // Killed between moving the old pack aside and the new one in; and mid-build.
+        let old = dir.path().join(".P.pack-old-4000000000");
+        let new = dir.path().join(".P.pack-new-4000000001");
+        write_file(&old, "report.html", b"old").unwrap();
+        write_file(&new, "charts/x.svg", b"half").unwrap();
+        recover(&out);
+        assert_eq!(std::fs::read(out.join("report.html")).unwrap(), b"old");
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "only P");
     }
 }
