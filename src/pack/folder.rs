@@ -60,9 +60,12 @@ pub fn check_target(out: &Path, force: bool) -> Result<(), FolderError> {
 
 /// The folder beside `out` a new pack is built in, named after it and this process.
 fn beside(out: &Path, what: &str) -> Result<PathBuf, FolderError> {
-    let name = out
-        .file_name()
-        .ok_or_else(|| FolderError::Refused(format!("{} does not name a folder", out.display())))?;
+    let name = out.file_name().ok_or_else(|| {
+        FolderError::Refused(format!(
+            "{} does not name a folder; give --out a folder's name, like pack/2024-25-Q4",
+            out.display()
+        ))
+    })?;
     let parent = out
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
