@@ -15,6 +15,32 @@ use crate::spc::{self, Rule, Spc};
 #[error("drawing the chart failed: {0}")]
 pub struct ChartError(String);
 
+/// The most characters of a name (a team, a group) a chart or a pack shows: laying out text
+/// costs memory and time with its length, and a 50 MB team name once took a pack past
+/// 16 GB. A longer name is cut and says so, with a short hash so that two long names that
+/// begin alike stay apart.
+pub const MAX_LABEL_CHARS: usize = 100;
+
+/// `name` as shown: itself, or its first [`MAX_LABEL_CHARS`] characters and what was cut.
+pub fn display_label(name: &str) -> std::borrow::Cow<'_, str> {
+    match name.char_indices().nth(MAX_LABEL_CHARS) {
+        None => std::borrow::Cow::Borrowed(name),
+        Some((cut, _)) => {
+            use sha2::Digest;
+            let hash = sha2::Sha256::digest(name.as_bytes());
+            std::borrow::Cow::Owned(format!(
+                "{}… (cut from {} characters, #{:02x}{:02x}{:02x}{:02x})",
+                &name[..cut],
+                name.chars().count(),
+                hash[0],
+                hash[1],
+                hash[2],
+                hash[3]
+            ))
+        }
+    }
+}
+
 fn e<E: std::fmt::Display>(x: E) -> ChartError {
     ChartError(x.to_string())
 }
@@ -721,7 +747,7 @@ fn series_of(
         title: if group == "all" {
             m.title.clone()
         } else {
-            group.to_string()
+            display_label(group).into_owned()
         },
         unit: unit_of(m),
         labels: ev.periods.iter().map(|p| p.label()).collect(),
@@ -881,7 +907,7 @@ pub fn build(ev: &crate::metrics::Evaluation, r: &Request) -> Result<Chart, Stri
                 })
                 .map(|x| {
                     (
-                        x.group.clone(),
+                        display_label(&x.group).into_owned(),
                         x.numerator.unwrap_or(0.0),
                         x.denominator.unwrap_or(0.0),
                     )

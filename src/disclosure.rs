@@ -2,17 +2,122 @@
 //! shown as `c`; more cells are suppressed where a suppressed count could be worked out
 //! from a total and the other cells (secondary suppression); a percentage is suppressed when
 //! its numerator or denominator is.
+//!
+//! Every published table goes through one engine, [`Counts`]: each count it prints is
+//! declared as a cell, each way counts add up as a sum (a total and its parts), and counts
+//! the reader could derive without seeing them (the cases that failed a measure: the
+//! denominator minus the numerator; the cases of a stratum not drawn) as derived cells. A
+//! count of 1 to 5, printed or derived, and a cell shown as `c`, are never left
+//! recoverable: the engine works out everything a reader can by subtraction, sum after
+//! sum, and hides more cells until neither follows. The columns that hold counts are named once, in
+//! [`COUNT_COLUMNS`], for the writers and for the guard that reads the files back.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use crate::metrics::{MetricKind, OutRow};
-
-/// Metric, period, and breakdown (or group) and category: the cells compared together.
-type CellSet = (String, String, String, String);
 
 /// The smallest count shown, and the largest suppressed.
 pub const SMALLEST_SUPPRESSED: f64 = 1.0;
 pub const LARGEST_SUPPRESSED: f64 = 5.0;
+
+/// Every column of a published table (CSV, workbook sheet, Parquet, HTML table) that holds
+/// counts, by its heading (matched ignoring case). The writers suppress them through
+/// [`Counts`]; `pack::guard` refuses a file where one shows 1 to 5.
+pub const COUNT_COLUMNS: &[&str] = &[
+    // The data set.
+    "numerator",
+    "denominator",
+    "pending",
+    "excluded",
+    // The audit strata.
+    "population",
+    "sample",
+    // Data quality.
+    "rows read",
+    "rows loaded",
+    "rows rejected",
+    "loaded",
+    "rejected",
+];
+
+/// Columns that hold a count in the rows whose `unit` column says `count` (a count
+/// measure's value is its numerator).
+pub const COUNT_WHEN_UNIT_IS_COUNT: &[&str] = &["value", "last quarter"];
+
+/// The unit of a count measure, as the `unit` column writes it.
+pub const COUNT_UNIT: &str = "count";
+
+/// Whether a heading names a count column.
+pub fn is_count_column(heading: &str) -> bool {
+    let h = heading.trim();
+    COUNT_COLUMNS.iter().any(|c| c.eq_ignore_ascii_case(h))
+}
+
+/// Whether a heading names a column that is a count when the row's unit is `count`.
+pub fn is_count_when_unit_is_count(heading: &str) -> bool {
+    let h = heading.trim();
+    COUNT_WHEN_UNIT_IS_COUNT
+        .iter()
+        .any(|c| c.eq_ignore_ascii_case(h))
+}
+
+/// Columns of prose (the notes) in which a published pack shows no whole number from 1
+/// to 5 at all: a note may count rows ("3 rows have no start date").
+pub const PROSE_COLUMNS: &[&str] = &["note"];
+
+/// Whether a heading names a column of prose.
+pub fn is_prose_column(heading: &str) -> bool {
+    let h = heading.trim();
+    PROSE_COLUMNS.iter().any(|c| c.eq_ignore_ascii_case(h))
+}
+
+/// The numbers of a text: runs of letters, digits and points, with where they start and end.
+fn numbers(text: &str) -> Vec<(usize, usize, f64)> {
+    let mut out = Vec::new();
+    let mut start = None;
+    let mut push = |s: usize, e: usize| {
+        if let Ok(v) = text[s..e].trim_end_matches('.').parse::<f64>() {
+            out.push((s, e, v));
+        }
+    };
+    for (i, c) in text.char_indices() {
+        match (c.is_alphanumeric() || c == '.', start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                push(s, i);
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        push(s, text.len());
+    }
+    out
+}
+
+/// The first whole number from 1 to 5 in a text.
+pub fn small_number_in(text: &str) -> Option<f64> {
+    numbers(text)
+        .into_iter()
+        .map(|(_, _, v)| v)
+        .find(|v| is_small(*v) && v.fract() == 0.0)
+}
+
+/// A note for a published pack: each whole number from 1 to 5 in it shown as `c`.
+pub fn mask_small_numbers(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for (s, e, v) in numbers(text) {
+        if is_small(v) && v.fract() == 0.0 {
+            out.push_str(&text[at..s]);
+            out.push('c');
+            at = e;
+        }
+    }
+    out.push_str(&text[at..]);
+    out
+}
 
 /// Which parts of a row are suppressed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -21,6 +126,8 @@ pub struct Hidden {
     pub denominator: bool,
     /// The value (a percentage, a count, a median) and its interval.
     pub value: bool,
+    pub pending: bool,
+    pub excluded: bool,
 }
 
 /// Whether a count is one the convention suppresses (1 to 5).
@@ -28,183 +135,349 @@ pub fn is_small(count: f64) -> bool {
     (SMALLEST_SUPPRESSED..=LARGEST_SUPPRESSED).contains(&count)
 }
 
-fn small(v: Option<f64>) -> bool {
-    v.is_some_and(is_small)
+/// A cell of a [`Counts`] table.
+pub type CellId = usize;
+
+/// The counts of one published table and how they add up; [`Counts::suppress`] decides
+/// which are shown.
+#[derive(Debug, Clone, Default)]
+pub struct Counts {
+    value: Vec<f64>,
+    /// False for a derived cell: never printed, but known to a reader who can subtract.
+    printed: Vec<bool>,
+    hidden: Vec<bool>,
+    /// total = sum of parts.
+    sums: Vec<(CellId, Vec<CellId>)>,
 }
 
-/// Whether the rows' counts add up: the groups of a breakdown to its `all` row (every case
-/// is in exactly one group), and the bands of a distribution to their denominator.
-fn additive(kind: MetricKind) -> bool {
-    !matches!(kind, MetricKind::Summary)
-}
+impl Counts {
+    /// A count the table prints.
+    pub fn count(&mut self, v: f64) -> CellId {
+        self.cell(v, true)
+    }
 
-/// Suppression for rows of one evaluation; `kind_of` gives each metric's kind. Rows are
-/// compared within the same metric, period and category (groups of a breakdown against the
-/// `all` total) and within the same metric, period, breakdown and group (bands of a
-/// distribution against their total).
-pub fn suppress(rows: &[OutRow], kind_of: impl Fn(&str) -> Option<MetricKind>) -> Vec<Hidden> {
-    let mut hidden: Vec<Hidden> = rows.iter().map(|_| Hidden::default()).collect();
-    // Primary: small counts, and numerators whose complement (the cases that failed) is
-    // small, since it is the denominator minus the numerator.
-    for (i, r) in rows.iter().enumerate() {
-        let h = &mut hidden[i];
-        let kind = kind_of(&r.metric_id);
-        match kind {
-            Some(MetricKind::Summary) => {
-                // A median or caseload from 1-5 cases reveals the cases.
-                h.denominator = small(r.denominator);
-                h.value = h.denominator;
+    /// A count the table does not print but a reader can work out from the others (the
+    /// failed cases of a measure): protected like a printed one when it is small.
+    pub fn derived(&mut self, v: f64) -> CellId {
+        self.cell(v, false)
+    }
+
+    fn cell(&mut self, v: f64, printed: bool) -> CellId {
+        self.value.push(v);
+        self.printed.push(printed);
+        self.hidden.push(false);
+        self.value.len() - 1
+    }
+
+    /// `total` is the sum of `parts` (a breakdown's groups, a distribution's bands, the
+    /// strata of a sample).
+    pub fn sum(&mut self, total: CellId, parts: Vec<CellId>) {
+        if !parts.is_empty() {
+            self.sums.push((total, parts));
+        }
+    }
+
+    pub fn hidden(&self, c: CellId) -> bool {
+        self.hidden.get(c).copied().unwrap_or(true)
+    }
+
+    /// Primary suppression (every count of 1 to 5), then secondary: while a reader could
+    /// work out a small count or a hidden cell by subtracting, sum after sum, from what is
+    /// shown, hide another cell of the sum that gave it away (the smallest non-zero part
+    /// first).
+    pub fn suppress(&mut self) {
+        let primary: Vec<bool> = self.value.iter().map(|&v| is_small(v)).collect();
+        for (i, p) in primary.iter().enumerate() {
+            self.hidden[i] = *p && self.printed[i];
+        }
+        for sums in self.components() {
+            self.protect(&sums, &primary);
+        }
+    }
+
+    /// The sums in groups that share no cell: each is settled on its own.
+    fn components(&self) -> Vec<Vec<usize>> {
+        let mut parent: Vec<usize> = (0..self.value.len()).collect();
+        fn root(p: &mut [usize], mut i: usize) -> usize {
+            while p[i] != i {
+                p[i] = p[p[i]];
+                i = p[i];
             }
-            Some(MetricKind::Count) => {
-                h.numerator = small(r.numerator);
+            i
+        }
+        for (t, parts) in &self.sums {
+            for &c in parts {
+                let (a, b) = (root(&mut parent, *t), root(&mut parent, c));
+                parent[a] = b;
             }
-            _ => {
-                h.numerator =
-                    small(r.numerator) || small(r.numerator.zip(r.denominator).map(|(x, n)| n - x));
-                h.denominator = small(r.denominator);
+        }
+        let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        for (s, (t, _)) in self.sums.iter().enumerate() {
+            let r = root(&mut parent, *t);
+            groups.entry(r).or_default().push(s);
+        }
+        groups.into_values().collect()
+    }
+
+    fn cells_of(&self, s: usize) -> impl Iterator<Item = CellId> + '_ {
+        let (t, parts) = &self.sums[s];
+        std::iter::once(*t).chain(parts.iter().copied())
+    }
+
+    /// What a reader knows: the shown cells, then every cell that is the only unknown of a
+    /// sum, until nothing more follows. For each cell worked out, the sum that gave it.
+    fn known(&self, sums: &[usize]) -> BTreeMap<CellId, Option<usize>> {
+        let mut known: BTreeMap<CellId, Option<usize>> = BTreeMap::new();
+        for &s in sums {
+            for c in self.cells_of(s) {
+                if self.printed[c] && !self.hidden[c] {
+                    known.insert(c, None);
+                }
+            }
+        }
+        loop {
+            let mut more = false;
+            for &s in sums {
+                let mut unknown = self.cells_of(s).filter(|c| !known.contains_key(c));
+                if let (Some(c), None) = (unknown.next(), unknown.next()) {
+                    known.insert(c, Some(s));
+                    more = true;
+                }
+            }
+            if !more {
+                return known;
             }
         }
     }
-    // Secondary: in every set of cells that add up to a shown total, never exactly one
-    // suppressed cell; suppress the next smallest non-zero cell until that holds.
-    loop {
-        let mut changed = false;
-        let mut sets: BTreeMap<CellSet, (Option<usize>, Vec<usize>)> = BTreeMap::new();
-        for (i, r) in rows.iter().enumerate() {
-            if !kind_of(&r.metric_id).is_some_and(additive) {
-                continue;
-            }
-            // Groups of a breakdown against the `all` row of the same category.
-            let k = (
-                r.metric_id.clone(),
-                r.period.clone(),
-                r.breakdown.clone(),
-                r.category.clone(),
-            );
-            if r.breakdown == "all" {
-                // A total for every breakdown of this metric, period and category.
-                for b in rows
-                    .iter()
-                    .filter(|o| {
-                        o.metric_id == r.metric_id && o.period == r.period && o.breakdown != "all"
-                    })
-                    .map(|o| o.breakdown.clone())
-                    .collect::<BTreeSet<_>>()
-                {
-                    sets.entry((k.0.clone(), k.1.clone(), b, k.3.clone()))
-                        .or_default()
-                        .0 = Some(i);
-                }
-            } else {
-                sets.entry(k).or_default().1.push(i);
-            }
-        }
-        for field in [Field::Numerator, Field::Denominator] {
-            for (total, cells) in sets.values() {
-                changed |= protect(rows, &mut hidden, *total, cells, field);
-            }
-            // Bands of a distribution: numerators add up to the (shared) denominator.
-            let mut bands: BTreeMap<CellSet, Vec<usize>> = BTreeMap::new();
-            for (i, r) in rows.iter().enumerate() {
-                if kind_of(&r.metric_id) == Some(MetricKind::Distribution) {
-                    bands
-                        .entry((
-                            r.metric_id.clone(),
-                            r.period.clone(),
-                            r.breakdown.clone(),
-                            r.group.clone(),
-                        ))
-                        .or_default()
-                        .push(i);
+
+    fn protect(&mut self, sums: &[usize], primary: &[bool]) {
+        loop {
+            let known = self.known(sums);
+            let Some(given_away) = known
+                .iter()
+                // A small count, or any cell shown as `c`: a reader must not work either out.
+                .find(|(c, by)| (primary[**c] || self.hidden[**c]) && by.is_some())
+                .and_then(|(_, by)| *by)
+            else {
+                return;
+            };
+            match self.next_to_hide(given_away, &known) {
+                Some(c) => self.hidden[c] = true,
+                // Nothing shown left to hide behind: the whole group goes.
+                None => {
+                    for &s in sums {
+                        for c in self.cells_of(s).collect::<Vec<_>>() {
+                            self.hidden[c] = true;
+                        }
+                    }
+                    return;
                 }
             }
-            if field == Field::Numerator {
-                for cells in bands.values() {
-                    changed |= protect(rows, &mut hidden, None, cells, Field::Numerator);
-                }
-            }
-        }
-        if !changed {
-            break;
         }
     }
-    for (i, r) in rows.iter().enumerate() {
-        let h = &mut hidden[i];
-        match kind_of(&r.metric_id) {
-            Some(MetricKind::Count) => h.value |= h.numerator,
-            Some(MetricKind::Summary) => {}
-            _ => h.value |= h.numerator || h.denominator,
+
+    /// The cell to hide so that sum `s` no longer gives its cell away: a shown cell of the
+    /// sum or of the sums that gave away its other cells (the chain of subtractions), a
+    /// part before a total, nearer before farther, the smallest non-zero first, zeros last.
+    fn next_to_hide(&self, s: usize, known: &BTreeMap<CellId, Option<usize>>) -> Option<CellId> {
+        let mut queue = std::collections::VecDeque::from([(s, 0usize)]);
+        let mut seen = std::collections::BTreeSet::from([s]);
+        let mut best: Option<((bool, bool, usize), f64, CellId)> = None;
+        while let Some((s, level)) = queue.pop_front() {
+            let total = self.sums[s].0;
+            for c in self.cells_of(s) {
+                if self.printed[c] && !self.hidden[c] {
+                    let key = ((self.value[c] == 0.0, c == total, level), self.value[c], c);
+                    let better = best.as_ref().is_none_or(|b| {
+                        key.0
+                            .cmp(&b.0)
+                            .then(key.1.total_cmp(&b.1))
+                            .then(key.2.cmp(&b.2))
+                            .is_lt()
+                    });
+                    if better {
+                        best = Some(key);
+                    }
+                }
+                if let Some(Some(by)) = known.get(&c) {
+                    if seen.insert(*by) {
+                        queue.push_back((*by, level + 1));
+                    }
+                }
+            }
         }
+        best.map(|b| b.2)
     }
-    hidden
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The fields of a measure's row that are counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Field {
     Numerator,
     Denominator,
+    /// The cases that failed: the denominator minus the numerator (derived).
+    Failed,
+    Pending,
+    Excluded,
 }
 
-fn get(r: &OutRow, f: Field) -> Option<f64> {
-    match f {
-        Field::Numerator => r.numerator,
-        Field::Denominator => r.denominator,
-    }
+/// A count of the measures' long table: metric, period, breakdown, group, category (empty
+/// for the counts a distribution's bands share) and field.
+type Key = (String, String, String, String, String, Field);
+
+/// Suppression for rows of evaluations of the same measures; `kind_of` gives each metric's
+/// kind. Every count of a row (numerator, denominator, the failed cases, pending, excluded)
+/// is a cell; the groups of each breakdown add up to the `all` row of the same category,
+/// a distribution's bands to their denominator, a ratio's numerator and failed cases to
+/// its denominator. Rows of different grains may be given together with `periods`, which
+/// says that a period's counts are the sum of other periods' (a quarter of its months).
+pub fn suppress(rows: &[OutRow], kind_of: impl Fn(&str) -> Option<MetricKind>) -> Vec<Hidden> {
+    suppress_with_periods(rows, kind_of, &[])
 }
 
-fn is_hidden(h: &Hidden, f: Field) -> bool {
-    match f {
-        Field::Numerator => h.numerator,
-        Field::Denominator => h.denominator,
-    }
-}
-
-fn hide(h: &mut Hidden, f: Field) {
-    match f {
-        Field::Numerator => h.numerator = true,
-        Field::Denominator => h.denominator = true,
-    }
-}
-
-/// Makes sure a set of cells adding up to a total never has exactly one suppressed cell
-/// while the total is shown (or, with no total row, while the rest are shown and their sum
-/// is known). Returns whether it suppressed anything.
-fn protect(
+/// [`suppress`], where each `(period, parts)` says the counts of `period` are the sum of
+/// those of `parts` (for measures that count events: not snapshots, not medians).
+pub fn suppress_with_periods(
     rows: &[OutRow],
-    hidden: &mut [Hidden],
-    total: Option<usize>,
-    cells: &[usize],
-    f: Field,
-) -> bool {
-    let total_shown = total.is_none_or(|t| !is_hidden(&hidden[t], f));
-    let suppressed = cells.iter().filter(|&&i| is_hidden(&hidden[i], f)).count();
-    if !total_shown || suppressed != 1 {
-        return false;
-    }
-    // The smallest non-zero cell still shown (zeros reveal nothing; a tie goes to the first).
-    let next = cells
-        .iter()
-        .copied()
-        .filter(|&i| !is_hidden(&hidden[i], f) && get(&rows[i], f).is_some_and(|v| v > 0.0))
-        .min_by(|&a, &b| {
-            get(&rows[a], f)
-                .unwrap_or(0.0)
-                .total_cmp(&get(&rows[b], f).unwrap_or(0.0))
-                .then(a.cmp(&b))
-        });
-    match next {
-        Some(i) => {
-            hide(&mut hidden[i], f);
-            true
+    kind_of: impl Fn(&str) -> Option<MetricKind>,
+    periods: &[(String, Vec<String>)],
+) -> Vec<Hidden> {
+    let mut counts = Counts::default();
+    let mut cells: BTreeMap<Key, CellId> = BTreeMap::new();
+    let mut ids: Vec<Vec<(Field, CellId)>> = Vec::with_capacity(rows.len());
+    for r in rows {
+        let kind = kind_of(&r.metric_id);
+        let bands = kind == Some(MetricKind::Distribution);
+        let mut mine = Vec::new();
+        let mut cell = |f: Field, v: f64, printed: bool, shared: bool| -> CellId {
+            let cat = if shared {
+                String::new()
+            } else {
+                r.category.clone()
+            };
+            let key = (
+                r.metric_id.clone(),
+                r.period.clone(),
+                r.breakdown.clone(),
+                r.group.clone(),
+                cat,
+                f,
+            );
+            let id = *cells.entry(key).or_insert_with(|| {
+                if printed {
+                    counts.count(v)
+                } else {
+                    counts.derived(v)
+                }
+            });
+            mine.push((f, id));
+            id
+        };
+        let num = r.numerator.map(|v| cell(Field::Numerator, v, true, false));
+        let den = r
+            .denominator
+            .map(|v| cell(Field::Denominator, v, true, bands));
+        cell(Field::Pending, r.pending as f64, true, bands);
+        cell(Field::Excluded, r.excluded as f64, true, bands);
+        if let (Some(n), Some(d), false) = (num, den, bands) {
+            let failed = r.denominator.unwrap_or(0.0) - r.numerator.unwrap_or(0.0);
+            let f = cell(Field::Failed, failed, false, false);
+            counts.sum(d, vec![n, f]);
         }
-        // Only zeros left beside it: the total itself must go.
-        None => match total {
-            Some(t) => {
-                hide(&mut hidden[t], f);
-                true
+        ids.push(mine);
+    }
+    add_sums(&mut counts, &cells, &kind_of, periods);
+    counts.suppress();
+    rows.iter()
+        .zip(&ids)
+        .map(|(r, mine)| {
+            let hid = |f: Field| mine.iter().any(|(g, c)| *g == f && counts.hidden(*c));
+            let mut h = Hidden {
+                numerator: hid(Field::Numerator),
+                denominator: hid(Field::Denominator),
+                pending: hid(Field::Pending),
+                excluded: hid(Field::Excluded),
+                value: false,
+            };
+            h.value = match kind_of(&r.metric_id) {
+                Some(MetricKind::Count) => h.numerator,
+                Some(MetricKind::Summary) => h.denominator,
+                _ => h.numerator || h.denominator,
+            };
+            h
+        })
+        .collect()
+}
+
+/// The sums of the long table: groups to the `all` row, bands to their denominator, a
+/// period to its parts.
+fn add_sums(
+    counts: &mut Counts,
+    cells: &BTreeMap<Key, CellId>,
+    kind_of: &impl Fn(&str) -> Option<MetricKind>,
+    periods: &[(String, Vec<String>)],
+) {
+    // Groups of each breakdown against the `all` row of the same category and field.
+    let mut groups: BTreeMap<(&str, &str, &str, &str, Field), Vec<CellId>> = BTreeMap::new();
+    for ((m, p, b, _, cat, f), &c) in cells {
+        if b != "all" {
+            groups.entry((m, p, b, cat, *f)).or_default().push(c);
+        }
+    }
+    for ((m, p, b, cat, f), parts) in groups {
+        let _ = b;
+        let total = (
+            m.to_string(),
+            p.to_string(),
+            "all".to_string(),
+            "all".to_string(),
+            cat.to_string(),
+            f,
+        );
+        if let Some(&t) = cells.get(&total) {
+            counts.sum(t, parts);
+        }
+    }
+    // A distribution's bands add up to its denominator.
+    let mut bands: BTreeMap<(&str, &str, &str, &str), Vec<CellId>> = BTreeMap::new();
+    for ((m, p, b, g, cat, f), &c) in cells {
+        if *f == Field::Numerator && kind_of(m) == Some(MetricKind::Distribution) {
+            let _ = cat;
+            bands.entry((m, p, b, g)).or_default().push(c);
+        }
+    }
+    for ((m, p, b, g), parts) in bands {
+        let key = (
+            m.to_string(),
+            p.to_string(),
+            b.to_string(),
+            g.to_string(),
+            String::new(),
+            Field::Denominator,
+        );
+        if let Some(&t) = cells.get(&key) {
+            counts.sum(t, parts);
+        }
+    }
+    // A quarter is its months, for measures of events (a snapshot or a median is not).
+    for (period, parts) in periods {
+        for ((m, p, b, g, cat, f), &t) in cells {
+            if p != period || matches!(kind_of(m), Some(MetricKind::Snapshot | MetricKind::Summary))
+            {
+                continue;
             }
-            None => false,
-        },
+            let of: Option<Vec<CellId>> = parts
+                .iter()
+                .map(|q| {
+                    cells
+                        .get(&(m.clone(), q.clone(), b.clone(), g.clone(), cat.clone(), *f))
+                        .copied()
+                })
+                .collect();
+            if let Some(of) = of {
+                counts.sum(t, of);
+            }
+        }
     }
 }
 
@@ -331,8 +604,20 @@ mod tests {
         s.numerator = None;
         let mut t = s.clone();
         t.denominator = Some(6.0);
+        t.period = "2024-25 Q4".into();
         let h = suppress(&[s, t], kinds);
         assert!(h[0].value && !h[1].value);
+    }
+
+    #[test]
+    fn notes_show_no_small_number() {
+        let n = "icpc_15wd: 3 rows have no start date; 12 end before 2024-25 Q3 (1.5 days)";
+        assert_eq!(
+            mask_small_numbers(n),
+            "icpc_15wd: c rows have no start date; 12 end before 2024-25 Q3 (1.5 days)"
+        );
+        assert_eq!(small_number_in(n), Some(3.0));
+        assert_eq!(small_number_in(&mask_small_numbers(n)), None);
     }
 
     #[test]

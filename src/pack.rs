@@ -3,16 +3,21 @@
 //! charts, the quarter's data set (xlsx with a sheet per area, CSV), and one self-contained
 //! HTML report, under an `internal` or `published` disclosure profile.
 
+pub mod folder;
+pub mod guard;
+
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook};
 
 use crate::charts::{self, Chart, Kind, Request};
-use crate::disclosure::{self, Hidden};
+use crate::disclosure::{self, Counts, Hidden};
 use crate::ingest::Extracts;
+use crate::metrics::definition::{Breakdown, Source};
 use crate::metrics::{self, EvalOptions, Evaluation, Library, Metric, MetricKind, OutRow};
 use crate::periods::{Grain, Period};
+use crate::sampling::plan::StratumBy;
 use crate::schema;
 use crate::tabular::{self, Cell};
 
@@ -44,6 +49,116 @@ pub enum PackError {
     Xlsx(#[from] rust_xlsxwriter::XlsxError),
     #[error("{0}")]
     Invalid(String),
+}
+
+/// The columns a published pack may break down or stratify by: groups large enough to count,
+/// never a person. Any other column, and any identifier column (`schema::Kind::Id`: table
+/// keys, `child_id`, `worker`), is left out of a published pack with a note saying why.
+pub const PUBLISHED_COLUMNS: &[&str] = &[
+    "team",
+    "source",
+    "sex",
+    "ethnicity",
+    "disability",
+    "age_band",
+    "initial_category",
+    "latest_category",
+    "conference_type",
+    "visit_type",
+];
+
+/// Whether a published pack may show groups of `column` (`rel.column` for a looked-up
+/// parent's column), of the given kind; if not, why.
+pub fn published_column(column: &str, kind: Option<schema::Kind>) -> Result<(), String> {
+    let base = column.rsplit('.').next().unwrap_or(column);
+    if kind == Some(schema::Kind::Id) {
+        return Err(format!(
+            "`{column}`, which holds identifiers a published pack never shows"
+        ));
+    }
+    if !PUBLISHED_COLUMNS.contains(&base) {
+        return Err(format!(
+            "`{column}`, which is not a column a published pack may show groups of (allowed: {})",
+            PUBLISHED_COLUMNS.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+/// Whether a published pack may show a measure's breakdown `name`; if not, why.
+pub fn published_breakdown(m: &Metric, name: &str) -> Result<(), String> {
+    match m.breakdowns.iter().find(|(n, _)| n == name).map(|(_, b)| b) {
+        None => Ok(()),
+        Some(Breakdown::AgeBand) => Ok(()),
+        Some(Breakdown::Column(Source::Column { name: col, kind })) => {
+            published_column(col, Some(*kind))
+                .map_err(|why| format!("{}: the breakdown `{name}` reads {why}", m.id))
+        }
+        Some(Breakdown::Column(Source::Series(_))) => Err(format!(
+            "{}: the breakdown `{name}` reads a date, not a group",
+            m.id
+        )),
+    }
+}
+
+/// Whether a published pack may show a sample's strata; if not, why.
+pub fn published_strata(plan: &crate::sampling::SamplePlan) -> Result<(), String> {
+    for s in &plan.strata {
+        if let StratumBy::Column(c) = s {
+            let kind = plan.population.table.column(c).map(|c| c.kind);
+            published_column(c, kind).map_err(|why| {
+                format!(
+                    "the audit plan {} stratifies by {why}: its strata are left out",
+                    plan.file
+                )
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Cuts every free-text value of the extracts longer than [`charts::MAX_LABEL_CHARS`] (a
+/// team, a source) to its display form before anything is worked out from it, so that no
+/// measure, stratum, chart or cell of the pack is sized by one hostile value. Returns a note
+/// per column cut.
+pub fn bound_labels(ex: &mut Extracts) -> Vec<String> {
+    use polars::prelude::*;
+    let mut notes = Vec::new();
+    for (table, df) in ex.frames.iter_mut() {
+        let Some(spec) = schema::table(table) else {
+            continue;
+        };
+        for col in spec.columns.iter().filter(|c| c.kind == schema::Kind::Text) {
+            let Ok(s) = df.column(col.name).and_then(|c| c.str().cloned()) else {
+                continue;
+            };
+            let long = s
+                .iter()
+                .flatten()
+                .filter(|v| {
+                    v.len() > charts::MAX_LABEL_CHARS && v.chars().count() > charts::MAX_LABEL_CHARS
+                })
+                .map(|v| v.chars().count())
+                .max();
+            let Some(longest) = long else {
+                continue;
+            };
+            let cut: StringChunked = s
+                .iter()
+                .map(|v| v.map(|v| charts::display_label(v).into_owned()))
+                .collect();
+            let cut = cut.with_name(col.name.into());
+            if df.replace(col.name, cut.into_series().into()).is_ok() {
+                notes.push(format!(
+                    "{table}.{}: values longer than {} characters (the longest {longest}) are \
+                     shown cut; correct them in the extract",
+                    col.name,
+                    charts::MAX_LABEL_CHARS
+                ));
+            }
+        }
+    }
+    notes
 }
 
 /// The areas of the data set, in the child's journey order, each a sheet.
@@ -114,23 +229,158 @@ struct Shown<'a> {
     hidden: Vec<Hidden>,
 }
 
-fn shown<'a>(
-    ev: &'a Evaluation,
+fn shown<'a>(ev: &'a Evaluation, hidden: &[Hidden], keep: impl Fn(&OutRow) -> bool) -> Shown<'a> {
+    let (rows, hidden) = ev
+        .rows
+        .iter()
+        .zip(hidden)
+        .filter(|(r, _)| keep(r))
+        .map(|(r, h)| (r, *h))
+        .unzip();
+    Shown { rows, hidden }
+}
+
+/// The suppression of the monthly and quarterly measures, settled together: a quarter's
+/// counts are the sum of its months', so a month hidden in one table must not follow from
+/// the other. Nothing is hidden in the internal profile.
+fn suppression(
+    monthly: &Evaluation,
+    quarterly: &Evaluation,
     lib: &Library,
     profile: Profile,
-    keep: impl Fn(&OutRow) -> bool,
-) -> Shown<'a> {
-    let rows: Vec<&OutRow> = ev.rows.iter().filter(|r| keep(r)).collect();
-    let hidden = match profile {
-        Profile::Internal => vec![Hidden::default(); rows.len()],
-        Profile::Published => {
-            let owned: Vec<OutRow> = rows.iter().map(|r| (*r).clone()).collect();
-            disclosure::suppress(&owned, |id| {
-                lib.metrics.iter().find(|m| m.id == id).map(|m| m.kind)
-            })
+) -> (Vec<Hidden>, Vec<Hidden>) {
+    if profile == Profile::Internal {
+        return (
+            vec![Hidden::default(); monthly.rows.len()],
+            vec![Hidden::default(); quarterly.rows.len()],
+        );
+    }
+    let periods: Vec<(String, Vec<String>)> = quarterly
+        .periods
+        .iter()
+        .map(|q| {
+            let months = monthly
+                .periods
+                .iter()
+                .filter(|m| m.start() >= q.start() && m.end() <= q.end())
+                .map(|m| m.label())
+                .collect();
+            (q.label(), months)
+        })
+        .collect();
+    let rows: Vec<OutRow> = monthly
+        .rows
+        .iter()
+        .chain(&quarterly.rows)
+        .cloned()
+        .collect();
+    let mut hidden = disclosure::suppress_with_periods(
+        &rows,
+        |id| lib.metrics.iter().find(|m| m.id == id).map(|m| m.kind),
+        &periods,
+    );
+    let q = hidden.split_off(monthly.rows.len());
+    (hidden, q)
+}
+
+/// Leaves out of a published pack the breakdowns it may not show, with a note for each.
+fn drop_unpublishable(
+    evs: &mut [&mut Evaluation],
+    lib: &Library,
+    by: &[String],
+    notes: &mut Vec<String>,
+) {
+    for m in &lib.metrics {
+        for b in by {
+            if let Err(why) = published_breakdown(m, b) {
+                for ev in evs.iter_mut() {
+                    ev.rows
+                        .retain(|r| !(r.metric_id == m.id && r.breakdown == *b));
+                }
+                notes.push(format!("{why}: left out of the published pack"));
+            }
         }
-    };
-    Shown { rows, hidden }
+    }
+}
+
+/// A row of a small published table of counts: its label, and each count or `None` where
+/// suppressed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CountRow {
+    pub label: String,
+    pub counts: Vec<Option<u64>>,
+    pub flag: bool,
+}
+
+/// The label of the audit table's totals row.
+pub const ALL_STRATA: &str = "all strata";
+
+/// The audit sample's strata (population, sample) with a totals row, through the same
+/// suppression as every count: a stratum's population is its sample plus the cases not
+/// drawn (derived), and the strata add up to the totals.
+fn audit_rows(s: &crate::sampling::Sample, profile: Profile) -> Vec<CountRow> {
+    let mut c = Counts::default();
+    let mut cells = Vec::new();
+    let (mut pops, mut sizes, mut rests) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut pop_all, mut size_all) = (0u64, 0u64);
+    for st in &s.strata {
+        let (pop, size) = (st.population(), st.size());
+        let (p, n) = (c.count(pop as f64), c.count(size as f64));
+        let rest = c.derived(pop.saturating_sub(size) as f64);
+        c.sum(p, vec![n, rest]);
+        pops.push(p);
+        sizes.push(n);
+        rests.push(rest);
+        cells.push((st.name.clone(), pop, size, st.census, p, n));
+        pop_all += pop;
+        size_all += size;
+    }
+    let (p, n) = (c.count(pop_all as f64), c.count(size_all as f64));
+    let rest = c.derived(pop_all.saturating_sub(size_all) as f64);
+    c.sum(p, vec![n, rest]);
+    c.sum(p, pops);
+    c.sum(n, sizes);
+    c.sum(rest, rests);
+    cells.push((ALL_STRATA.to_string(), pop_all, size_all, false, p, n));
+    if profile == Profile::Published {
+        c.suppress();
+    }
+    let show = |v: u64, id| (!c.hidden(id) || profile == Profile::Internal).then_some(v);
+    cells
+        .into_iter()
+        .map(|(label, pop, size, census, p, n)| CountRow {
+            label,
+            counts: vec![show(pop, p), show(size, n)],
+            flag: census,
+        })
+        .collect()
+}
+
+/// The data-quality table (rows read, loaded, rejected per extract present), its counts
+/// suppressed like every other: rows read are rows loaded plus rows rejected.
+fn quality_rows(ex: &Extracts, profile: Profile) -> Vec<CountRow> {
+    let mut c = Counts::default();
+    let mut rows = Vec::new();
+    for t in ex.report.tables.iter().filter(|t| t.present) {
+        let v = [t.rows_read, t.rows_loaded, t.rows_rejected];
+        let ids: Vec<usize> = v.iter().map(|&x| c.count(x as f64)).collect();
+        c.sum(ids[0], vec![ids[1], ids[2]]);
+        rows.push((t.file.clone(), v, ids));
+    }
+    if profile == Profile::Published {
+        c.suppress();
+    }
+    rows.into_iter()
+        .map(|(label, v, ids)| CountRow {
+            label,
+            counts: v
+                .iter()
+                .zip(&ids)
+                .map(|(&x, &id)| (profile == Profile::Internal || !c.hidden(id)).then_some(x))
+                .collect(),
+            flag: true,
+        })
+        .collect()
 }
 
 /// The quarter's data set columns.
@@ -178,8 +428,8 @@ fn dataset_cells<'a>(m: &'a Metric, r: &'a OutRow, h: Hidden, area: &'static str
         Cell::Text(if h.value { "" } else { r.rag.unwrap_or("") }),
         c(h.value, r.ci_low),
         c(h.value, r.ci_high),
-        Cell::Number(Some(r.pending as f64)),
-        Cell::Number(Some(r.excluded as f64)),
+        c(h.pending, Some(r.pending as f64)),
+        c(h.excluded, Some(r.excluded as f64)),
     ]
 }
 
@@ -205,7 +455,7 @@ pub fn build(inp: &PackInputs, progress: &dyn Fn(&str)) -> Result<Pack, PackErro
     let by = vec!["team".to_string()];
     progress("measures by month");
     let last_month = Period::containing(Grain::Month, q.end().min(ex.as_of));
-    let monthly = metrics::evaluate(
+    let mut monthly = metrics::evaluate(
         ex,
         lib,
         inp.calendar,
@@ -221,7 +471,7 @@ pub fn build(inp: &PackInputs, progress: &dyn Fn(&str)) -> Result<Pack, PackErro
         },
     )?;
     progress("measures by quarter");
-    let quarterly = metrics::evaluate(
+    let mut quarterly = metrics::evaluate(
         ex,
         lib,
         inp.calendar,
@@ -237,15 +487,24 @@ pub fn build(inp: &PackInputs, progress: &dyn Fn(&str)) -> Result<Pack, PackErro
         },
     )?;
     notes.extend(quarterly.notes.iter().cloned());
+    if inp.profile == Profile::Published {
+        drop_unpublishable(
+            &mut [&mut monthly, &mut quarterly],
+            lib,
+            &["team".to_string()],
+            &mut notes,
+        );
+    }
+    let (monthly_hidden, quarterly_hidden) = suppression(&monthly, &quarterly, lib, inp.profile);
     let label = q.label();
     let prev_label = Period {
         grain: Grain::Quarter,
         index: q.index - 1,
     }
     .label();
-    let data = shown(&quarterly, lib, inp.profile, |r| r.period == label);
-    let prev = shown(&quarterly, lib, inp.profile, |r| r.period == prev_label);
-    let months = shown(&monthly, lib, inp.profile, |_| true);
+    let data = shown(&quarterly, &quarterly_hidden, |r| r.period == label);
+    let prev = shown(&quarterly, &quarterly_hidden, |r| r.period == prev_label);
+    let months = shown(&monthly, &monthly_hidden, |_| true);
     let metric = |id: &str| lib.metrics.iter().find(|m| m.id == id).expect("evaluated");
 
     // Charts, and each measure's SPC reading.
@@ -399,6 +658,29 @@ pub fn build(inp: &PackInputs, progress: &dyn Fn(&str)) -> Result<Pack, PackErro
         })
         .collect();
 
+    let audit = inp.sample.and_then(|smp| {
+        if inp.profile == Profile::Published {
+            if let Err(why) = published_strata(&smp.plan) {
+                notes.push(why);
+                return None;
+            }
+        }
+        Some(Audit {
+            sample: smp,
+            rows: audit_rows(smp, inp.profile),
+        })
+    });
+    let quality = quality_rows(ex, inp.profile);
+    let tables = Tables {
+        audit: audit.as_ref(),
+        quality: &quality,
+    };
+    if inp.profile == Profile::Published {
+        // Notes count rows too ("3 rows have no start date"): small numbers go.
+        for n in &mut notes {
+            *n = disclosure::mask_small_numbers(n);
+        }
+    }
     progress("workbook and CSV");
     let dataset_rows: Vec<(usize, &OutRow, Hidden)> = data
         .rows
@@ -426,14 +708,14 @@ pub fn build(inp: &PackInputs, progress: &dyn Fn(&str)) -> Result<Pack, PackErro
     ));
     files.push((
         "dataset.xlsx".into(),
-        workbook(inp, &sorted, &glance, &notes, &metric)?,
+        workbook(inp, &tables, &sorted, &glance, &notes, &metric)?,
     ));
     files.push(("dataset.parquet".into(), parquet(&sorted, &metric)?));
 
     progress("report");
     files.push((
         "report.html".into(),
-        html(inp, &glance, &svgs, &notes).into_bytes(),
+        html(inp, &tables, &glance, &svgs, &notes).into_bytes(),
     ));
     Ok(Pack {
         files,
@@ -442,8 +724,32 @@ pub fn build(inp: &PackInputs, progress: &dyn Fn(&str)) -> Result<Pack, PackErro
     })
 }
 
+/// The audit sample as the pack shows it.
+struct Audit<'a> {
+    sample: &'a crate::sampling::Sample,
+    rows: Vec<CountRow>,
+}
+
+/// The small tables of counts both the workbook and the report show.
+struct Tables<'a> {
+    audit: Option<&'a Audit<'a>>,
+    quality: &'a [CountRow],
+}
+
+fn count_cell(v: Option<u64>) -> Cell<'static> {
+    match v {
+        Some(x) => Cell::Number(Some(x as f64)),
+        None => Cell::Text("c"),
+    }
+}
+
+fn count_text(v: Option<u64>) -> String {
+    v.map_or_else(|| "c".to_string(), |x| x.to_string())
+}
+
 fn workbook<'a>(
     inp: &PackInputs,
+    tables: &Tables,
     rows: &[(usize, &OutRow, Hidden)],
     glance: &[Glance],
     notes: &[String],
@@ -556,33 +862,18 @@ fn workbook<'a>(
         s.set_column_width(2, 50)?;
     }
     let audit = wb.add_worksheet().set_name("audit")?;
-    match inp.sample {
-        Some(smp) => {
-            let strata: Vec<(String, f64, f64, bool)> = smp
-                .strata
-                .iter()
-                .map(|s| {
-                    (
-                        s.name.clone(),
-                        s.population() as f64,
-                        s.size() as f64,
-                        s.census,
-                    )
-                })
-                .collect();
-            let published = inp.profile == Profile::Published;
+    match tables.audit {
+        Some(a) => {
             tabular::write_sheet(
                 audit,
                 &["stratum", "population", "sample", "census"],
-                strata.iter().map(|(n, big, small, census)| {
-                    let c = |v: f64| {
-                        if published && disclosure::is_small(v) {
-                            Cell::Text("c")
-                        } else {
-                            Cell::Number(Some(v))
-                        }
-                    };
-                    vec![Cell::Text(n), c(*big), c(*small), Cell::Flag(*census)]
+                a.rows.iter().map(|r| {
+                    vec![
+                        Cell::Text(&r.label),
+                        count_cell(r.counts[0]),
+                        count_cell(r.counts[1]),
+                        Cell::Flag(r.flag),
+                    ]
                 }),
                 "0",
             )?;
@@ -592,30 +883,19 @@ fn workbook<'a>(
             audit.write_string(
                 0,
                 0,
-                "No audit plan (audits/monthly.toml) was found: no sample in this pack.",
+                "No audit sample in this pack: no plan was found (audits/monthly.toml), or its \
+                 strata may not be published (see the notes).",
             )?;
         }
     }
     let dq = wb.add_worksheet().set_name("data quality")?;
     tabular::write_sheet(
         dq,
-        &[
-            "table",
-            "file",
-            "present",
-            "rows read",
-            "rows loaded",
-            "rows rejected",
-        ],
-        ex.report.tables.iter().map(|t| {
-            vec![
-                Cell::Text(&t.table),
-                Cell::Text(&t.file),
-                Cell::Flag(t.present),
-                Cell::Number(Some(t.rows_read as f64)),
-                Cell::Number(Some(t.rows_loaded as f64)),
-                Cell::Number(Some(t.rows_rejected as f64)),
-            ]
+        &["file", "rows read", "rows loaded", "rows rejected"],
+        tables.quality.iter().map(|r| {
+            let mut v = vec![Cell::Text(&r.label)];
+            v.extend(r.counts.iter().map(|&c| count_cell(c)));
+            v
         }),
         "0",
     )?;
@@ -677,13 +957,11 @@ fn parquet<'a>(
         Column::new("ci_high".into(), number(&|r| r.ci_high, &|h| h.value)),
         Column::new(
             "pending".into(),
-            rows.iter().map(|(_, r, _)| r.pending).collect::<Vec<u64>>(),
+            number(&|r| Some(r.pending as f64), &|h| h.pending),
         ),
         Column::new(
             "excluded".into(),
-            rows.iter()
-                .map(|(_, r, _)| r.excluded)
-                .collect::<Vec<u64>>(),
+            number(&|r| Some(r.excluded as f64), &|h| h.excluded),
         ),
         Column::new(
             "suppressed".into(),
@@ -692,6 +970,8 @@ fn parquet<'a>(
                     (h.numerator, "numerator"),
                     (h.denominator, "denominator"),
                     (h.value, "value"),
+                    (h.pending, "pending"),
+                    (h.excluded, "excluded"),
                 ]
                 .iter()
                 .filter(|x| x.0)
@@ -720,6 +1000,16 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// A measure's value in the report, marked `data-count` when it is a count so that the
+/// guard checks it.
+fn show_marked(g: &Glance) -> String {
+    if g.unit == disclosure::COUNT_UNIT {
+        format!("<span data-count>{}</span>", show(g))
+    } else {
+        show(g)
+    }
+}
+
 fn show(g: &Glance) -> String {
     let (v, unit) = (g.value, g.unit.as_str());
     match v {
@@ -734,6 +1024,7 @@ fn show(g: &Glance) -> String {
 /// The report: one HTML file, inline SVG, no scripts and no network, laid out to print.
 fn html(
     inp: &PackInputs,
+    tables: &Tables,
     glance: &[Glance],
     svgs: &BTreeMap<String, Vec<(String, String)>>,
     notes: &[String],
@@ -773,7 +1064,7 @@ fn html(
             esc(g.area),
             esc(&g.metric),
             esc(&g.title),
-            show(g),
+            show_marked(g),
             g.target.map(|t| tabular::num(Some(t), 1)).unwrap_or_default(),
             g.rag.unwrap_or(""),
             g.rag.unwrap_or(""),
@@ -798,7 +1089,7 @@ fn html(
                 esc(&g.metric),
                 esc(&g.title),
                 esc(&q),
-                show(g),
+                show_marked(g),
                 g.target
                     .map(|t| format!(" (target {})", tabular::num(Some(t), 1)))
                     .unwrap_or_default()
@@ -812,41 +1103,33 @@ fn html(
         }
         h.push_str("</section>\n");
     }
-    if let Some(s) = inp.sample {
+    if let Some(a) = tables.audit {
+        let s = a.sample;
         h.push_str(&format!(
-            "<section><h2>Audit sample, {}</h2><p>{}: {} cases drawn from {} in {} strata (seed {}).</p><table><thead><tr><th>Stratum</th><th>Population</th><th>Sample</th></tr></thead><tbody>\n",
+            "<section><h2>Audit sample, {}</h2><p>{}: {} strata (seed {}); the last row gives the cases drawn and the population they were drawn from.</p><table><thead><tr><th>Stratum</th><th>Population</th><th>Sample</th></tr></thead><tbody>\n",
             esc(&s.period.label()),
             esc(&s.plan.title),
-            s.selected.len(),
-            s.cases.len(),
             s.strata.len(),
             s.seed
         ));
-        for st in &s.strata {
-            let c = |v: u64| {
-                if inp.profile == Profile::Published && disclosure::is_small(v as f64) {
-                    "c".to_string()
-                } else {
-                    v.to_string()
-                }
-            };
+        for r in &a.rows {
             h.push_str(&format!(
                 "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>\n",
-                esc(&st.name),
-                c(st.population()),
-                c(st.size())
+                esc(&r.label),
+                count_text(r.counts[0]),
+                count_text(r.counts[1])
             ));
         }
         h.push_str("</tbody></table></section>\n");
     }
     h.push_str("<section><h2>Data quality</h2><table><thead><tr><th>Extract</th><th>Rows read</th><th>Loaded</th><th>Rejected</th></tr></thead><tbody>\n");
-    for t in ex.report.tables.iter().filter(|t| t.present) {
+    for r in tables.quality {
         h.push_str(&format!(
             "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>\n",
-            esc(&t.file),
-            t.rows_read,
-            t.rows_loaded,
-            t.rows_rejected
+            esc(&r.label),
+            count_text(r.counts[0]),
+            count_text(r.counts[1]),
+            count_text(r.counts[2])
         ));
     }
     h.push_str("</tbody></table>\n");

@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::NaiveDate;
-use csc_audit::pack::{self, PackInputs, Profile};
+use csc_audit::pack::{self, folder as pack_folder, guard, PackInputs, Profile};
 use csc_audit::periods::{Grain, Period};
 use csc_audit::sampling::{self, folder, DrawInputs, SamplePlan};
 
@@ -23,7 +23,8 @@ pub struct PackArgs {
     /// The financial quarter, like `2024-25 Q3`; default: the latest complete quarter.
     #[arg(long)]
     quarter: Option<String>,
-    /// Folder to write the pack into (created if missing).
+    /// Folder to write the pack into: created, or with --force replaced whole (a pack is
+    /// built beside it and moved into place only when complete).
     #[arg(long)]
     out: PathBuf,
     /// internal: everything (child-level lists in their own files); published: counts 1-5
@@ -41,18 +42,14 @@ pub struct PackArgs {
     /// Extract date; default: the latest event date in the data.
     #[arg(long, value_parser = crate::parse_cli_date)]
     as_of: Option<NaiveDate>,
-    /// Replace a pack already in --out.
+    /// Replace the whole --out folder (never merged with what it held).
     #[arg(long)]
     force: bool,
 }
 
 pub fn run(a: PackArgs) -> Result<ExitCode> {
-    if a.out.join("report.html").exists() && !a.force {
-        anyhow::bail!(
-            "{} already holds a pack; choose another --out folder or add --force to replace it",
-            a.out.display()
-        );
-    }
+    // Refused before any work when the folder is not empty and --force is not given.
+    pack_folder::check_target(&a.out, a.force)?;
     let profile = match a.profile {
         ProfileArg::Internal => Profile::Internal,
         ProfileArg::Published => Profile::Published,
@@ -62,8 +59,11 @@ pub fn run(a: PackArgs) -> Result<ExitCode> {
     let step = |s: &str| bar.set_message(s.to_string());
     step("reading the data");
     let library = crate::load_library(a.sources.metrics.as_deref())?;
-    let (ex, calendar) = crate::load_usable(&a.data, a.as_of, a.sources.calendar.as_deref())
+    let (mut ex, calendar) = crate::load_usable(&a.data, a.as_of, a.sources.calendar.as_deref())
         .inspect_err(|_| bar.finish_and_clear())?;
+    for note in pack::bound_labels(&mut ex) {
+        bar.suspend(|| eprintln!("note: {note}"));
+    }
     let quarter = match &a.quarter {
         Some(q) => Period::parse(Grain::Quarter, q).map_err(anyhow::Error::msg)?,
         None => pack::latest_complete_quarter(ex.as_of),
@@ -108,29 +108,36 @@ pub fn run(a: PackArgs) -> Result<ExitCode> {
         &step,
     )?;
     step("writing");
-    std::fs::create_dir_all(a.out.join("charts"))
-        .with_context(|| format!("creating {}", a.out.display()))?;
-    for (name, bytes) in &built.files {
-        let p = a.out.join(name);
-        csc_audit::fsutil::write_atomic(&p, bytes)
-            .with_context(|| format!("writing {}", p.display()))?;
-    }
-    let mut child_level = None;
-    if let (Some(s), Profile::Internal) = (&sample, profile) {
-        let dir = a.out.join("audit-sample-child-level");
-        folder::write_new(
-            &dir,
-            s,
-            &folder::Provenance {
-                data: &a.data,
-                calendar_file: a.sources.calendar.as_deref(),
-                calendar_name: &calendar.name,
-                metrics_origin: &library.origin,
-            },
-            true,
-        )?;
-        child_level = Some(dir);
-    }
+    let child_level = a.out.join("audit-sample-child-level");
+    let provenance = folder::Provenance {
+        data: &a.data,
+        calendar_file: a.sources.calendar.as_deref(),
+        calendar_name: &calendar.name,
+        metrics_origin: &library.origin,
+    };
+    let fill = |dir: &std::path::Path| -> Result<(), String> {
+        for (name, bytes) in &built.files {
+            pack_folder::write_file(dir, name, bytes)?;
+        }
+        if let (Some(s), Profile::Internal) = (&sample, profile) {
+            folder::write_new(&dir.join("audit-sample-child-level"), s, &provenance, true)
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    };
+    // The published pack is read back from disk before it is moved into place.
+    let check = |dir: &std::path::Path| -> Result<(), String> {
+        match profile {
+            Profile::Internal => Ok(()),
+            Profile::Published => {
+                step("checking every file for identifiers and small counts");
+                guard::check_folder(dir, &guard::Identifiers::from_extracts(&ex))
+            }
+        }
+    };
+    pack_folder::write_pack(&a.out, a.force, fill, check)
+        .inspect_err(|_| bar.finish_and_clear())?;
+    let child_level = (sample.is_some() && profile == Profile::Internal).then_some(child_level);
     bar.finish_and_clear();
     let charts = built
         .files
