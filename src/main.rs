@@ -264,7 +264,7 @@ fn load_library(dir: Option<&std::path::Path>) -> Result<Library> {
 
 /// The folder [`load_library`] reads (`None`: the built-in measures): an input of every
 /// command that evaluates measures, so never written into.
-fn metrics_dir(dir: Option<&std::path::Path>) -> Option<PathBuf> {
+pub(crate) fn metrics_dir(dir: Option<&std::path::Path>) -> Option<PathBuf> {
     let local = std::path::Path::new("metrics");
     match dir {
         Some(dir) => Some(dir.to_path_buf()),

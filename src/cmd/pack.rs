@@ -47,7 +47,33 @@ pub struct PackArgs {
     force: bool,
 }
 
+/// A pack replaces its whole `--out` folder: never one that holds (or is inside) what the
+/// pack reads, and never an audit sample (even with --force).
+fn refuse_inputs(a: &PackArgs) -> Result<()> {
+    let plan = a
+        .plan
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("audits/monthly.toml"));
+    let history = SamplePlan::load(&plan)
+        .ok()
+        .and_then(|p| folder::history_path(&p));
+    let defs = crate::metrics_dir(a.sources.metrics.as_deref());
+    let mut inputs = vec![a.data.as_path(), plan.as_path()];
+    inputs.extend(defs.as_deref());
+    inputs.extend(a.sources.calendar.as_deref());
+    inputs.extend(history.as_deref());
+    csc_audit::fsutil::check_output_dir(&a.out, &inputs).map_err(anyhow::Error::msg)?;
+    if csc_audit::fsutil::is_sample_folder(&a.out) {
+        anyhow::bail!(
+            "will not write the pack into {}: it is an audit sample folder; choose another --out",
+            a.out.display()
+        );
+    }
+    Ok(())
+}
+
 pub fn run(a: PackArgs) -> Result<ExitCode> {
+    refuse_inputs(&a)?;
     // Refused before any work when the folder is not empty and --force is not given.
     pack_folder::check_target(&a.out, a.force)?;
     let profile = match a.profile {

@@ -717,3 +717,44 @@ proptest! {
         }
     }
 }
+
+/// C10 for the pack: `--out` is replaced whole, so it may not hold or sit inside what the
+/// pack reads, nor be an audit sample folder, even with --force; nothing is touched.
+#[test]
+fn a_pack_never_replaces_its_inputs_or_a_sample() {
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    tiny(&data, &["North", "South", "East"]);
+    let sample = d.path().join("sample");
+    std::fs::create_dir(&sample).unwrap();
+    std::fs::write(
+        sample.join("manifest.json"),
+        "{\"tool\": \"csc-audit 0.1.0\"}",
+    )
+    .unwrap();
+    std::fs::write(sample.join("sample.csv"), "case_id\nX1\n").unwrap();
+    let before = (files(&data), files(&sample));
+    for (out, says) in [
+        (data.clone(), "which this command reads"),
+        (data.join("pack"), "which this command reads"),
+        (d.path().to_path_buf(), "does not contain the inputs"),
+        (sample.clone(), "audit sample folder"),
+        (sample.join("pack"), "audit sample folder"),
+    ] {
+        let o = csc(d.path())
+            .args(["pack", "--force", "--data"])
+            .arg(&data)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        super::assert_no_crash(&o);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{}: {err}", out.display());
+        assert!(err.contains(says), "{}: {err}", out.display());
+    }
+    assert!(
+        before == (files(&data), files(&sample)),
+        "an input was touched"
+    );
+}
