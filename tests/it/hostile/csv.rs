@@ -624,7 +624,7 @@ fn span(message: &str) -> (u64, u64) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: super::cases(48), ..ProptestConfig::default() })]
 
     #[test]
     fn every_physical_line_is_a_row_or_inside_one(

@@ -263,7 +263,7 @@ fn occurrences(text: &str, tag: &str) -> u64 {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: super::cases(200), ..ProptestConfig::default() })]
 
     /// Every Child and CINdetails element in the file is loaded or rejected, and each child
     /// loaded is one row; a file cut anywhere is refused, never half read.
@@ -925,7 +925,7 @@ fn references_beyond_any_sheet_are_an_error_of_the_file_never_a_crash() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: super::cases(64), ..ProptestConfig::default() })]
 
     /// Any cell reference, row number and `<dimension>`: read or refused, never a panic.
     #[test]
@@ -1100,7 +1100,7 @@ fn list_of(sheet: &str) -> Option<u8> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: super::cases(24), ..ProptestConfig::default() })]
 
     /// Random sheets with far-away cells, repeated lists and odd headers: read without a
     /// panic or a dense allocation, every row of Lists 1-8 loaded or rejected, and the

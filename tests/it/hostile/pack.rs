@@ -592,7 +592,7 @@ fn ratio_rows(groups: &[(u64, u64, u64, u64)]) -> Vec<OutRow> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: super::cases(256), ..ProptestConfig::default() })]
 
     /// Random tables of a ratio by team: after suppression no count from 1 to 5 is shown,
     /// none of the failed cases is 1 to 5 where numerator and denominator are shown, and no
@@ -674,7 +674,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 4, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: super::cases(4), ..ProptestConfig::default() })]
 
     /// Small generated extract folders (team names that are people, codes or long text):
     /// the published pack never crashes, and when it is written it passes the guard.

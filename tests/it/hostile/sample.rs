@@ -855,7 +855,7 @@ fn nudge(v: &mut Value, salt: u8) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 16, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: super::cases(16), ..ProptestConfig::default() })]
 
     /// C8 for the whole class: a random byte of manifest.json or sample.csv changed, or a
     /// random field of the manifest changed: verify never says verified (unless the bytes
@@ -984,7 +984,7 @@ fn write_errors_surface_and_leave_nothing() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: super::cases(64), ..ProptestConfig::default() })]
 
     /// C10 for the whole class of spellings: a path built of `..`, `.`, symlinks and folders
     /// that do not exist yet is refused by fsutil::check_output exactly when the file it
