@@ -298,9 +298,24 @@ pub fn tidy(raw: &str) -> Cow<'_, str> {
     Cow::Owned(trim(&spaced))
 }
 
-/// [`tidy`], and a value holding a control character (a NUL, an escape, a C1 code from a
+/// The longest value a cell may hold: every column of the extract format is an ID, a code,
+/// a date, a number or a short label (a team, a source, an outcome). A longer value (a
+/// pasted document, 50 MB in a team name) would be copied into every output row and chart.
+pub const MAX_VALUE_CHARS: usize = 500;
+
+/// [`tidy`], and a value longer than [`MAX_VALUE_CHARS`] or holding a control character (a NUL, an escape, a C1 code from a
 /// mis-saved file) is refused: it would print as nothing or as garbage.
 pub fn clean(raw: &str) -> Result<Cow<'_, str>, CellError> {
+    // Checked before any other rule, whose message would quote the value.
+    if raw.len() > MAX_VALUE_CHARS && raw.chars().count() > MAX_VALUE_CHARS {
+        return Err(err(
+            "too_long",
+            format!(
+                "the value is {} characters long; a cell of an extract holds at most                  {MAX_VALUE_CHARS} (a name, a code, a date): is a quote missing, or a                  document pasted into the cell?",
+                raw.chars().count()
+            ),
+        ));
+    }
     let s = tidy(raw);
     if let Some(c) = s.chars().find(|c| is_control(*c)) {
         return Err(err(

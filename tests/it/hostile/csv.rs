@@ -479,6 +479,37 @@ fn d13_a_header_as_wide_as_excel_allows_loads_and_a_wider_one_is_refused() {
 
 // ---- The corpus, through the binary ----
 
+/// D14 at its root: a value no column can hold (50 MB in a team name once made `pack`
+/// ask for 16 GB) is rejected at load with its length, not its text, in the report; the
+/// rows around it load.
+#[test]
+fn d14_a_value_longer_than_any_column_holds_is_rejected_at_load() {
+    let huge = "N".repeat(1 << 20);
+    let limit = csc_audit::values::MAX_VALUE_CHARS;
+    let at_limit = "é".repeat(limit);
+    let rows = [
+        referral(1),
+        referral(2).replace("North", &huge),
+        referral(3).replace("North", &at_limit),
+        referral(4),
+    ];
+    let text = format!("{REFERRALS_HEADER}\n{}\n", rows.join("\n"));
+    let dir = folder(text.as_bytes());
+    let ex = load_dir(dir.path());
+    assert_eq!(counts(&ex, "referrals"), (4, 3, 1));
+    let long = issues(&ex, "too_long");
+    assert_eq!(long.len(), 1, "{long:?}");
+    assert_eq!(long[0].line, Some(3));
+    assert_eq!(long[0].column.as_deref(), Some("team"));
+    assert!(
+        long[0].message.contains("1048576 characters"),
+        "{}",
+        long[0].message
+    );
+    assert!(long[0].message.len() < 300, "the message quotes the value");
+    assert_eq!(loaded_lines(&ex, "referrals"), vec![2, 4, 5]);
+}
+
 #[test]
 fn the_corpus_is_checked_without_a_crash_and_every_row_accounted_for() {
     let out = assert_cmd::Command::cargo_bin("csc-audit")

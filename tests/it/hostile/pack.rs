@@ -513,13 +513,15 @@ fn the_guard_refuses_planted_identifiers_and_small_counts() {
     }
 }
 
-// D14: one huge team value is cut for display: the pack finishes and no file is sized by it.
+// D14: a huge team value (3 MB once made the pack ask for 16 GB) is rejected at load
+// (`too_long`), and a long one that loads (400 characters) is cut for display: the pack
+// finishes and no file is sized by either.
 #[test]
 fn a_huge_team_value_is_cut_not_laid_out() {
     let dir = tempfile::tempdir().unwrap();
     let (data, m) = (dir.path().join("data"), dir.path().join("m"));
-    let huge = "T".repeat(3_000_000);
-    tiny(&data, &["North", &huge]);
+    let (huge, long) = ("T".repeat(3_000_000), "L".repeat(400));
+    tiny(&data, &["North", &huge, &long]);
     tiny_metrics(&m, None);
     for profile in ["internal", "published"] {
         let out = dir.path().join(profile);
@@ -534,14 +536,18 @@ fn a_huge_team_value_is_cut_not_laid_out() {
             .output()
             .unwrap();
         assert_no_crash(&o);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        assert!(String::from_utf8_lossy(&o.stderr)
-            .contains("referrals.team: values longer than 100 characters (the longest 3000000)"));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{err}");
+        assert!(
+            err.contains("referrals.team: values longer than 100 characters (the longest 400)"),
+            "{err}"
+        );
         let all = files(&out);
         let csv = String::from_utf8_lossy(&all["dataset.csv"]);
+        assert!(csv.contains("… (cut from 400 characters, #"), "{profile}");
         assert!(
-            csv.contains("… (cut from 3000000 characters, #"),
-            "{profile}"
+            !csv.contains("TTTT"),
+            "{profile}: the rejected value is shown"
         );
         for (name, bytes) in &all {
             assert!(bytes.len() < 1_000_000, "{name}: {} bytes", bytes.len());
