@@ -274,6 +274,7 @@ impl Staged {
                     format!("{} does not name a folder", target.display()),
                 )
             })?;
+        recover(target);
         let tmp = parent.join(format!(".{name}.tmp-{}", unique_suffix()));
         // create_dir is exclusive: the temporary folder is this run's alone.
         std::fs::create_dir(&tmp)?;
@@ -314,6 +315,11 @@ impl Staged {
         };
         if let Err(e) = std::fs::rename(&self.tmp, &self.target) {
             let taken = std::fs::symlink_metadata(&self.target).is_ok();
+            // Nothing took its place: the replaced folder goes back.
+            let aside = match aside {
+                Some(a) if !taken && std::fs::rename(&a, &self.target).is_ok() => None,
+                a => a,
+            };
             let kept = aside
                 .as_ref()
                 .map(|a| format!("; the folder it replaced is kept at {}", a.display()))
@@ -345,6 +351,42 @@ impl Staged {
             let _ = d.sync_all();
         }
         Ok(())
+    }
+}
+
+/// Tidies what a killed run left beside `target`, when the process that made it is gone
+/// (known from /proc; elsewhere nothing is touched): a folder moved aside by
+/// [`Staged::publish`] with nothing in its place goes back to `target`; half-built folders,
+/// and folders already replaced, are deleted. Run by [`Staged::new`], so the next run of
+/// any command that builds folders this way puts things right.
+pub fn recover(target: &Path) {
+    let (Some(name), true) = (target.file_name(), Path::new("/proc/self").exists()) else {
+        return;
+    };
+    let Ok(entries) = std::fs::read_dir(parent_dir(target)) else {
+        return;
+    };
+    let prefix = format!(".{}.", name.to_string_lossy());
+    let mut left: Vec<(bool, PathBuf)> = entries
+        .flatten()
+        .filter_map(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            let (what, suffix) = n.strip_prefix(&prefix)?.split_once('-')?;
+            let pid: u32 = suffix.split('-').next()?.parse().ok()?;
+            let dead =
+                pid != std::process::id() && !Path::new("/proc").join(pid.to_string()).exists();
+            matches!(what, "tmp" | "old")
+                .then_some((what == "old", e.path()))
+                .filter(|_| dead)
+        })
+        .collect();
+    left.sort();
+    for (old, p) in left {
+        if old && std::fs::symlink_metadata(target).is_err() && std::fs::rename(&p, target).is_ok()
+        {
+            continue;
+        }
+        let _ = std::fs::remove_dir_all(&p);
     }
 }
 
@@ -458,6 +500,23 @@ mod tests {
         // A sample may be replaced as a whole (the caller decides); not nested in one.
         assert!(check_output_dir(&sample, &inputs).is_ok());
         assert!(check_output_dir(&sample.join("inner"), &inputs).is_err());
+    }
+
+    #[test]
+    fn a_folder_a_killed_run_moved_aside_is_put_back_by_the_next_run() {
+        let d = tempfile::tempdir().unwrap();
+        let target = d.path().join("S");
+        // Killed after moving the old folder aside, before the new one went in (pid
+        // 4000000000 is beyond any Linux pid, so it is gone).
+        let aside = d.path().join(".S.old-4000000000-0-1");
+        std::fs::create_dir(&aside).unwrap();
+        std::fs::write(aside.join("manifest.json"), b"old").unwrap();
+        std::fs::create_dir(d.path().join(".S.tmp-4000000000-0-2")).unwrap();
+        let staged = Staged::new(&target).unwrap();
+        assert_eq!(std::fs::read(target.join("manifest.json")).unwrap(), b"old");
+        drop(staged);
+        let names: Vec<_> = std::fs::read_dir(d.path()).unwrap().flatten().collect();
+        assert_eq!(names.len(), 1, "only S: {names:?}");
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! complete and checked: a run that fails or is killed leaves the old pack as it was, and
 //! `--force` replaces the whole folder (the old one renamed aside, the new one renamed in,
 //! the old one deleted), so nothing of an earlier pack survives beside the new one. What a
-//! killed run leaves beside the target (a hidden `.NAME.pack-new-PID` or
-//! `.NAME.pack-old-PID` folder) is put back or deleted by the next run.
+//! killed run leaves beside the target (a hidden `.NAME.tmp-PID-...` or `.NAME.old-PID-...`
+//! folder) is put back or deleted by the next run ([`crate::fsutil::recover`]).
 
 use std::path::{Path, PathBuf};
 
@@ -58,27 +58,9 @@ pub fn check_target(out: &Path, force: bool) -> Result<(), FolderError> {
     Ok(())
 }
 
-/// The folder beside `out` a new pack is built in, named after it and this process.
-fn beside(out: &Path, what: &str) -> Result<PathBuf, FolderError> {
-    let name = out.file_name().ok_or_else(|| {
-        FolderError::Refused(format!(
-            "{} does not name a folder; give --out a folder's name, like pack/2024-25-Q4",
-            out.display()
-        ))
-    })?;
-    let parent = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    Ok(parent.join(format!(
-        ".{}.{what}-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    )))
-}
-
 /// Builds a pack into a new folder beside `out` with `fill`, has `check` read it back, and
-/// only then moves it into place (replacing `out` whole when `force`). On any failure the
+/// only then moves it into place (replacing `out` whole when `force`), by
+/// [`crate::fsutil::Staged`], the one way csc-audit builds a folder. On any failure the
 /// new folder is deleted and `out` is left as it was.
 pub fn write_pack(
     out: &Path,
@@ -86,78 +68,15 @@ pub fn write_pack(
     fill: impl FnOnce(&Path) -> Result<(), String>,
     check: impl FnOnce(&Path) -> Result<(), String>,
 ) -> Result<(), FolderError> {
-    recover(out);
+    crate::fsutil::recover(out);
     check_target(out, force)?;
-    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(io("creating", parent))?;
-    }
-    let new = beside(out, "pack-new")?;
-    std::fs::create_dir(&new).map_err(io("creating", &new))?;
-    let built = fill(&new).and_then(|()| check(&new));
-    if let Err(why) = built {
-        let _ = std::fs::remove_dir_all(&new);
-        return Err(FolderError::Build(why));
-    }
-    let moved = move_into_place(&new, out);
-    if moved.is_err() {
-        let _ = std::fs::remove_dir_all(&new);
-    }
-    moved
-}
-
-/// Tidies what a killed run left beside `out`, when the process that made it is gone
-/// (known from /proc; elsewhere nothing is touched): an old pack moved aside but not
-/// replaced goes back to `out`; half-built new packs, and old packs already replaced, are
-/// deleted.
-pub fn recover(out: &Path) {
-    let (Some(name), true) = (out.file_name(), Path::new("/proc/self").exists()) else {
-        return;
-    };
-    let parent = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let Ok(entries) = std::fs::read_dir(parent) else {
-        return;
-    };
-    let prefix = format!(".{}.", name.to_string_lossy());
-    let mut left: Vec<(bool, PathBuf)> = entries
-        .flatten()
-        .filter_map(|e| {
-            let n = e.file_name().to_string_lossy().into_owned();
-            let rest = n.strip_prefix(&prefix)?;
-            let (what, pid) = rest.rsplit_once('-')?;
-            let pid: u32 = pid.parse().ok()?;
-            let dead =
-                pid != std::process::id() && !Path::new("/proc").join(pid.to_string()).exists();
-            match what {
-                "pack-new" | "pack-old" if dead => Some((what == "pack-old", e.path())),
-                _ => None,
-            }
-        })
-        .collect();
-    left.sort();
-    for (old, p) in left {
-        if old && std::fs::symlink_metadata(out).is_err() && std::fs::rename(&p, out).is_ok() {
-            continue;
-        }
-        let _ = std::fs::remove_dir_all(&p);
-    }
-}
-
-/// Renames `new` to `out`; an existing `out` (checked by [`check_target`]) is renamed
-/// aside first and deleted after, or renamed back if the new one cannot go in.
-fn move_into_place(new: &Path, out: &Path) -> Result<(), FolderError> {
-    if std::fs::symlink_metadata(out).is_err() {
-        return std::fs::rename(new, out).map_err(io("moving the new pack to", out));
-    }
-    let old = beside(out, "pack-old")?;
-    std::fs::rename(out, &old).map_err(io("moving the old pack aside from", out))?;
-    if let Err(e) = std::fs::rename(new, out) {
-        let _ = std::fs::rename(&old, out);
-        return Err(io("moving the new pack to", out)(e));
-    }
-    std::fs::remove_dir_all(&old).map_err(io("deleting the old pack", &old))
+    let staged = crate::fsutil::Staged::new(out).map_err(io("creating a folder beside", out))?;
+    fill(staged.path())
+        .and_then(|()| check(staged.path()))
+        .map_err(FolderError::Build)?;
+    staged
+        .publish(force)
+        .map_err(io("moving the new pack to", out))
 }
 
 /// Writes `bytes` at `rel` inside the pack folder `dir`, creating its folders.
@@ -205,11 +124,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("P");
         // Killed between moving the old pack aside and the new one in; and mid-build.
-        let old = dir.path().join(".P.pack-old-4000000000");
-        let new = dir.path().join(".P.pack-new-4000000001");
+        let old = dir.path().join(".P.old-4000000000-0-1");
+        let new = dir.path().join(".P.tmp-4000000001-0-2");
         write_file(&old, "report.html", b"old").unwrap();
         write_file(&new, "charts/x.svg", b"half").unwrap();
-        recover(&out);
+        crate::fsutil::recover(&out);
         assert_eq!(std::fs::read(out.join("report.html")).unwrap(), b"old");
         let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(names.len(), 1, "only P");
