@@ -124,36 +124,34 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     result
 }
 
-/// The absolute, canonical form of a path that may not exist yet: the longest part that
-/// exists is canonicalised (symlinks and `..` resolved by the system), the rest is added
-/// lexically (a `..` after a folder that does not exist yet takes it off again).
+/// The absolute, canonical form of a path that may not exist yet, walked a component at a
+/// time as the system would once the missing folders are made: whenever the path so far
+/// exists it is canonicalised (symlinks resolved by the system), a missing folder is added
+/// as written, and a `..` takes off the last component (of a path that is canonical or
+/// does not exist, so it is the real parent). `root/new/../link`, with `link` a symlink,
+/// resolves through the link.
 pub fn resolve(path: &Path) -> std::io::Result<PathBuf> {
     let abs = if path.is_absolute() {
         path.to_path_buf()
     } else {
         std::env::current_dir()?.join(path)
     };
-    let parts: Vec<Component> = abs.components().collect();
-    for split in (0..=parts.len()).rev() {
-        let head: PathBuf = parts[..split].iter().collect();
-        if head.as_os_str().is_empty() {
-            continue;
+    let mut out = PathBuf::new();
+    for c in abs.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other.as_os_str()),
         }
-        let Ok(mut out) = head.canonicalize() else {
-            continue;
-        };
-        for c in &parts[split..] {
-            match c {
-                Component::ParentDir => {
-                    out.pop();
-                }
-                Component::CurDir => {}
-                other => out.push(other.as_os_str()),
+        if std::fs::symlink_metadata(&out).is_ok() {
+            if let Ok(real) = out.canonicalize() {
+                out = real;
             }
         }
-        return Ok(out);
     }
-    Ok(abs)
+    Ok(out)
 }
 
 /// Whether `dir` is an audit sample folder: it holds a `manifest.json` that csc-audit wrote
