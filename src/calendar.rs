@@ -75,7 +75,7 @@ impl Calendar {
     }
 
     pub fn from_file(path: &Path) -> Result<Calendar, CalendarError> {
-        let text = std::fs::read_to_string(path).map_err(|source| CalendarError::Read {
+        let text = crate::fsutil::read_definition(path).map_err(|source| CalendarError::Read {
             path: path.display().to_string(),
             source,
         })?;

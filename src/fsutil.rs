@@ -124,6 +124,70 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     result
 }
 
+/// The largest definition file read (a metric file, standards, a sample plan, a calendar):
+/// the longest shipped is a few KB, and the TOML reader needs several times the size.
+pub const MAX_DEFINITION_BYTES: u64 = 1 << 20;
+/// The largest other input read whole (an extract table, an audit history, audit results,
+/// a manifest, a list CSV): a national extract's largest table is under 2 GB.
+pub const MAX_INPUT_BYTES: u64 = 4 << 30;
+
+/// Reads a file a command was given, refusing (never opening) what is not a regular file
+/// once links are followed (a device such as /dev/zero would never end, a pipe would
+/// wait for ever) and a file larger than `limit` bytes, whatever it grows to while read.
+pub fn read_input(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::{Error, ErrorKind, Read};
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        let what = if meta.is_dir() {
+            "a folder"
+        } else {
+            "a device, pipe or socket"
+        };
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "{} is {what}, not a file: give the path of a file",
+                path.display()
+            ),
+        ));
+    }
+    let too_big = || {
+        Error::new(
+            ErrorKind::InvalidData,
+            format!(
+                "{} is larger than the {} MiB csc-audit reads for this kind of file: is it                  the right file?",
+                path.display(),
+                limit >> 20
+            ),
+        )
+    };
+    if meta.len() > limit {
+        return Err(too_big());
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    std::fs::File::open(path)?
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_big());
+    }
+    Ok(bytes)
+}
+
+/// [`read_input`] of a definition (at most [`MAX_DEFINITION_BYTES`]), as UTF-8 text.
+pub fn read_definition(path: &Path) -> std::io::Result<String> {
+    String::from_utf8(read_input(path, MAX_DEFINITION_BYTES)?).map_err(|e| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "{} is not UTF-8 text (byte {})",
+                path.display(),
+                e.utf8_error().valid_up_to()
+            ),
+        )
+    })
+}
+
 /// The absolute, canonical form of a path that may not exist yet, walked a component at a
 /// time as the system would once the missing folders are made: whenever the path so far
 /// exists it is canonicalised (symlinks resolved by the system), a missing folder is added

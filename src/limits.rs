@@ -168,7 +168,29 @@ fn scan(text: &str) -> Result<(), String> {
     let mut it = text.char_indices().peekable();
     while let Some((i, c)) = it.next() {
         match c {
-            '\'' | '"' => skip_quoted(&mut it, c)?,
+            '\'' => skip_quoted(&mut it, c)?,
+            '"' => {
+                // A quoted name can be called like a function (`"LPAD"(...)`).
+                skip_quoted(&mut it, c)?;
+                let end = it.peek().map_or(text.len(), |(j, _)| *j);
+                let name = text[i + 1..end - 1]
+                    .replace("\"\"", "\"")
+                    .to_ascii_uppercase();
+                check_call(&name, &text[end..])?;
+            }
+            '`' | '[' => {
+                return Err(format!(
+                    "`{c}` is not allowed in a filter: write column names as they are, or in \
+                     double quotes"
+                ))
+            }
+            '-' | '/' if text[i + 1..].starts_with(if c == '-' { '-' } else { '*' }) => {
+                return Err(
+                    "comments are not allowed inside a filter: put a TOML comment (`# ...`) \
+                     after the line instead"
+                        .into(),
+                )
+            }
             '(' => {
                 depth += 1;
                 if depth > MAX_FILTER_DEPTH {
@@ -211,19 +233,23 @@ fn scan(text: &str) -> Result<(), String> {
                         ));
                     }
                 }
-                let called = text[end..].trim_start().starts_with('(');
-                if called
-                    && !KEYWORDS_BEFORE_BRACKET.contains(&word.as_str())
-                    && !FILTER_FUNCTIONS.contains(&word.as_str())
-                {
-                    return Err(format!(
-                        "`{word}` is not a function a filter may call; allowed: {}",
-                        FILTER_FUNCTIONS.join(", ")
-                    ));
+                if !KEYWORDS_BEFORE_BRACKET.contains(&word.as_str()) {
+                    check_call(&word, &text[end..])?;
                 }
             }
             _ => {}
         }
+    }
+    Ok(())
+}
+
+/// A name followed by a bracket is a function call: it must be one a filter may call.
+fn check_call(name: &str, after: &str) -> Result<(), String> {
+    if after.trim_start().starts_with('(') && !FILTER_FUNCTIONS.contains(&name) {
+        return Err(format!(
+            "`{name}` is not a function a filter may call; allowed: {}",
+            FILTER_FUNCTIONS.join(", ")
+        ));
     }
     Ok(())
 }
@@ -353,5 +379,24 @@ mod tests {
         assert!(sql_filter("team IN (SELECT 1)")
             .unwrap_err()
             .contains("SELECT"));
+        // Hidden calls: a comment, quoting, a line break before the bracket, lower case.
+        for hidden in [
+            "LPAD/**/(team, 2000000000, 'x') = 'a'",
+            "LPAD--\n(team, 2000000000, 'x') = 'a'",
+            "`LPAD`(team, 2000000000, 'x') = 'a'",
+            "[LPAD](team, 2000000000, 'x') = 'a'",
+            "\"LPAD\"(team, 2000000000, 'x') = 'a'",
+            "\"lpad\" (team, 2000000000, 'x') = 'a'",
+            "lpad\n\t(team, 2000000000, 'x') = 'a'",
+        ] {
+            let e = sql_filter(hidden).unwrap_err();
+            assert!(
+                e.contains("LPAD") || e.contains("comments") || e.contains("not allowed"),
+                "{hidden}: {e}"
+            );
+        }
+        assert!(sql_filter("\"team\" = 'North' AND \"outcome\" IS NULL").is_ok());
+        assert!(sql_filter("team = 'a--b' AND team <> '/*'").is_ok());
+        assert!(sql_filter("age - -1 > 3").is_ok());
     }
 }

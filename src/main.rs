@@ -10,6 +10,27 @@ use csc_audit::periods::{Grain, Period};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// Writes to standard output: a write error (a full disk, a closed pipe) is an error of the
+/// command (exit 2), never a panic. `say!` ends the line, `say_raw!` does not.
+macro_rules! say_raw {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        write!(out, $($arg)*)
+            .and_then(|()| out.flush())
+            .map_err(|e| anyhow::anyhow!("writing to standard output: {e}"))?;
+    }};
+}
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, $($arg)*)
+            .and_then(|()| out.flush())
+            .map_err(|e| anyhow::anyhow!("writing to standard output: {e}"))?;
+    }};
+}
+
 mod cmd;
 
 // A national extract allocates and frees gigabytes of column buffers; mimalloc reuses them
@@ -306,8 +327,8 @@ fn run() -> Result<ExitCode> {
             extracts.note_calendar(&cal, &source);
             let report = &extracts.report;
             match format {
-                ReportFormat::Text => print!("{}", report.to_text(limit)),
-                ReportFormat::Json => println!("{}", report.to_json()),
+                ReportFormat::Text => say_raw!("{}", report.to_text(limit)),
+                ReportFormat::Json => say!("{}", report.to_json()),
             }
             Ok(if report.has_fatal() {
                 ExitCode::from(2)
@@ -347,7 +368,7 @@ fn run() -> Result<ExitCode> {
             }
             if list {
                 for m in &lib.metrics {
-                    println!("{:<30} {:<13} {}", m.id, m.kind.name(), m.title);
+                    say!("{:<30} {:<13} {}", m.id, m.kind.name(), m.title);
                 }
                 return Ok(ExitCode::SUCCESS);
             }
@@ -455,8 +476,8 @@ fn run() -> Result<ExitCode> {
                     .with_context(|| format!("writing {}", path.display()))?;
             }
             match opts.format {
-                ReportFormat::Text => print!("{}", report.to_text()),
-                ReportFormat::Json => println!("{}", report.to_json()),
+                ReportFormat::Text => say_raw!("{}", report.to_text()),
+                ReportFormat::Json => say!("{}", report.to_json()),
             }
             eprintln!(
                 "wrote the native tables to {}; `csc-audit check --data {}` checks them",
@@ -481,23 +502,23 @@ fn run() -> Result<ExitCode> {
             match (to, add) {
                 (Some(to), _) => {
                     let n = cal.working_days_between(from, to)?;
-                    println!(
+                    say!(
                         "{n} working days from {from_s} to {} ({on})",
                         to.format("%a %d %b %Y")
                     );
                     let (lo, hi) = if from <= to { (from, to) } else { (to, from) };
                     for d in lo.iter_days().skip(1).take_while(|d| *d <= hi) {
                         if let Some(name) = cal.holiday_name(d) {
-                            println!("  not counted: {} {name}", d.format("%a %d %b %Y"));
+                            say!("  not counted: {} {name}", d.format("%a %d %b %Y"));
                         }
                     }
                     if n < 0 {
-                        println!("  negative: the end is before the start");
+                        say!("  negative: the end is before the start");
                     }
                 }
                 (None, Some(n)) => {
                     let due = cal.add_working_days(from, n)?;
-                    println!(
+                    say!(
                         "{n} working days after {from_s} is {} ({on})",
                         due.format("%a %d %b %Y")
                     );

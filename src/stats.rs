@@ -71,6 +71,17 @@ pub fn clopper_pearson(x: f64, n: f64, confidence: f64) -> Option<(f64, f64)> {
 /// audits; a margin or rate small enough to ask for more is a mistake, not a plan.
 pub const MAX_SAMPLE_SIZE: u64 = 1_000_000_000_000;
 
+/// A confidence of at least 50% and below 100%: below 50% a size means nothing.
+fn confidence_level(v: f64) -> Result<f64, String> {
+    let v = proportion("confidence", v)?;
+    if v < 0.5 {
+        return Err(format!(
+            "confidence {v}: give a confidence of at least 0.5 (0.95 for 95%)"
+        ));
+    }
+    Ok(v)
+}
+
 /// `v` is a proportion strictly between 0 and 1 (finite), or an error naming `name`.
 fn proportion(name: &str, v: f64) -> Result<f64, String> {
     if v.is_finite() && v > 0.0 && v < 1.0 {
@@ -88,7 +99,8 @@ fn size_count(x: f64, what: &str) -> Result<u64, String> {
     let n = ceil_tolerant(x);
     // NaN and infinities are outside the range too.
     if (0.0..=MAX_SAMPLE_SIZE as f64).contains(&n) {
-        Ok(n as u64)
+        // A sample is at least one case (a tiny expected rate gives n0 near 0).
+        Ok((n as u64).max(1))
     } else {
         Err(format!(
             "{what} would need more than {MAX_SAMPLE_SIZE} cases; ask for a wider margin or a \
@@ -110,12 +122,13 @@ pub fn sample_size(
     population: Option<u64>,
 ) -> Result<(u64, Option<u64>), String> {
     let margin = proportion("margin", margin)?;
-    let confidence = proportion("confidence", confidence)?;
+    let confidence = confidence_level(confidence)?;
     let expected = proportion("expected", expected)?;
     if population == Some(0) {
         return Err("population 0: give the number of cases (at least 1), or omit it".into());
     }
-    let z = normal_quantile(1.0 - (1.0 - confidence) / 2.0);
+    // -q(a/2), not q(1 - a/2): 1 - a/2 rounds to 1 (z infinite) for a confidence near 1.
+    let z = -normal_quantile((1.0 - confidence) / 2.0);
     let n0 = z * z * expected * (1.0 - expected) / (margin * margin);
     let what = format!("a margin of {margin}");
     let large = size_count(n0, &what)?;
@@ -132,7 +145,7 @@ pub fn sample_size(
 /// confidence. Inputs are checked as for [`sample_size`].
 pub fn discovery_size(rate: f64, confidence: f64) -> Result<u64, String> {
     let rate = proportion("tolerable rate", rate)?;
-    let confidence = proportion("confidence", confidence)?;
+    let confidence = confidence_level(confidence)?;
     // ln_1p keeps a tiny rate from rounding 1 - rate to 1 (a division by zero).
     size_count(
         (1.0 - confidence).ln() / (-rate).ln_1p(),
@@ -324,6 +337,19 @@ mod tests {
 
     /// Out-of-range inputs are errors, never a saturated cast (issue #11 D15: a margin of
     /// 1e-300 printed 18446744073709551615 cases).
+    #[test]
+    fn sizes_near_the_edges_of_their_inputs() {
+        // 99.99999999999999% confidence: a/2 = 5.551115e-17, z = 8.292361 (Python's
+        // statistics.NormalDist().inv_cdf(5.551115123125783e-17) = -8.292361075813595),
+        // n0 = z^2 x 0.25 / 0.05^2 = 6876.33 -> 6877; it once overflowed to an error.
+        let (n0, _) = sample_size(0.05, 0.9999999999999999, 0.5, None).unwrap();
+        assert_eq!(n0, 6877);
+        // A tiny expected rate still asks for one case, never 0.
+        assert_eq!(sample_size(0.05, 0.95, 1e-300, None).unwrap().0, 1);
+        assert!(sample_size(0.05, 1e-300, 0.5, None).is_err());
+        assert!(discovery_size(0.05, 0.3).is_err());
+    }
+
     #[test]
     fn sizes_refuse_inputs_out_of_range() {
         for m in [1e-300, 0.0, -0.1, 1.0, 2.0, f64::NAN, f64::INFINITY] {

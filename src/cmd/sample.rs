@@ -370,7 +370,7 @@ pub fn run(args: SampleArgs) -> Result<ExitCode> {
         }
         Some(SampleAction::Verify { dir, data, common }) => match verified(&dir, data, &common) {
             Ok(v) => {
-                println!(
+                say!(
                     "verified: {} re-drawn from {} with seed {} gives the same {} cases and \
                      the same files, the manifest byte for byte",
                     dir.display(),
@@ -381,9 +381,9 @@ pub fn run(args: SampleArgs) -> Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             }
             Err(NotVerified::Differs(diffs)) => {
-                println!("NOT verified: {} differs from its re-draw:", dir.display());
+                say!("NOT verified: {} differs from its re-draw:", dir.display());
                 for d in diffs {
-                    println!("  - {d}");
+                    say!("  - {d}");
                 }
                 Ok(ExitCode::from(1))
             }
@@ -433,7 +433,7 @@ pub fn run(args: SampleArgs) -> Result<ExitCode> {
                         .map_err(anyhow::Error::msg)
                 })
                 .transpose()?;
-            println!(
+            say!(
                 "to estimate a proportion near {:.0}% within +/- {:.1} points at {:.0}% \
                  confidence:",
                 expected * 100.0,
@@ -442,13 +442,18 @@ pub fn run(args: SampleArgs) -> Result<ExitCode> {
             );
             match (population, n) {
                 (Some(pop), Some(n)) => {
-                    println!("  {n} cases from a population of {pop} ({n0} for a large population)")
+                    say!("  {n} cases from a population of {pop} ({n0} for a large population)")
                 }
-                _ => println!("  {n0} cases (a large population; give --population N)"),
+                _ => say!("  {n0} cases (a large population; give --population N)"),
             }
             if let Some((rate, d)) = discovery {
-                println!(
-                    "discovery: {d} cases with no failure show at {:.0}% confidence that \
+                // No sample is larger than its population: all of a small one is read.
+                let cases = match population {
+                    Some(pop) if d >= pop => format!("all {pop} cases (the whole population)"),
+                    _ => format!("{d} cases"),
+                };
+                say!(
+                    "discovery: {cases} with no failure show at {:.0}% confidence that \
                      fewer than {:.1}% of cases fail",
                     confidence * 100.0,
                     rate * 100.0
@@ -491,7 +496,7 @@ pub fn audit_results(a: AuditResultsArgs) -> Result<ExitCode> {
     }
     let sample = results::SampleFrame::from_sample(&v.sample);
     let r = results::estimate(&sample, &a.results, a.confidence)?;
-    print!("{}", results::to_text(&r));
+    say_raw!("{}", results::to_text(&r));
     if let Some(out) = &a.out {
         std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
         for (name, bytes) in OUTPUTS

@@ -255,7 +255,8 @@ pub fn read_csv_folder(dir: &Path) -> Result<Vec<Sheet>, AnnexError> {
         let name = f
             .file_stem()
             .map_or(String::new(), |s| s.to_string_lossy().into_owned());
-        let bytes = std::fs::read(&f).map_err(|e| err(e.to_string()))?;
+        let bytes = crate::fsutil::read_input(&f, crate::fsutil::MAX_INPUT_BYTES)
+            .map_err(|e| err(e.to_string()))?;
         let (text, _) = crate::ingest::decode(&bytes).map_err(&err)?;
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)

@@ -159,7 +159,7 @@ pub fn import(path: &std::path::Path) -> Result<(Tables, ImportReport), CinError
             ),
         });
     }
-    let bytes = std::fs::read(path).map_err(io)?;
+    let bytes = crate::fsutil::read_input(path, MAX_CENSUS_BYTES).map_err(io)?;
     let text = std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes)).map_err(
         |e| CinError::Format {
             path: shown.clone(),

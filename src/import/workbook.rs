@@ -151,7 +151,7 @@ pub fn read(path: &Path) -> Result<Vec<Sheet>, String> {
             MAX_FILE_BYTES >> 20
         ));
     }
-    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    let bytes = crate::fsutil::read_input(path, MAX_FILE_BYTES).map_err(|e| e.to_string())?;
     if !bytes.starts_with(b"PK") {
         let what = if bytes.starts_with(b"\xD0\xCF\x11\xE0") {
             "an old-style .xls workbook"

@@ -52,12 +52,14 @@ impl Library {
         let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
             .map_err(|e| io(dir, e))?
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
+            // Every *.toml, whatever it is: one that cannot be read (a dangling link, a
+            // device) is an error below, never left out in silence.
+            .filter(|p| p.extension().is_some_and(|x| x == "toml") && !p.is_dir())
             .collect();
         files.sort();
         let mut texts = Vec::new();
         for f in &files {
-            let text = std::fs::read_to_string(f).map_err(|e| io(f, e))?;
+            let text = crate::fsutil::read_definition(f).map_err(|e| io(f, e))?;
             texts.push((f.display().to_string(), text));
         }
         Library::from_texts(&texts, &dir.display().to_string())

@@ -234,7 +234,7 @@ pub fn compare(
     now: &[InputFile],
 ) -> Result<Vec<String>, SampleError> {
     let mut out = changed_inputs(r, now);
-    match std::fs::read_to_string(&r.plan_file) {
+    match crate::fsutil::read_definition(std::path::Path::new(&r.plan_file)) {
         Ok(text) if text != r.plan_text => out.push(format!(
             "the plan file {} has changed since the draw (the re-draw uses the plan \
              recorded in the manifest)",
@@ -251,7 +251,7 @@ pub fn compare(
     // Every file, byte for byte, against the re-draw and against the recorded hashes.
     for (name, bytes) in render(redrawn, prov, now)? {
         let p = dir.join(name);
-        let on_disk = match std::fs::read(&p) {
+        let on_disk = match crate::fsutil::read_input(&p, crate::fsutil::MAX_INPUT_BYTES) {
             Ok(b) => b,
             Err(e) => {
                 out.push(format!("{name} cannot be read: {e}"));

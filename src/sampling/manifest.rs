@@ -48,7 +48,7 @@ pub fn input_files(
                 p.display()
             )));
         }
-        std::fs::read(p)
+        crate::fsutil::read_input(p, crate::fsutil::MAX_INPUT_BYTES)
             .map(|b| sha256_hex(&b))
             .map_err(|e| super::invalid(format!("cannot read {}: {e}", p.display())))
     };
@@ -366,7 +366,7 @@ impl Recorded {
 
 pub fn read(dir: &Path) -> Result<Recorded, SampleError> {
     let path = dir.join(MANIFEST);
-    let bytes = std::fs::read(&path).map_err(|e| {
+    let bytes = crate::fsutil::read_input(&path, crate::fsutil::MAX_INPUT_BYTES).map_err(|e| {
         super::invalid(format!(
             "cannot read {}: {e} (is {} a sample folder?)",
             path.display(),

@@ -970,7 +970,7 @@ struct Audited {
 /// row is reported with its line.
 fn read_history(path: &std::path::Path) -> Result<Vec<Audited>, SampleError> {
     let name = path.display().to_string();
-    let bytes = std::fs::read(path)
+    let bytes = crate::fsutil::read_input(path, crate::fsutil::MAX_INPUT_BYTES)
         .map_err(|e| invalid(format!("cannot read the audit history {name}: {e}")))?;
     let (text, _) = crate::ingest::decode(&bytes).map_err(|e| invalid(format!("{name}: {e}")))?;
     // Read as the extracts are: each row with the physical line it starts on.

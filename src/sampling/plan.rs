@@ -582,7 +582,7 @@ impl SamplePlan {
     /// Reads a plan file.
     pub fn load(path: &std::path::Path) -> Result<SamplePlan, PlanError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| PlanError {
+        let text = crate::fsutil::read_definition(path).map_err(|e| PlanError {
             file: file.clone(),
             line: 0,
             field: "plan".into(),

@@ -189,7 +189,8 @@ fn read_table(path: &Path) -> Result<Table, SampleError> {
             .collect();
         (format!("{name} (sheet {})", sheet.name), rows)
     } else {
-        let bytes = std::fs::read(path).map_err(|e| invalid(format!("cannot read {name}: {e}")))?;
+        let bytes = crate::fsutil::read_input(path, crate::fsutil::MAX_INPUT_BYTES)
+            .map_err(|e| invalid(format!("cannot read {name}: {e}")))?;
         let (text, _) =
             crate::ingest::decode(&bytes).map_err(|e| invalid(format!("{name}: {e}")))?;
         // Read as the extracts are: each row with the physical line it starts on.

@@ -7,6 +7,7 @@
 mod csv;
 mod definitions;
 mod imports;
+mod inputs;
 mod pack;
 mod sample;
 
