@@ -29,6 +29,12 @@ fn run(args: &[&str]) -> std::process::Output {
     out
 }
 
+/// `metrics` with the definitions in `m`, writing `out`: refused, saying `says`.
+fn metrics_refused(m: &Path, out: &Path, says: &str) {
+    let (m, out) = (m.to_str().unwrap(), out.to_str().unwrap());
+    refused(&["metrics", "--metrics", m, "--out", out], says);
+}
+
 fn refused(args: &[&str], says: &str) {
     let out = run(args);
     let err = String::from_utf8_lossy(&out.stderr);
@@ -80,16 +86,7 @@ fn a_metric_file_that_cannot_be_read_is_an_error_not_left_out() {
     }
     std::os::unix::fs::symlink("/nonexistent", m.join("referral_nfa.toml")).unwrap();
     let out = d.path().join("o.csv");
-    refused(
-        &[
-            "metrics",
-            "--metrics",
-            m.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        "referral_nfa.toml",
-    );
+    metrics_refused(&m, &out, "referral_nfa.toml");
 }
 
 #[test]
@@ -140,16 +137,7 @@ fn a_filter_call_hidden_by_a_comment_or_quotes_is_refused() {
             std::fs::read_to_string(repo("metrics/referrals.toml")).unwrap()
         );
         std::fs::write(m.join("referrals.toml"), text).unwrap();
-        refused(
-            &[
-                "metrics",
-                "--metrics",
-                m.to_str().unwrap(),
-                "--out",
-                out.to_str().unwrap(),
-            ],
-            "population.filter",
-        );
+        metrics_refused(&m, &out, "population.filter");
     }
 }
 
