@@ -164,12 +164,21 @@ pub fn read_input(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
     if meta.len() > limit {
         return Err(too_big());
     }
+    // Never more than the file says it holds: a /proc or /sys file says 0 and never ends.
     let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
     std::fs::File::open(path)?
-        .take(limit.saturating_add(1))
+        .take(meta.len().saturating_add(1))
         .read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > limit {
-        return Err(too_big());
+    if bytes.len() as u64 > meta.len() {
+        return Err(Error::new(
+            ErrorKind::InvalidData,
+            format!(
+                "{} reads as more than the {} bytes it says it holds (a /proc or /sys file, or \
+                 a file still being written): copy it to an ordinary file first",
+                path.display(),
+                meta.len()
+            ),
+        ));
     }
     Ok(bytes)
 }
@@ -234,6 +243,30 @@ pub fn is_sample_folder(dir: &Path) -> bool {
         // Unreadable: protect it.
         Err(_) => true,
     }
+}
+
+/// A sample folder inside `dir` (at any depth, links not followed) other than `except`
+/// (the command's own), if any: a command that replaces `dir` whole would delete it.
+pub fn sample_within(dir: &Path, except: &Path) -> Option<PathBuf> {
+    let mut stack = vec![dir.to_path_buf()];
+    // Bounded: a folder of more than this many folders is not a pack's.
+    let mut budget = 100_000usize;
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).ok()?.flatten() {
+            if !e.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            budget = budget.checked_sub(1)?;
+            if e.path() == except {
+                continue;
+            }
+            if is_sample_folder(&e.path()) {
+                return Some(e.path());
+            }
+            stack.push(e.path());
+        }
+    }
+    None
 }
 
 /// The sample folder `path` is in (or is, when `include_self`), if any.
@@ -338,8 +371,10 @@ impl Staged {
             })?;
         recover(target);
         let tmp = parent.join(format!(".{name}.tmp-{}", unique_suffix()));
-        // create_dir is exclusive: the temporary folder is this run's alone.
+        // create_dir is exclusive: the temporary folder is this run's alone. The marker says
+        // csc-audit made it, so that `recover` never touches a folder it did not make.
         std::fs::create_dir(&tmp)?;
+        std::fs::write(tmp.join(STAGING_MARKER), b"")?;
         Ok(Staged {
             target: target.to_path_buf(),
             tmp,
@@ -367,7 +402,10 @@ impl Staged {
                 .unwrap_or_default();
             let aside = parent_dir(&self.target).join(format!(".{name}.old-{}", unique_suffix()));
             match std::fs::rename(&self.target, &aside) {
-                Ok(()) => Some(aside),
+                Ok(()) => {
+                    let _ = std::fs::write(aside.join(STAGING_MARKER), b"");
+                    Some(aside)
+                }
                 // Another run moved it first; the rename below decides which run wins.
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
                 Err(e) => return Err(e),
@@ -375,11 +413,12 @@ impl Staged {
         } else {
             None
         };
+        std::fs::remove_file(self.tmp.join(STAGING_MARKER))?;
         if let Err(e) = std::fs::rename(&self.tmp, &self.target) {
             let taken = std::fs::symlink_metadata(&self.target).is_ok();
             // Nothing took its place: the replaced folder goes back.
             let aside = match aside {
-                Some(a) if !taken && std::fs::rename(&a, &self.target).is_ok() => None,
+                Some(a) if !taken && put_back(&a, &self.target) => None,
                 a => a,
             };
             let kept = aside
@@ -422,6 +461,19 @@ impl Staged {
 /// and folders already replaced, are deleted. Run by [`Staged::new`], so the next run of
 /// any command that builds folders this way puts things right.
 pub fn recover(target: &Path) {
+    recover_beside(target);
+}
+
+/// The file in a folder csc-audit is building (or has moved aside) that says so.
+pub const STAGING_MARKER: &str = ".csc-audit-staging";
+
+/// Moves a folder that was moved aside back to `target`, without its marker.
+fn put_back(aside: &Path, target: &Path) -> bool {
+    let _ = std::fs::remove_file(aside.join(STAGING_MARKER));
+    std::fs::rename(aside, target).is_ok()
+}
+
+fn recover_beside(target: &Path) {
     let (Some(name), true) = (target.file_name(), Path::new("/proc/self").exists()) else {
         return;
     };
@@ -437,15 +489,17 @@ pub fn recover(target: &Path) {
             let pid: u32 = suffix.split('-').next()?.parse().ok()?;
             let dead =
                 pid != std::process::id() && !Path::new("/proc").join(pid.to_string()).exists();
+            // Only folders (never through a link) that hold csc-audit's marker.
+            let ours = std::fs::symlink_metadata(e.path()).is_ok_and(|m| m.is_dir())
+                && e.path().join(STAGING_MARKER).is_file();
             matches!(what, "tmp" | "old")
                 .then_some((what == "old", e.path()))
-                .filter(|_| dead)
+                .filter(|_| dead && ours)
         })
         .collect();
     left.sort();
     for (old, p) in left {
-        if old && std::fs::symlink_metadata(target).is_err() && std::fs::rename(&p, target).is_ok()
-        {
+        if old && std::fs::symlink_metadata(target).is_err() && put_back(&p, target) {
             continue;
         }
         let _ = std::fs::remove_dir_all(&p);
@@ -573,12 +627,26 @@ mod tests {
         let aside = d.path().join(".S.old-4000000000-0-1");
         std::fs::create_dir(&aside).unwrap();
         std::fs::write(aside.join("manifest.json"), b"old").unwrap();
-        std::fs::create_dir(d.path().join(".S.tmp-4000000000-0-2")).unwrap();
+        std::fs::write(aside.join(STAGING_MARKER), b"").unwrap();
+        let half = d.path().join(".S.tmp-4000000000-0-2");
+        std::fs::create_dir(&half).unwrap();
+        std::fs::write(half.join(STAGING_MARKER), b"").unwrap();
+        // Named like a staging folder but without the marker (an input, say): never touched.
+        let data = d.path().join(".S.tmp-4000000002-data");
+        std::fs::create_dir(&data).unwrap();
+        std::fs::write(data.join("children.csv"), b"child_id\n").unwrap();
         let staged = Staged::new(&target).unwrap();
         assert_eq!(std::fs::read(target.join("manifest.json")).unwrap(), b"old");
+        assert!(!target.join(STAGING_MARKER).exists());
         drop(staged);
-        let names: Vec<_> = std::fs::read_dir(d.path()).unwrap().flatten().collect();
-        assert_eq!(names.len(), 1, "only S: {names:?}");
+        let mut names: Vec<String> = std::fs::read_dir(d.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, [".S.tmp-4000000002-data", "S"]);
+        assert!(data.join("children.csv").is_file());
     }
 
     #[test]

@@ -437,7 +437,10 @@ impl Files<'_> {
     }
     fn read(&self, name: &str) -> std::io::Result<std::borrow::Cow<'_, [u8]>> {
         match self {
-            Files::Dir(d) => std::fs::read(d.join(name)).map(std::borrow::Cow::Owned),
+            Files::Dir(d) => {
+                crate::fsutil::read_input(&d.join(name), crate::fsutil::MAX_INPUT_BYTES)
+                    .map(std::borrow::Cow::Owned)
+            }
             Files::Memory(m) => Ok(std::borrow::Cow::Borrowed(
                 m.get(name).map_or(&[][..], Vec::as_slice),
             )),

@@ -38,9 +38,7 @@ pub const FILTER_FUNCTIONS: &[&str] = &[
     "ENDS_WITH",
     "EXTRACT",
     "FLOOR",
-    "GREATEST",
     "IFNULL",
-    "LEAST",
     "LEFT",
     "LENGTH",
     "LOWER",
@@ -177,6 +175,7 @@ fn scan(text: &str) -> Result<(), String> {
                     .replace("\"\"", "\"")
                     .to_ascii_uppercase();
                 check_call(&name, &text[end..])?;
+                check_unqualified(&name, &text[end..])?;
             }
             '`' | '[' => {
                 return Err(format!(
@@ -236,9 +235,22 @@ fn scan(text: &str) -> Result<(), String> {
                 if !KEYWORDS_BEFORE_BRACKET.contains(&word.as_str()) {
                     check_call(&word, &text[end..])?;
                 }
+                check_unqualified(&word, &text[end..])?;
             }
             _ => {}
         }
+    }
+    Ok(())
+}
+
+/// A filter names the row's own columns: `a.b` (a schema, a table or a qualified function,
+/// which polars calls by its first part: `LPAD.ABS(` is LPAD) is refused.
+fn check_unqualified(name: &str, after: &str) -> Result<(), String> {
+    if after.trim_start().starts_with('.') {
+        return Err(format!(
+            "`{name}.` is not allowed in a filter: write the column's own name, without a \
+             table or schema before it"
+        ));
     }
     Ok(())
 }
@@ -398,5 +410,23 @@ mod tests {
         assert!(sql_filter("\"team\" = 'North' AND \"outcome\" IS NULL").is_ok());
         assert!(sql_filter("team = 'a--b' AND team <> '/*'").is_ok());
         assert!(sql_filter("age - -1 > 3").is_ok());
+        // polars calls a qualified name by its first part: `LPAD.ABS(` is LPAD.
+        for qualified in [
+            "LPAD.ABS(outcome, 5, 'x') = 'a'",
+            "\"LPAD\" . ABS(outcome, 5, 'x') = 'a'",
+            "referrals.team = 'North'",
+        ] {
+            assert!(
+                sql_filter(qualified)
+                    .unwrap_err()
+                    .contains("is not allowed"),
+                "{qualified}"
+            );
+        }
+        assert!(sql_filter("age > 1.5").is_ok());
+        // GREATEST() and LEAST() with no arguments panic inside polars: not allowed.
+        assert!(sql_filter("GREATEST() > 0")
+            .unwrap_err()
+            .contains("GREATEST"));
     }
 }

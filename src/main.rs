@@ -30,6 +30,21 @@ macro_rules! say {
             .map_err(|e| anyhow::anyhow!("writing to standard output: {e}"))?;
     }};
 }
+/// Writes to standard error. Messages and errors go there; when it cannot be written (a
+/// full disk, a closed pipe) there is no one left to tell, so the error is dropped, never
+/// a panic, and the exit code still says what happened.
+macro_rules! tell {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+macro_rules! tell_raw {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr(), $($arg)*);
+    }};
+}
 
 mod cmd;
 
@@ -246,7 +261,7 @@ fn load_data(
     today: NaiveDate,
 ) -> Result<ingest::Extracts> {
     let (extracts, kind) = csc_audit::import::load_data(data, &LoadOptions { as_of, today })?;
-    eprintln!("reading {}: {}", data.display(), kind.describe());
+    tell!("reading {}: {}", data.display(), kind.describe());
     Ok(extracts)
 }
 
@@ -261,12 +276,12 @@ fn load_usable(
     let mut extracts = load_data(data, as_of, chrono::Local::now().date_naive())?;
     extracts.note_calendar(&cal, &source);
     if extracts.report.has_fatal() {
-        eprint!("{}", extracts.report.to_text(20));
+        tell_raw!("{}", extracts.report.to_text(20));
         anyhow::bail!("the data cannot be used as it is: see the report above");
     }
     let rejected = extracts.report.rows_rejected();
     if rejected > 0 {
-        eprintln!(
+        tell!(
             "note: {rejected} rows were rejected and are not used; `csc-audit check --data {}` \
              lists them",
             data.display()
@@ -305,7 +320,7 @@ fn main() -> ExitCode {
     match run() {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            tell!("error: {e:#}");
             ExitCode::from(2)
         }
     }
@@ -402,7 +417,7 @@ fn run() -> Result<ExitCode> {
             let ev = csc_audit::metrics::evaluate(&extracts, &lib, &cal, &opts)?;
             let evaluated = started.elapsed() - loaded;
             for n in &ev.notes {
-                eprintln!("note: {n}");
+                tell!("note: {n}");
             }
             let bytes = match format {
                 TableFormat::Csv => output::to_csv(&ev),
@@ -413,7 +428,7 @@ fn run() -> Result<ExitCode> {
                 Some(path) => {
                     csc_audit::fsutil::write_atomic(&path, &bytes)
                         .with_context(|| format!("writing {}", path.display()))?;
-                    eprintln!(
+                    tell!(
                         "wrote {} rows for {} measures, {} to {} (as of {}), to {} \
                          (load and check {:.1} s, measures {:.1} s)",
                         ev.rows.len(),
@@ -479,7 +494,7 @@ fn run() -> Result<ExitCode> {
                 ReportFormat::Text => say_raw!("{}", report.to_text()),
                 ReportFormat::Json => say!("{}", report.to_json()),
             }
-            eprintln!(
+            tell!(
                 "wrote the native tables to {}; `csc-audit check --data {}` checks them",
                 out.display(),
                 out.display()
@@ -551,7 +566,7 @@ fn run() -> Result<ExitCode> {
             };
             let summary = csc_audit::synth::write(&out, &opts, force)
                 .with_context(|| format!("writing {}", out.display()))?;
-            eprintln!("{summary}");
+            tell!("{summary}");
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -98,7 +98,7 @@ pub fn run(a: ChartArgs) -> Result<ExitCode> {
         },
     )?;
     for n in &ev.notes {
-        eprintln!("note: {n}");
+        tell!("note: {n}");
     }
     let chart = charts::build(
         &ev,
@@ -115,6 +115,6 @@ pub fn run(a: ChartArgs) -> Result<ExitCode> {
     let bytes = charts::render(&chart, format)?;
     csc_audit::fsutil::write_atomic(&a.out, &bytes)
         .with_context(|| format!("writing {}", a.out.display()))?;
-    eprintln!("wrote {}", a.out.display());
+    tell!("wrote {}", a.out.display());
     Ok(ExitCode::SUCCESS)
 }

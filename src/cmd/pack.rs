@@ -47,6 +47,9 @@ pub struct PackArgs {
     force: bool,
 }
 
+/// Where an internal pack keeps this month's audit sample.
+const CHILD_LEVEL: &str = "audit-sample-child-level";
+
 /// A pack replaces its whole `--out` folder: never one that holds (or is inside) what the
 /// pack reads, and never an audit sample (even with --force).
 fn refuse_inputs(a: &PackArgs) -> Result<()> {
@@ -63,6 +66,15 @@ fn refuse_inputs(a: &PackArgs) -> Result<()> {
     inputs.extend(a.sources.calendar.as_deref());
     inputs.extend(history.as_deref());
     csc_audit::fsutil::check_output_dir(&a.out, &inputs).map_err(anyhow::Error::msg)?;
+    // The pack's own child-level sample is replaced with it; any other sample is not.
+    if let Some(s) = csc_audit::fsutil::sample_within(&a.out, &a.out.join(CHILD_LEVEL)) {
+        anyhow::bail!(
+            "will not replace {}: it holds the audit sample {}, which --force would delete; \
+             move the sample or choose another --out",
+            a.out.display(),
+            s.display()
+        );
+    }
     if csc_audit::fsutil::is_sample_folder(&a.out) {
         anyhow::bail!(
             "will not write the pack into {}: it is an audit sample folder; choose another --out",
@@ -88,7 +100,7 @@ pub fn run(a: PackArgs) -> Result<ExitCode> {
     let (mut ex, calendar) = crate::load_usable(&a.data, a.as_of, a.sources.calendar.as_deref())
         .inspect_err(|_| bar.finish_and_clear())?;
     for note in pack::bound_labels(&mut ex) {
-        bar.suspend(|| eprintln!("note: {note}"));
+        bar.suspend(|| tell!("note: {note}"));
     }
     let quarter = match &a.quarter {
         Some(q) => Period::parse(Grain::Quarter, q).map_err(anyhow::Error::msg)?,
@@ -134,7 +146,7 @@ pub fn run(a: PackArgs) -> Result<ExitCode> {
         &step,
     )?;
     step("writing");
-    let child_level = a.out.join("audit-sample-child-level");
+    let child_level = a.out.join(CHILD_LEVEL);
     let provenance = folder::Provenance {
         data: &a.data,
         calendar_file: a.sources.calendar.as_deref(),
@@ -146,7 +158,7 @@ pub fn run(a: PackArgs) -> Result<ExitCode> {
             pack_folder::write_file(dir, name, bytes)?;
         }
         if let (Some(s), Profile::Internal) = (&sample, profile) {
-            folder::write_new(&dir.join("audit-sample-child-level"), s, &provenance, true)
+            folder::write_new(&dir.join(CHILD_LEVEL), s, &provenance, true)
                 .map_err(|e| e.to_string())?;
         }
         Ok(())
@@ -170,35 +182,35 @@ pub fn run(a: PackArgs) -> Result<ExitCode> {
         .iter()
         .filter(|(n, _)| n.starts_with("charts/"))
         .count();
-    eprintln!(
+    tell!(
         "the {} pack for {}, as of {}:",
         profile.name(),
         quarter.label(),
         ex.as_of
     );
-    eprintln!(
+    tell!(
         "  {}  the report (open in a browser; prints)",
         a.out.join("report.html").display()
     );
-    eprintln!(
+    tell!(
         "  {}  the data set, a sheet per area",
         a.out.join("dataset.xlsx").display()
     );
-    eprintln!(
+    tell!(
         "  {} and dataset.parquet  the same rows",
         a.out.join("dataset.csv").display()
     );
-    eprintln!(
+    tell!(
         "  {}  {charts} charts (SVG and PNG)",
         a.out.join("charts").display()
     );
     if let Some(d) = child_level {
-        eprintln!(
+        tell!(
             "  {}  this month's audit sample (CHILD-LEVEL: internal only)",
             d.display()
         );
     }
-    eprintln!(
+    tell!(
         "  {} measures; {} notes (in the report and the workbook)",
         built.glance.len(),
         built.notes.len()

@@ -295,7 +295,7 @@ fn draw_with(
 }
 
 fn summary(s: &Sample, out: &Path) {
-    eprintln!(
+    tell!(
         "{} ({}): {} cases in the population, {} excluded, {} drawn in {} strata, seed {}",
         s.plan.title,
         s.period.label(),
@@ -306,7 +306,7 @@ fn summary(s: &Sample, out: &Path) {
         s.seed
     );
     for st in &s.strata {
-        eprintln!(
+        tell!(
             "  {:<40} N = {:>5}  n = {:>4}{}",
             st.name,
             st.population(),
@@ -315,9 +315,9 @@ fn summary(s: &Sample, out: &Path) {
         );
     }
     for n in &s.notes {
-        eprintln!("note: {n}");
+        tell!("note: {n}");
     }
-    eprintln!(
+    tell!(
         "wrote {}, {} and {} to {}; `csc-audit sample verify {}` re-draws it",
         manifest::SAMPLE_CSV,
         manifest::SAMPLE_XLSX,
@@ -405,7 +405,7 @@ pub fn run(args: SampleArgs) -> Result<ExitCode> {
             ext.push(add);
             let s = draw_with(&v.plan, &v.loaded, &r.period, r.seed, &ext)?;
             folder::write_extended(&dir, &s, &v.provenance(), &v.inputs)?;
-            eprintln!(
+            tell!(
                 "added {} cases to {} (round {}); {} in all",
                 s.selected.len() - v.sample.selected.len(),
                 dir.display(),
@@ -413,7 +413,7 @@ pub fn run(args: SampleArgs) -> Result<ExitCode> {
                 s.selected.len()
             );
             for n in &s.notes {
-                eprintln!("note: {n}");
+                tell!("note: {n}");
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -507,7 +507,7 @@ pub fn audit_results(a: AuditResultsArgs) -> Result<ExitCode> {
             csc_audit::fsutil::write_atomic(&p, &bytes)
                 .with_context(|| format!("writing {}", p.display()))?;
         }
-        eprintln!(
+        tell!(
             "wrote estimates.csv and not_audited.csv (child-level: keep it internal) to {}",
             out.display()
         );

@@ -128,8 +128,12 @@ mod tests {
         let new = dir.path().join(".P.tmp-4000000001-0-2");
         write_file(&old, "report.html", b"old").unwrap();
         write_file(&new, "charts/x.svg", b"half").unwrap();
+        for made in [&old, &new] {
+            write_file(made, crate::fsutil::STAGING_MARKER, b"").unwrap();
+        }
         crate::fsutil::recover(&out);
         assert_eq!(std::fs::read(out.join("report.html")).unwrap(), b"old");
+        assert!(!out.join(crate::fsutil::STAGING_MARKER).exists());
         let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(names.len(), 1, "only P");
     }

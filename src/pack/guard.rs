@@ -213,6 +213,9 @@ fn list(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()> {
         let p = e.path();
         if e.file_type()?.is_dir() {
             list(root, &p, out)?;
+        } else if dir == root && e.file_name() == crate::fsutil::STAGING_MARKER {
+            // The staging folder's own marker, removed before the pack moves into place.
+            continue;
         } else {
             let rel = p.strip_prefix(root).unwrap_or(&p);
             out.push(rel.to_string_lossy().replace('\\', "/"));

@@ -130,6 +130,8 @@ fn a_filter_call_hidden_by_a_comment_or_quotes_is_refused() {
     for filter in [
         "LPAD/**/(team, 2000000000, 'x') = 'a'",
         "`LPAD`(team, 2000000000, 'x') = 'a'",
+        "LPAD.ABS(team, 2000000000, 'x') = 'a'",
+        "GREATEST() > 0",
         "\\\"LPAD\\\" (team, 2000000000, 'x') = 'a'",
     ] {
         let text = format!(
@@ -193,4 +195,78 @@ fn sample_sizes_at_the_edges_are_sizes_a_council_can_use() {
     );
     let out = run(&["sample", "size", "--expected", "1e-300"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("  1 cases"));
+}
+
+#[test]
+fn a_full_standard_error_is_never_a_panic() {
+    let full = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap()
+    };
+    for (args, code) in [
+        (&["check", "--data", "/nonexistent"][..], 2),
+        (
+            &[
+                "days",
+                "--from",
+                "2025-01-01",
+                "--add",
+                "10",
+                "--calendar",
+                "/nonexistent",
+            ],
+            2,
+        ),
+        (&["sample", "verify", "/nonexistent"], 2),
+    ] {
+        let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("csc-audit"))
+            .current_dir(repo(""))
+            .args(args)
+            .stderr(full())
+            .output()
+            .unwrap();
+        assert_no_crash(&out);
+        assert_eq!(out.status.code(), Some(code), "{args:?}");
+    }
+}
+
+#[test]
+fn a_file_that_reads_as_more_than_it_says_is_refused() {
+    // /proc files say 0 bytes and read on: one once took 4 GB as audit results.
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(
+        data.join("children.csv"),
+        "child_id,date_of_birth\nC1,2015-01-01\n",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("/proc/self/status", data.join("visits.csv")).unwrap();
+    let out = run(&["check", "--data", data.to_str().unwrap()]);
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        said.contains("reads as more than the 0 bytes it says"),
+        "{said}"
+    );
+    let out = d.path().join("o");
+    refused(
+        &[
+            "sample",
+            "--plan",
+            "/proc/self/status",
+            "--period",
+            "2025-03",
+            "--seed",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        "reads as more than",
+    );
 }

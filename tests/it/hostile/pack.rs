@@ -764,3 +764,46 @@ fn a_pack_never_replaces_its_inputs_or_a_sample() {
         "an input was touched"
     );
 }
+
+/// A pack tidies what a killed run of its own left beside `--out`, and nothing else: an
+/// input named like a staging folder is never deleted, and `--force` never deletes a
+/// sample inside the folder it replaces.
+#[test]
+fn a_pack_never_deletes_an_input_named_like_its_staging_or_a_sample_inside_out() {
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join(".pk.old-4000000");
+    tiny(&data, &["North", "South", "East"]);
+    let before = files(&data);
+    let wrap = d.path().join("wrap");
+    let sample = wrap.join("s0");
+    std::fs::create_dir_all(&sample).unwrap();
+    std::fs::write(
+        sample.join("manifest.json"),
+        "{\"tool\": \"csc-audit 0.1.0\"}",
+    )
+    .unwrap();
+    std::fs::write(sample.join("sample.csv"), "case_id\nX1\n").unwrap();
+    std::fs::create_dir(d.path().join("pk")).unwrap();
+    let o = csc(d.path())
+        .args(["pack", "--force", "--data"])
+        .arg(&data)
+        .arg("--out")
+        .arg(&wrap)
+        .output()
+        .unwrap();
+    assert_no_crash(&o);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("holds the audit sample"), "{err}");
+    assert!(sample.join("sample.csv").is_file());
+    let o = csc(d.path())
+        .args(["pack", "--force", "--data"])
+        .arg(&data)
+        .arg("--out")
+        .arg(d.path().join("pk"))
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .unwrap();
+    assert_no_crash(&o);
+    assert!(files(&data) == before, "the data folder was touched");
+}
