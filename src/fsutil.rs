@@ -455,15 +455,6 @@ impl Staged {
     }
 }
 
-/// Tidies what a killed run left beside `target`, when the process that made it is gone
-/// (known from /proc; elsewhere nothing is touched): a folder moved aside by
-/// [`Staged::publish`] with nothing in its place goes back to `target`; half-built folders,
-/// and folders already replaced, are deleted. Run by [`Staged::new`], so the next run of
-/// any command that builds folders this way puts things right.
-pub fn recover(target: &Path) {
-    recover_beside(target);
-}
-
 /// The file in a folder csc-audit is building (or has moved aside) that says so.
 pub const STAGING_MARKER: &str = ".csc-audit-staging";
 
@@ -473,7 +464,13 @@ fn put_back(aside: &Path, target: &Path) -> bool {
     std::fs::rename(aside, target).is_ok()
 }
 
-fn recover_beside(target: &Path) {
+/// Tidies what a killed run left beside `target`, when the process that made it is gone
+/// (known from /proc; elsewhere nothing is touched): a folder moved aside by
+/// [`Staged::publish`] with nothing in its place goes back to `target`; half-built folders,
+/// and folders already replaced, are deleted. Run by [`Staged::new`], so the next run of
+/// any command that builds folders this way puts things right.
+
+pub fn recover(target: &Path) {
     let (Some(name), true) = (target.file_name(), Path::new("/proc/self").exists()) else {
         return;
     };

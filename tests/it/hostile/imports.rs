@@ -22,6 +22,13 @@ fn csc() -> Command {
     Command::cargo_bin("csc-audit").unwrap()
 }
 
+/// `check --data PATH`, which must end on its own terms.
+fn check(path: &Path) -> std::process::Output {
+    let out = csc().arg("check").arg("--data").arg(path).output().unwrap();
+    assert_no_crash(&out);
+    out
+}
+
 fn options() -> LoadOptions {
     LoadOptions {
         as_of: None,
@@ -376,13 +383,7 @@ fn a_copy_of_a_list_in_a_second_sheet_is_reported_and_import_and_check_agree() {
         let s = ex.report.tables.iter().find(|s| &s.table == table).unwrap();
         assert_eq!((s.rows_read, s.rows_loaded), (*n, *n), "{table}");
     }
-    let out = csc()
-        .arg("check")
-        .arg("--data")
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert_no_crash(&out);
+    let out = check(&path);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("is a second List 3"), "{stdout}");
 }
@@ -417,13 +418,7 @@ fn a_cell_at_xfd1048576_costs_one_cell_not_512_gib() {
         .unwrap();
     assert_eq!(stray.line, Some(1_048_576));
     // Every command that reads a workbook: no abort, the same answer.
-    let out = csc()
-        .arg("check")
-        .arg("--data")
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert_no_crash(&out);
+    check(&path);
     // (In a folder of its own, away from the repository's audit plan.)
     let out = csc()
         .current_dir(dir.path())
@@ -787,13 +782,7 @@ fn a_sheet_that_unpacks_to_300_mib_is_refused_before_it_is_unpacked() {
         )),
         "{e}"
     );
-    let out = csc()
-        .arg("check")
-        .arg("--data")
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert_no_crash(&out);
+    let out = check(&path);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("sheet 'List 3'"));
 }
@@ -831,13 +820,7 @@ fn shared_strings_that_claim_a_trillion_strings_are_refused_before_memory_is_set
         ),
         "{e}"
     );
-    let out = csc()
-        .arg("check")
-        .arg("--data")
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert_no_crash(&out);
+    check(&path);
 }
 
 #[test]
