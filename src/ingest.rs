@@ -24,7 +24,7 @@ use polars::prelude::{
     BooleanChunked, Column, DataFrame, Float64Chunked, Int32Chunked, Int64Chunked, IntoSeries,
     NamedFrom, NewChunkedArray, PlHashMap, PlSmallStr, Series, StringChunked, TimeUnit,
 };
-use rows::{Record, Records};
+use rows::{Mark, Record, Records};
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -132,6 +132,18 @@ impl Values {
         }
     }
 
+    /// Adds the values of the rows that follow.
+    fn append(&mut self, more: Values) {
+        match (self, more) {
+            (Values::Text(v), Values::Text(more)) => v.append(more),
+            (Values::Date(v), Values::Date(more)) => v.extend(more),
+            (Values::Stamp(v), Values::Stamp(more)) => v.extend(more),
+            (Values::Flag(v), Values::Flag(more)) => v.extend(more),
+            (Values::Number(v), Values::Number(more)) => v.extend(more),
+            _ => unreachable!("chunks of one table have one layout"),
+        }
+    }
+
     /// Keeps the first `rows` values.
     fn truncate(&mut self, rows: usize) {
         match self {
@@ -220,12 +232,19 @@ impl TextCol {
     fn len(&self) -> usize {
         self.ends.len()
     }
+    fn append(&mut self, more: TextCol) {
+        let at = self.buf.len();
+        self.buf.push_str(&more.buf);
+        self.ends.extend(more.ends.iter().map(|e| e + at));
+        self.present.extend(more.present);
+    }
     /// Keeps the first `rows` cells.
     fn truncate(&mut self, rows: usize) {
         self.ends.truncate(rows);
         self.present.truncate(rows);
         self.buf.truncate(self.ends.last().copied().unwrap_or(0));
     }
+    #[inline]
     fn get(&self, i: usize) -> Option<&str> {
         if !self.present[i] {
             return None;
@@ -257,9 +276,51 @@ struct Parsed {
     lines: Vec<u64>,
     rejected: Vec<bool>,
     /// Loaded keys -> row, filled in the second pass for the tables after it to link to.
-    index: PlHashMap<Box<str>, usize>,
+    index: KeyIndex,
     /// Keys that appear only on rejected rows -> the first such line.
     rejected_keys: PlHashMap<Box<str>, u64>,
+}
+
+/// A table's loaded keys -> their row, held as a 64-bit hash of the key and the row (no
+/// string per key: a national children table has millions). A key is looked up by its hash
+/// and confirmed against the key column; the rare key whose hash another key already has
+/// is held apart by its text, so a lookup is always exact.
+#[derive(Default)]
+struct KeyIndex<H = polars::prelude::PlRandomState> {
+    rows: PlHashMap<u64, u32>,
+    clashes: PlHashMap<Box<str>, u32>,
+    hasher: H,
+}
+
+impl<H: std::hash::BuildHasher + Default> KeyIndex<H> {
+    /// Indexes the keys of the rows `keep` says, first row first.
+    fn build(keys: &TextCol, keep: impl Fn(usize) -> bool) -> KeyIndex<H> {
+        let mut index = KeyIndex::<H>::default();
+        index.rows.reserve(keys.len());
+        for row in (0..keys.len()).filter(|r| keep(*r)) {
+            let Some(key) = keys.get(row) else { continue };
+            let hash = index.hasher.hash_one(key);
+            match index.rows.get(&hash) {
+                None => {
+                    index.rows.insert(hash, row as u32);
+                }
+                Some(first) if keys.get(*first as usize) != Some(key) => {
+                    index.clashes.entry(key.into()).or_insert(row as u32);
+                }
+                Some(_) => {}
+            }
+        }
+        index
+    }
+
+    /// The row holding `key`, given the key column the index was built from.
+    fn get(&self, keys: &TextCol, key: &str) -> Option<usize> {
+        let row = *self.rows.get(&self.hasher.hash_one(key))? as usize;
+        if keys.get(row) == Some(key) {
+            return Some(row);
+        }
+        self.clashes.get(key).map(|r| *r as usize)
+    }
 }
 
 struct Issues<'a> {
@@ -290,10 +351,20 @@ impl Issues<'_> {
 }
 
 pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Extracts, LoadError> {
+    load_in_chunks(dir, opts, CHUNK_BYTES)
+}
+
+/// [`load`], cutting files into chunks of about `chunk_bytes` to read them on every core.
+/// Any size gives the same result (tested down to one byte); only the speed differs.
+pub fn load_in_chunks(
+    dir: &Path,
+    opts: &LoadOptions,
+    chunk_bytes: usize,
+) -> Result<Extracts, LoadError> {
     if !dir.is_dir() {
         return Err(LoadError::NoFolder(dir.display().to_string()));
     }
-    load_files(Files::Dir(dir), dir, opts)
+    load_files(Files::Dir(dir), dir, opts, chunk_bytes.max(1))
 }
 
 /// Loads extract files held in memory (an import's tables); `label` names their source in
@@ -303,11 +374,23 @@ pub fn load_memory(
     label: &Path,
     opts: &LoadOptions,
 ) -> Extracts {
-    load_files(Files::Memory(files), label, opts).expect("memory files need no folder")
+    load_files(Files::Memory(files), label, opts, CHUNK_BYTES).expect("memory files need no folder")
 }
 
-fn load_files(files: Files, dir: &Path, opts: &LoadOptions) -> Result<Extracts, LoadError> {
-    let (mut parsed, mut issues) = read_all(files, dir);
+fn load_files(
+    files: Files,
+    dir: &Path,
+    opts: &LoadOptions,
+    chunk_bytes: usize,
+) -> Result<Extracts, LoadError> {
+    let clock = std::time::Instant::now();
+    let trace = |what: &str| {
+        if std::env::var_os("CSC_AUDIT_TRACE").is_some() {
+            eprintln!("{:>8.3}s {what}", clock.elapsed().as_secs_f64());
+        }
+    };
+    let (mut parsed, mut issues) = read_all(files, dir, chunk_bytes);
+    trace("read");
 
     let (as_of, as_of_source) = match opts.as_of {
         Some(d) => (d, "given with --as-of".to_string()),
@@ -344,8 +427,10 @@ fn load_files(files: Files, dir: &Path, opts: &LoadOptions) -> Result<Extracts, 
         }
     }
     let parsed = finished;
+    trace("checked");
 
     let event_dates = event_date_range(&parsed, as_of);
+    trace("event dates");
     // Frames are built in parallel, and each table's parsed copy is freed once its frame is.
     let built = par_map(
         parsed,
@@ -359,6 +444,7 @@ fn load_files(files: Files, dir: &Path, opts: &LoadOptions) -> Result<Extracts, 
             })
         },
     );
+    trace("frames");
     let mut frames = BTreeMap::new();
     let mut stats = Vec::new();
     for (spec, table) in TABLES.iter().zip(built) {
@@ -421,7 +507,7 @@ pub enum Files<'a> {
     Memory(&'a BTreeMap<String, Vec<u8>>),
 }
 
-impl Files<'_> {
+impl<'f> Files<'f> {
     fn size(&self, name: &str) -> u64 {
         match self {
             Files::Dir(d) => std::fs::metadata(d.join(name)).map_or(0, |m| m.len()),
@@ -435,7 +521,7 @@ impl Files<'_> {
             Files::Memory(_) => Presence::Absent,
         }
     }
-    fn read(&self, name: &str) -> std::io::Result<std::borrow::Cow<'_, [u8]>> {
+    fn read(&self, name: &str) -> std::io::Result<std::borrow::Cow<'f, [u8]>> {
         match self {
             Files::Dir(d) => {
                 crate::fsutil::read_input(&d.join(name), crate::fsutil::MAX_INPUT_BYTES)
@@ -498,47 +584,223 @@ fn special_kind(_: &std::fs::FileType) -> &'static str {
     "not a regular file"
 }
 
-/// The first pass over every table (tables are independent until the second pass).
-fn read_all(files: Files, label: &Path) -> (Vec<Option<Parsed>>, Vec<Issue>) {
+/// The first pass over every table (tables are independent until the second pass): each
+/// file is opened and its header mapped, then its rows are read in chunks on every core
+/// and the chunks put back together in file order. Tables are read a batch at a time, so
+/// the text of only a batch of files is held at once.
+fn read_all(files: Files, label: &Path, chunk_bytes: usize) -> (Vec<Option<Parsed>>, Vec<Issue>) {
     let size = |spec: &&'static TableSpec| files.size(&spec.file_name());
-    let results = par_map(TABLES.iter().collect(), size, |spec| {
-        let mut issues = Vec::new();
-        (read_table(files, label, spec, &mut issues), issues)
-    });
     let mut parsed = Vec::with_capacity(TABLES.len());
     let mut issues = Vec::new();
-    for (table, mut table_issues) in results {
-        parsed.push(table);
-        issues.append(&mut table_issues);
+    let mut batch: Vec<&'static TableSpec> = Vec::new();
+    let mut bytes = 0;
+    for (n, spec) in TABLES.iter().enumerate() {
+        bytes += size(&spec);
+        batch.push(spec);
+        let next = TABLES.get(n + 1).map_or(u64::MAX, |t| size(&t));
+        if bytes.saturating_add(next) > BATCH_BYTES {
+            let tables = std::mem::take(&mut batch);
+            read_batch(files, label, tables, chunk_bytes, &mut parsed, &mut issues);
+            bytes = 0;
+        }
     }
     (parsed, issues)
 }
 
+/// Files are read in batches of about this many bytes (a larger file is a batch alone).
+const BATCH_BYTES: u64 = 64 << 20;
+
+/// Reads a batch of tables, adding them in order to `parsed`.
+fn read_batch(
+    files: Files,
+    label: &Path,
+    batch: Vec<&'static TableSpec>,
+    chunk_bytes: usize,
+    parsed: &mut Vec<Option<Parsed>>,
+    issues: &mut Vec<Issue>,
+) {
+    let size = |spec: &&'static TableSpec| files.size(&spec.file_name());
+    let opened = par_map(batch, size, |spec| {
+        let mut issues = Vec::new();
+        (open_table(files, label, spec, &mut issues), issues)
+    });
+    let jobs = chunk_jobs(&opened, chunk_bytes);
+    let mut chunks: Vec<Vec<Chunk>> = opened.iter().map(|_| Vec::new()).collect();
+    let read = par_map(
+        jobs,
+        |(_, from, to, _)| (to - from.pos()) as u64,
+        |(i, from, to, lines)| {
+            let o = opened[i].0.as_ref().expect("jobs only for opened tables");
+            (i, read_rows(o, from, to, lines))
+        },
+    );
+    for (i, chunk) in read {
+        chunks[i].push(chunk);
+    }
+    for ((o, mut table_issues), chunks) in opened.into_iter().zip(chunks) {
+        issues.append(&mut table_issues);
+        parsed.push(o.map(|o| join_chunks(&o, chunks, issues)));
+    }
+}
+
+/// Rows are read in chunks of about this many bytes, so a large file is read on every core.
+pub const CHUNK_BYTES: usize = 4 << 20;
+
+/// Every table's chunks: (table, where the chunk starts, where it ends, its line ends). A chunk is cut
+/// after a line end; if that falls inside a quoted value, [`join_chunks`] finds out and
+/// reads the chunk again from where its predecessor really stopped.
+fn chunk_jobs(
+    opened: &[(Option<Opened>, Vec<Issue>)],
+    chunk_bytes: usize,
+) -> Vec<(usize, Mark, usize, usize)> {
+    let cuts: Vec<(usize, Vec<usize>)> = opened
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (o, _))| o.as_ref().map(|o| (i, chunk_cuts(o, chunk_bytes))))
+        .collect();
+    // Line ends are counted chunk by chunk (on every core) to number each chunk's first line.
+    let spans: Vec<(usize, usize, usize)> = cuts
+        .iter()
+        .flat_map(|(i, c)| c.windows(2).map(move |w| (*i, w[0], w[1])))
+        .collect();
+    let ends = par_map(
+        spans.clone(),
+        |(_, a, b)| (b - a) as u64,
+        |(i, a, b)| {
+            let text = opened[i].0.as_ref().expect("opened").text.as_bytes();
+            rows::line_ends(&text[a..b])
+        },
+    );
+    let mut jobs = Vec::with_capacity(spans.len());
+    let mut line = 0;
+    for ((i, a, b), n) in spans.into_iter().zip(ends) {
+        let o = opened[i].0.as_ref().expect("opened");
+        if a == o.body.pos() {
+            line = o.body.line();
+        }
+        jobs.push((i, Mark::at(a, line), b, n as usize));
+        line += n;
+    }
+    jobs
+}
+
+/// Where a table's chunks start, and its end: after the first line end at or past every
+/// `chunk_bytes`.
+fn chunk_cuts(o: &Opened, chunk_bytes: usize) -> Vec<usize> {
+    let text = o.text.as_bytes();
+    let mut cuts = vec![o.body.pos()];
+    let mut at = o.body.pos() + chunk_bytes;
+    while at < text.len() {
+        match text[at..].iter().position(|b| *b == b'\n') {
+            Some(i) if at + i + 1 < text.len() => {
+                cuts.push(at + i + 1);
+                at += i + 1 + chunk_bytes;
+            }
+            _ => break,
+        }
+    }
+    cuts.push(text.len().max(o.body.pos()));
+    cuts
+}
+
+/// A table's file, read and decoded, its header mapped: its rows are read next.
+struct Opened<'f> {
+    spec: &'static TableSpec,
+    file: String,
+    encoding: &'static str,
+    text: std::borrow::Cow<'f, str>,
+    header: Record,
+    layout: Layout,
+    /// Where the first row starts.
+    body: Mark,
+}
+
+/// The rows of one chunk of a file.
+struct Chunk {
+    from: Mark,
+    to: usize,
+    rows: TableReader,
+    issues: Vec<Issue>,
+    /// Where the reader stopped: the first record that starts at or after `to`.
+    stop: Mark,
+}
+
+/// Puts a table's chunks back together in file order. A chunk whose start is not where
+/// the chunk before it stopped (its cut fell inside a quoted value that runs over lines)
+/// is read again from there, so the rows are exactly those one reader would read.
+fn join_chunks(o: &Opened, chunks: Vec<Chunk>, out: &mut Vec<Issue>) -> Parsed {
+    let rows: usize = chunks.iter().map(|c| c.rows.lines.len()).sum();
+    let mut chunks = chunks.into_iter();
+    let first = chunks.next().expect("every table has a chunk");
+    let (mut t, mut stop) = (first.rows, first.stop);
+    t.reserve(rows - t.lines.len(), o.text.len());
+    out.extend(first.issues);
+    for chunk in chunks {
+        let chunk = if chunk.from == stop {
+            chunk
+        } else {
+            read_rows(o, stop, chunk.to, chunk.rows.lines.len())
+        };
+        t.append(chunk.rows);
+        out.extend(chunk.issues);
+        stop = chunk.stop;
+    }
+    let mut issues = Issues {
+        table: o.spec.name,
+        file: &o.file,
+        out,
+    };
+    t.reject_duplicate_keys(&mut issues);
+    t.finish(&mut issues)
+}
+
 /// The first and last event dates of the rows not rejected, ignoring dates after `up_to`.
 fn event_date_range(parsed: &[Option<Parsed>], up_to: NaiveDate) -> Option<(NaiveDate, NaiveDate)> {
+    let tables: Vec<&Parsed> = parsed.iter().flatten().collect();
+    let ranges = par_map(
+        tables,
+        |t| t.lines.len() as u64,
+        |t| table_event_range(t, up_to),
+    );
+    ranges
+        .into_iter()
+        .flatten()
+        .reduce(|(lo, hi), (a, b)| (lo.min(a), hi.max(b)))
+}
+
+fn table_event_range(t: &Parsed, up_to: NaiveDate) -> Option<(NaiveDate, NaiveDate)> {
     let mut range: Option<(NaiveDate, NaiveDate)> = None;
-    for t in parsed.iter().flatten() {
-        for (spec, values) in t.spec.columns.iter().zip(&t.columns) {
-            if spec.date_role != DateRole::Event {
-                continue;
-            }
-            for row in (0..t.rejected.len()).filter(|r| !t.rejected[*r]) {
-                if let Some(d) = values.stamp(row).map(|s| s.date()).filter(|d| *d <= up_to) {
-                    range = Some(match range {
-                        None => (d, d),
-                        Some((lo, hi)) => (lo.min(d), hi.max(d)),
-                    });
-                }
-            }
+    let mut see = |d: NaiveDate| {
+        if d <= up_to {
+            range = Some(range.map_or((d, d), |(lo, hi)| (lo.min(d), hi.max(d))));
+        }
+    };
+    for (spec, values) in t.spec.columns.iter().zip(&t.columns) {
+        if spec.date_role != DateRole::Event {
+            continue;
+        }
+        let kept = t.rejected.iter().map(|r| !r);
+        match values {
+            Values::Date(v) => v.iter().zip(kept).for_each(|(d, k)| match d {
+                Some(d) if k => see(*d),
+                _ => {}
+            }),
+            Values::Stamp(v) => v.iter().zip(kept).for_each(|(s, k)| match s {
+                Some(s) if k => see(s.date()),
+                _ => {}
+            }),
+            _ => {}
         }
     }
     range
 }
 
+const UTF16: &str = "the file is UTF-16 (Excel's \"Unicode text\"): save it as \"CSV UTF-8\" or \"CSV (Comma delimited)\"";
+
 /// Reads bytes as UTF-8 (a BOM is dropped) or, failing that, Windows-1252 as Excel saves it.
 pub(crate) fn decode(bytes: &[u8]) -> Result<(std::borrow::Cow<'_, str>, &'static str), String> {
     if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
-        return Err("the file is UTF-16 (Excel's \"Unicode text\"): save it as \"CSV UTF-8\" or \"CSV (Comma delimited)\"".into());
+        return Err(UTF16.into());
     }
     let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     match std::str::from_utf8(body) {
@@ -550,6 +812,32 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<(std::borrow::Cow<'_, str>, &'stati
     }
 }
 
+/// [`decode`] of bytes that may be owned: a UTF-8 file read from disk becomes its text
+/// without a copy.
+fn decode_cow(
+    bytes: std::borrow::Cow<'_, [u8]>,
+) -> Result<(std::borrow::Cow<'_, str>, &'static str), String> {
+    use std::borrow::Cow;
+    match bytes {
+        Cow::Borrowed(b) => decode(b),
+        Cow::Owned(mut v) => {
+            if v.starts_with(&[0xFF, 0xFE]) || v.starts_with(&[0xFE, 0xFF]) {
+                return Err(UTF16.into());
+            }
+            if v.starts_with(b"\xEF\xBB\xBF") {
+                v.drain(..3);
+            }
+            match String::from_utf8(v) {
+                Ok(s) => Ok((Cow::Owned(s), "utf-8")),
+                Err(e) => {
+                    let (text, _, _) = encoding_rs::WINDOWS_1252.decode(e.as_bytes());
+                    Ok((Cow::Owned(text.into_owned()), "windows-1252"))
+                }
+            }
+        }
+    }
+}
+
 /// The widest header read: Excel's widest sheet (column XFD). A wider file is not an
 /// extract saved from a spreadsheet, and every extra column is kept in memory.
 pub const MAX_COLUMNS: usize = 16_384;
@@ -557,12 +845,14 @@ pub const MAX_COLUMNS: usize = 16_384;
 /// At most this many unknown columns are listed one issue each; the rest in one issue.
 const UNKNOWN_COLUMNS_LISTED: usize = 20;
 
-fn read_table(
-    files: Files,
+/// Opens a table's file: found, read, decoded, its header read and mapped. `None` (with the
+/// reason in `out`) when there are no rows to read.
+fn open_table<'f>(
+    files: Files<'f>,
     dir: &Path,
     spec: &'static TableSpec,
     out: &mut Vec<Issue>,
-) -> Option<Parsed> {
+) -> Option<Opened<'f>> {
     let file = spec.file_name();
     let path = dir.join(&file);
     let mut issues = Issues {
@@ -590,8 +880,8 @@ fn read_table(
             return None;
         }
     }
-    let bytes = match files.read(&file) {
-        Ok(b) => b,
+    let decoded = match files.read(&file) {
+        Ok(bytes) => decode_cow(bytes),
         Err(e) => {
             issues.push(
                 None,
@@ -603,7 +893,7 @@ fn read_table(
             return None;
         }
     };
-    let (text, encoding) = match decode(&bytes) {
+    let (text, encoding) = match decoded {
         Ok(x) => x,
         Err(why) => {
             issues.push(None, None, "encoding", Severity::Fatal, why);
@@ -616,13 +906,37 @@ fn read_table(
     let mut records = Records::new(&text);
     let header = read_header(&mut records, &file, &mut issues)?;
     let layout = map_header(spec, &header, &mut issues)?;
-    let mut t = TableReader::new(spec, &file, encoding, &header, layout, &text);
+    let body = records.mark();
+    Some(Opened {
+        spec,
+        file,
+        encoding,
+        text,
+        header,
+        layout,
+        body,
+    })
+}
+
+/// Reads the rows that start from `from` up to `to` (a record that starts before `to` is
+/// read to its end, wherever that is).
+fn read_rows(o: &Opened, from: Mark, to: usize, guess: usize) -> Chunk {
+    let mut out = Vec::new();
+    let mut issues = Issues {
+        table: o.spec.name,
+        file: &o.file,
+        out: &mut out,
+    };
+    let text = &o.text[..];
+    let bytes = to.saturating_sub(from.pos());
+    let mut t = TableReader::new(o, guess, bytes);
+    let mut records = Records::at(text, from);
     // Fields past the header's width are counted, not kept.
     records.max_fields = t.width.saturating_add(1);
 
     // One record, reused: no allocation per row.
     let mut rec = Record::default();
-    loop {
+    while records.pos() < to {
         let start = records.clone();
         if !records.read(&mut rec) {
             break;
@@ -654,8 +968,13 @@ fn read_table(
             );
         }
     }
-    t.reject_duplicate_keys(&mut issues);
-    Some(t.finish(&mut issues))
+    Chunk {
+        from,
+        to,
+        rows: t,
+        issues: out,
+        stop: records.mark(),
+    }
 }
 
 fn report_missing(spec: &TableSpec, file: &str, dir: &Path, issues: &mut Issues) {
@@ -736,6 +1055,7 @@ fn read_header(records: &mut Records, file: &str, issues: &mut Issues) -> Option
 }
 
 /// Which header cell feeds each schema column, and the columns the schema does not know.
+#[derive(Clone)]
 struct Layout {
     /// Per schema column, its position in the header.
     source: Vec<Option<usize>>,
@@ -850,41 +1170,31 @@ struct TableReader {
     /// IDs written as Excel numbers, per column: the first line and how many.
     ids_fixed: BTreeMap<&'static str, (u64, u64)>,
     header_line: u64,
+    checks: RowChecks,
 }
 
 impl TableReader {
-    fn new(
-        spec: &'static TableSpec,
-        file: &str,
-        encoding: &str,
-        header: &Record,
-        layout: Layout,
-        text: &str,
-    ) -> TableReader {
-        let mut columns: Vec<Values> = spec
+    /// An empty reader of an opened table, with room for about `rows` rows of `bytes`.
+    fn new(o: &Opened, rows: usize, bytes: usize) -> TableReader {
+        let (spec, layout) = (o.spec, o.layout.clone());
+        let columns: Vec<Values> = spec
             .columns
             .iter()
             .map(|c| Values::for_kind(c.kind))
             .collect();
-        // About one row a line; text columns share the bytes of the file.
-        let rows_guess = rows::count_lines(text.as_bytes()) as usize;
-        let width = header.len().max(1);
-        for v in columns.iter_mut() {
-            v.reserve(rows_guess, text.len() / width);
-        }
         let stats = TableStats {
             table: spec.name.into(),
-            file: file.to_string(),
+            file: o.file.clone(),
             present: true,
-            encoding: encoding.into(),
+            encoding: o.encoding.into(),
             unknown_columns: layout.extra.iter().map(|(_, n)| n.clone()).collect(),
             ..Default::default()
         };
-        TableReader {
+        let mut t = TableReader {
             spec,
-            file: file.to_string(),
+            file: o.file.clone(),
             stats,
-            width: header.len(),
+            width: o.header.len(),
             source: layout.source,
             extra_at: layout.extra.iter().map(|(p, _)| *p).collect(),
             extra: layout
@@ -896,7 +1206,37 @@ impl TableReader {
             lines: Vec::new(),
             rejected: Vec::new(),
             ids_fixed: BTreeMap::new(),
-            header_line: header.first_line,
+            header_line: o.header.first_line,
+            checks: RowChecks::of(spec),
+        };
+        t.reserve(rows, bytes);
+        t
+    }
+
+    /// Room for `rows` more rows; text columns share about `bytes` of text.
+    fn reserve(&mut self, rows: usize, bytes: usize) {
+        let width = self.width.max(1);
+        for v in self.columns.iter_mut() {
+            v.reserve(rows, bytes / width);
+        }
+        self.lines.reserve(rows);
+        self.rejected.reserve(rows);
+    }
+
+    /// Adds the rows of the chunk that follows this one in the file.
+    fn append(&mut self, next: TableReader) {
+        self.stats.rows_read += next.stats.rows_read;
+        self.stats.blank_lines += next.stats.blank_lines;
+        self.lines.extend(next.lines);
+        self.rejected.extend(next.rejected);
+        for (v, more) in self.columns.iter_mut().zip(next.columns) {
+            v.append(more);
+        }
+        for ((_, v), (_, more)) in self.extra.iter_mut().zip(next.extra) {
+            v.append(more);
+        }
+        for (col, (first, n)) in next.ids_fixed {
+            self.ids_fixed.entry(col).or_insert((first, 0)).1 += n;
         }
     }
 
@@ -955,7 +1295,7 @@ impl TableReader {
             let s = values::tidy(rec.get(*pos).unwrap_or(""));
             v.push((!s.is_empty()).then_some(&*s));
         }
-        bad |= check_row(spec, &self.columns, row, line, issues);
+        bad |= check_row(&self.checks, spec, &self.columns, row, line, issues);
         self.rejected.push(bad);
         unreadable
     }
@@ -1102,7 +1442,7 @@ impl TableReader {
             extra: self.extra,
             lines: self.lines,
             rejected: self.rejected,
-            index: PlHashMap::default(),
+            index: KeyIndex::default(),
             rejected_keys: PlHashMap::default(),
         }
     }
@@ -1144,9 +1484,52 @@ fn parse_cell(col: &ColumnSpec, raw: &str, into: &mut Values) -> Result<bool, Ce
     Ok(fixed)
 }
 
+/// What [`check_row`] looks at in a table, found once: its dates, and its same-row order
+/// rules as column positions.
+struct RowChecks {
+    floor: NaiveDate,
+    /// Columns holding event dates (staff dates are not events).
+    dates: Vec<usize>,
+    /// (rule, later column, earlier column, the column and code it applies to).
+    order: Vec<(
+        &'static schema::OrderRule,
+        usize,
+        usize,
+        Option<(usize, &'static str)>,
+    )>,
+}
+
+impl RowChecks {
+    fn of(spec: &'static TableSpec) -> RowChecks {
+        let at = |name| spec.column_index(name).expect("schema tested");
+        let dates = (spec.columns.iter().enumerate())
+            .filter(|(_, c)| matches!(c.kind, Kind::Date | Kind::DateTime))
+            .filter(|(_, c)| c.date_role != DateRole::Staff)
+            .map(|(i, _)| i)
+            .collect();
+        let order = (spec.order.iter())
+            .filter_map(|rule| match rule.earlier {
+                Earlier::SameRow(earlier) => Some((
+                    rule,
+                    at(rule.later),
+                    at(earlier),
+                    rule.when.map(|(col, code)| (at(col), code)),
+                )),
+                Earlier::Via { .. } => None,
+            })
+            .collect();
+        RowChecks {
+            floor: earliest_plausible_date(),
+            dates,
+            order,
+        }
+    }
+}
+
 /// Checks that need only this row: dates before 1990 and same-row event order.
 /// Returns whether the row is rejected.
 fn check_row(
+    checks: &RowChecks,
     spec: &TableSpec,
     columns: &[Values],
     row: usize,
@@ -1154,11 +1537,9 @@ fn check_row(
     issues: &mut Issues,
 ) -> bool {
     let mut bad = false;
-    let floor = earliest_plausible_date();
-    for (c, col) in spec.columns.iter().enumerate() {
-        if col.date_role == DateRole::Staff {
-            continue;
-        }
+    let floor = checks.floor;
+    for &c in &checks.dates {
+        let col = &spec.columns[c];
         if let Some(s) = columns[c].stamp(row) {
             if s.date() < floor {
                 issues.push(
@@ -1176,15 +1557,16 @@ fn check_row(
             }
         }
     }
-    for rule in spec.order {
-        if !rule_applies(spec, columns, row, rule.when) {
+    for &(rule, later_c, earlier_c, when) in &checks.order {
+        if when.is_some_and(|(c, code)| columns[c].text(row) != Some(code)) {
             continue;
         }
-        if let Earlier::SameRow(earlier) = rule.earlier {
-            let later = columns[spec.column_index(rule.later).expect("schema tested")].stamp(row);
-            let first = columns[spec.column_index(earlier).expect("schema tested")].stamp(row);
-            bad |= out_of_order(issues, line, rule, later, first, || earlier.to_string());
-        }
+        let Earlier::SameRow(earlier) = rule.earlier else {
+            continue;
+        };
+        let later = columns[later_c].stamp(row);
+        let first = columns[earlier_c].stamp(row);
+        bad |= out_of_order(issues, line, rule, later, first, || earlier.to_string());
     }
     bad
 }
@@ -1319,7 +1701,7 @@ fn check_against_others(
             let Some(key) = t.columns[via_c].text(row) else {
                 continue;
             };
-            let Some(&prow) = p.index.get(key) else {
+            let Some(prow) = p.key_row(key) else {
                 continue;
             };
             let first = p.columns[first_c].stamp(prow);
@@ -1353,7 +1735,7 @@ fn check_against_others(
                 continue;
             }
             let Some(key) = v.get(row) else { continue };
-            if p.index.contains_key(key) {
+            if p.key_row(key).is_some() {
                 continue;
             }
             let (rule, message) = match p.rejected_keys.get(key) {
@@ -1380,16 +1762,25 @@ fn check_against_others(
     }
     // Only tables that others link to need an index of their keys.
     if let (true, Values::Text(keys)) = (schema::is_linked_to(spec.name), &t.columns[0]) {
-        t.index = (0..keys.len())
-            .filter(|i| !t.rejected[*i])
-            .filter_map(|i| keys.get(i).map(|k| (Box::from(k), i)))
-            .collect();
+        let rejected = &t.rejected;
+        t.index = KeyIndex::build(keys, |i| !rejected[i]);
         // Keys only on rejected rows, so a link to one can say so rather than "missing".
         for i in (0..keys.len()).filter(|i| t.rejected[*i]) {
-            if let Some(k) = keys.get(i).filter(|k| !t.index.contains_key(*k)) {
+            let Some(k) = keys.get(i) else { continue };
+            if t.index.get(keys, k).is_none() {
                 t.rejected_keys.entry(Box::from(k)).or_insert(t.lines[i]);
             }
         }
+    }
+}
+
+impl Parsed {
+    /// The loaded row whose key is `key`.
+    fn key_row(&self, key: &str) -> Option<usize> {
+        let Values::Text(keys) = &self.columns[0] else {
+            return None;
+        };
+        self.index.get(keys, key)
     }
 }
 
@@ -1412,4 +1803,40 @@ fn build_frame(t: &Parsed) -> polars::prelude::PolarsResult<DataFrame> {
         .collect();
     cols.push(Series::new(LINE_COLUMN.into(), lines).into());
     DataFrame::new(height, cols)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A hasher that gives every key the same hash: every key after the first clashes.
+    #[derive(Default)]
+    struct Same;
+    impl std::hash::Hasher for Same {
+        fn finish(&self) -> u64 {
+            7
+        }
+        fn write(&mut self, _: &[u8]) {}
+    }
+    type Clashing = std::hash::BuildHasherDefault<Same>;
+
+    #[test]
+    fn key_lookups_are_exact_when_hashes_clash() {
+        let mut keys = TextCol::default();
+        for k in [Some("C1"), Some("C2"), None, Some("C3"), Some("C4")] {
+            keys.push(k);
+        }
+        // Row 3 (C3) is rejected: it is not indexed.
+        let index = KeyIndex::<Clashing>::build(&keys, |r| r != 3);
+        assert_eq!(index.get(&keys, "C1"), Some(0));
+        assert_eq!(index.get(&keys, "C2"), Some(1));
+        assert_eq!(index.get(&keys, "C3"), None);
+        assert_eq!(index.get(&keys, "C4"), Some(4));
+        assert_eq!(index.get(&keys, "C5"), None);
+        assert_eq!(index.clashes.len(), 2);
+        let normal = KeyIndex::<polars::prelude::PlRandomState>::build(&keys, |r| r != 3);
+        for k in ["C1", "C2", "C3", "C4", "C5"] {
+            assert_eq!(normal.get(&keys, k), index.get(&keys, k), "{k}");
+        }
+    }
 }

@@ -43,7 +43,7 @@ const DATE_FORMS: &str = "YYYY-MM-DD or DD/MM/YYYY (UK order)";
 /// Reads `YYYY-MM-DD` or `D/M/YYYY`, optionally followed by a time (` HH:MM`, ` HH:MM:SS`
 /// or ISO `THH:MM:SS`). Returns `None` for an empty cell.
 pub fn parse_stamp(raw: &str) -> Result<Option<Stamp>, CellError> {
-    let s = raw.trim();
+    let s = trim(raw);
     if s.is_empty() {
         return Ok(None);
     }
@@ -119,10 +119,21 @@ fn fast_stamp(b: &[u8]) -> Option<Stamp> {
     let date = NaiveDate::from_ymd_opt(y as i32, m, d)?;
     let time = match b.len() {
         10 => None,
-        _ if b[10] == b' ' || b[10] == b'T' => {
-            Some(parse_time(std::str::from_utf8(&b[11..]).ok()?)?)
+        _ if b[10] != b' ' && b[10] != b'T' => return None,
+        // HH:MM and HH:MM:SS read by hand; other times as parse_time reads them.
+        16 | 19 if b[13] == b':' && (b.len() == 16 || b[16] == b':') => {
+            let sec = if b.len() == 19 {
+                two_digits(&b[17..19])?
+            } else {
+                0
+            };
+            Some(NaiveTime::from_hms_opt(
+                two_digits(&b[11..13])?,
+                two_digits(&b[14..16])?,
+                sec,
+            )?)
         }
-        _ => return None,
+        _ => Some(parse_time(std::str::from_utf8(&b[11..]).ok()?)?),
     };
     Some(Stamp {
         at: date.and_time(time.unwrap_or(NaiveTime::MIN)),
@@ -210,11 +221,12 @@ fn ymd(y: &str, m: &str, d: &str) -> Option<NaiveDate> {
 
 /// `Y`/`N`, `yes`/`no`, `true`/`false`, `1`/`0` in any case; empty is unknown.
 pub fn parse_flag(raw: &str) -> Result<Option<bool>, CellError> {
-    let s = raw.trim();
-    match s.to_ascii_lowercase().as_str() {
+    let s = trim(raw);
+    let is = |w: &str| s.eq_ignore_ascii_case(w);
+    match s {
         "" => Ok(None),
-        "y" | "yes" | "true" | "1" => Ok(Some(true)),
-        "n" | "no" | "false" | "0" => Ok(Some(false)),
+        _ if is("y") || is("yes") || is("true") || s == "1" => Ok(Some(true)),
+        _ if is("n") || is("no") || is("false") || s == "0" => Ok(Some(false)),
         _ => Err(err(
             "bad_flag",
             format!("'{s}' is not a flag: expected Y/N, yes/no, true/false or 1/0"),
@@ -223,7 +235,7 @@ pub fn parse_flag(raw: &str) -> Result<Option<bool>, CellError> {
 }
 
 pub fn parse_number(raw: &str) -> Result<Option<f64>, CellError> {
-    let s = raw.trim();
+    let s = trim(raw);
     if s.is_empty() {
         return Ok(None);
     }
@@ -306,12 +318,16 @@ pub const MAX_VALUE_CHARS: usize = 500;
 /// [`tidy`], and a value longer than [`MAX_VALUE_CHARS`] or holding a control character (a NUL, an escape, a C1 code from a
 /// mis-saved file) is refused: it would print as nothing or as garbage.
 pub fn clean(raw: &str) -> Result<Cow<'_, str>, CellError> {
+    // Almost every cell is printable ASCII: it needs only its spaces trimmed.
+    if raw.len() <= MAX_VALUE_CHARS && raw.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return Ok(Cow::Borrowed(trim_spaces(raw)));
+    }
     // Checked before any other rule, whose message would quote the value.
     if raw.len() > MAX_VALUE_CHARS && raw.chars().count() > MAX_VALUE_CHARS {
         return Err(err(
             "too_long",
             format!(
-                "the value is {} characters long; a cell of an extract holds at most                  {MAX_VALUE_CHARS} (a name, a code, a date): is a quote missing, or a                  document pasted into the cell?",
+                "the value is {} characters long; a cell of an extract holds at most {MAX_VALUE_CHARS} (a name, a code, a date): is a quote missing, or a document pasted into the cell?",
                 raw.chars().count()
             ),
         ));
@@ -330,9 +346,25 @@ pub fn clean(raw: &str) -> Result<Cow<'_, str>, CellError> {
     Ok(s)
 }
 
+/// `str::trim`, without its cost for a value that is trimmed already (every cleaned cell).
+fn trim(s: &str) -> &str {
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(a), Some(z)) if a.is_ascii_graphic() && z.is_ascii_graphic() => s,
+        _ => s.trim(),
+    }
+}
+
+/// `s` without the ASCII spaces at its ends.
+fn trim_spaces(s: &str) -> &str {
+    let b = s.as_bytes();
+    let start = b.iter().position(|c| *c != b' ').unwrap_or(b.len());
+    let end = b.iter().rposition(|c| *c != b' ').map_or(start, |i| i + 1);
+    &s[start..end]
+}
+
 /// An identifier holds no line break or tab: one that does cannot link to anything.
 pub fn check_id(s: &str) -> Result<&str, CellError> {
-    if s.contains(['\n', '\r', '\t']) {
+    if s.bytes().any(|b| matches!(b, b'\n' | b'\r' | b'\t')) {
         return Err(err(
             "bad_id",
             format!(
@@ -348,8 +380,9 @@ pub fn check_id(s: &str) -> Result<&str, CellError> {
 /// trailing `.0` is removed (and reported) so the ID still links to other tables.
 /// Returns the ID and whether it was changed.
 pub fn normalise_id(raw: &str) -> (&str, bool) {
-    let s = raw.trim();
-    if let Some((int, frac)) = s.split_once('.') {
+    let s = trim(raw);
+    if let Some(dot) = s.bytes().position(|b| b == b'.') {
+        let (int, frac) = (&s[..dot], &s[dot + 1..]);
         if !int.is_empty()
             && int.bytes().all(|b| b.is_ascii_digit())
             && !frac.is_empty()

@@ -108,6 +108,11 @@ impl Record {
     /// Every field is empty once spaces are trimmed (an empty line, or `,,,` as Excel
     /// leaves below a table).
     pub fn is_blank(&self) -> bool {
+        // A printable ASCII character other than a space: not blank (almost every row, at
+        // its first byte).
+        if self.buf.bytes().any(|b| b > b' ' && b < 0x7f) {
+            return false;
+        }
         self.iter().all(|f| f.trim().is_empty())
     }
     pub fn spans_lines(&self) -> bool {
@@ -126,10 +131,41 @@ impl Record {
 }
 
 /// Where a reader stands, to come back to.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Mark {
     pos: usize,
     line: u64,
+}
+
+impl Mark {
+    /// The place `pos` bytes in, on line `line`.
+    pub fn at(pos: usize, line: u64) -> Mark {
+        Mark { pos, line }
+    }
+    pub fn pos(&self) -> usize {
+        self.pos
+    }
+    pub fn line(&self) -> u64 {
+        self.line
+    }
+}
+
+/// The number of line ends (CR, LF or CRLF, each one) in `b`. Vectorised: counted at the
+/// speed of memory, to number the lines where a file is cut into chunks.
+pub fn line_ends(b: &[u8]) -> u64 {
+    let count = |byte: u8| -> usize {
+        // Sums of small blocks, which the compiler turns into vector compares.
+        b.chunks(255)
+            .map(|c| c.iter().map(|x| (*x == byte) as u8).sum::<u8>() as usize)
+            .sum()
+    };
+    let (lf, cr) = (count(b'\n'), count(b'\r'));
+    let crlf = if cr == 0 {
+        0
+    } else {
+        b.windows(2).filter(|w| *w == b"\r\n").count()
+    };
+    (lf + cr - crlf) as u64
 }
 
 /// Reads records from a text, counting physical lines as it goes.
@@ -151,6 +187,21 @@ impl<'a> Records<'a> {
             line: 1,
             max_fields: usize::MAX,
         }
+    }
+
+    /// A reader of `text` standing at `mark` (a record start found by another reader, or
+    /// made by [`Mark::at`]).
+    pub fn at(text: &'a str, mark: Mark) -> Self {
+        Records {
+            pos: mark.pos,
+            line: mark.line,
+            ..Records::new(text)
+        }
+    }
+
+    /// The byte offset the next record starts at.
+    pub fn pos(&self) -> usize {
+        self.pos
     }
 
     /// The line the next record starts on.
