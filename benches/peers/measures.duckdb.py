@@ -25,8 +25,9 @@ def csv_path(table):
 
 
 def load(table, columns):
-    """A typed read: every column named with its type (dates as DATE, date-times read as
-    text and cut to their date, because the measures compare dates)."""
+    """A typed read: every column given its type by name, so the columns may come in any
+    order (dates as DATE; date-times read as text and cut to their date, because the
+    measures compare dates)."""
     types = ", ".join(f"'{c}': '{'VARCHAR' if t == 'DATETIME' else t}'" for c, t in columns.items())
     select = ", ".join(
         f"CAST(substr({c}, 1, 10) AS DATE) AS {c}" if t == "DATETIME" else c
@@ -34,7 +35,7 @@ def load(table, columns):
     )
     con.execute(
         f"CREATE TABLE {table} AS SELECT {select} FROM read_csv('{csv_path(table)}', "
-        f"header = true, auto_detect = false, columns = {{{types}}})"
+        f"header = true, types = {{{types}}})"
     )
 
 

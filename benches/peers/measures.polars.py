@@ -25,10 +25,11 @@ S_, D_, T_ = pl.String, pl.Date, "datetime"
 
 
 def scan(table, columns):
-    """A typed scan: dates as Date; date-times read as text and cut to their date,
-    because the measures compare dates."""
+    """A typed scan: every column given its type by name, so the columns may come in any
+    order (dates as Date; date-times read as text and cut to their date, because the
+    measures compare dates)."""
     schema = {c: (pl.String if t == T_ else t) for c, t in columns.items()}
-    lf = pl.scan_csv(a.data / f"{table}.csv", schema=schema)
+    lf = pl.scan_csv(a.data / f"{table}.csv", infer_schema=False, schema_overrides=schema)
     cut = [pl.col(c).str.slice(0, 10).str.to_date("%Y-%m-%d") for c, t in columns.items() if t == T_]
     return lf.with_columns(cut) if cut else lf
 
