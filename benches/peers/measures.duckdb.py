@@ -91,16 +91,16 @@ def in_period(col):
     return f"{col} BETWEEN DATE '{first_day}' AND DATE '{last_day}'"
 
 
-def deadline(start_wd, end, end_wd, limit, start="x", ok="true"):
+def deadline(start_wd, end, end_wd, limit, start):
     """The status of a case timed in working days: start_wd/end_wd are the cal.wd of its
     start and end dates (end_wd NULL when it has not happened yet)."""
     return f"""CASE
       WHEN {start_wd} IS NULL THEN 'excluded'
       WHEN {end} IS NULL THEN
-        CASE WHEN wd_as_of_date() - {start_wd} <= {limit} AND {ok} THEN 'pending' ELSE 'breach' END
+        CASE WHEN wd_as_of_date() - {start_wd} <= {limit} THEN 'pending' ELSE 'breach' END
       WHEN {end} < {start} THEN 'excluded'
       WHEN {end_wd} IS NULL THEN 'excluded'
-      WHEN {end_wd} - {start_wd} <= {limit} AND {ok} THEN 'met'
+      WHEN {end_wd} - {start_wd} <= {limit} THEN 'met'
       ELSE 'breach' END"""
 
 
