@@ -12,7 +12,7 @@ use super::out_rows::out_rows;
 use super::plan::{plan, Plan};
 use super::related::{series_frame, KeyedDates, SeriesKey};
 use super::rows::read_rows;
-use super::tally::tally;
+use super::tally::{tally, Judge};
 use super::{CaseFlag, EvalError, EvalOptions, Evaluation, Library, Metric, OutRow};
 use crate::calendar::Calendar;
 use crate::ingest::Extracts;
@@ -218,7 +218,15 @@ fn evaluate_one(
         .iter()
         .map(|(k, _)| shared.iter().position(|s| s == k).expect("planned"))
         .collect();
-    let result = tally(m, p, &data, &series_ix, keyed, cx, periods, opts);
+    let judge = Judge {
+        m,
+        p,
+        d: &data,
+        series_ix: &series_ix,
+        keyed,
+        cx,
+    };
+    let result = tally(&judge, periods, opts);
     let flags = match &data.key {
         Some(keys) => result
             .flags

@@ -246,25 +246,10 @@ impl<'a> Recorder<'a> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-pub(super) fn tally(
-    m: &Metric,
-    p: &Plan,
-    d: &RowData<'_>,
-    series_ix: &[usize],
-    keyed: &[KeyedDates<'_>],
-    cx: &Ctx,
-    periods: &[Period],
-    opts: &EvalOptions,
-) -> Tallied {
-    let j = Judge {
-        m,
-        p,
-        d,
-        series_ix,
-        keyed,
-        cx,
-    };
+/// Judges every row of a metric (each case at each period end, for an open population)
+/// and counts it in its period and groups.
+pub(super) fn tally(j: &Judge, periods: &[Period], opts: &EvalOptions) -> Tallied {
+    let (m, d, cx) = (j.m, j.d, j.cx);
     let dates_of = |row: usize, si: usize| j.dates_of(row, si);
     let judge = |row: usize, at: i32, open_start: Option<i32>| j.judge(row, at, open_start);
     let mut rec = Recorder::new(m, d, cx, opts);
