@@ -310,6 +310,26 @@ impl Reader<'_> {
         })
     }
 
+    /// A table of the extract schema, by the name the file gives it.
+    pub(super) fn table(
+        &self,
+        raw: &Spanned<String>,
+        field: &str,
+    ) -> Result<&'static TableSpec, DefinitionError> {
+        match schema::table(raw.get_ref()) {
+            Some(t) => Ok(t),
+            None => self.err(
+                raw.span(),
+                field,
+                format!(
+                    "unknown table `{}`; valid tables: {}",
+                    raw.get_ref(),
+                    table_names()
+                ),
+            ),
+        }
+    }
+
     pub(super) fn filter(
         &self,
         raw: &Spanned<String>,
@@ -348,7 +368,7 @@ pub(super) fn column_names(t: &TableSpec) -> String {
         .join(", ")
 }
 
-pub(super) fn table_names() -> String {
+fn table_names() -> String {
     schema::TABLES
         .iter()
         .map(|t| t.name)
@@ -467,18 +487,7 @@ pub fn parse_metric(
     let polarity = read_polarity(&cx, &raw.polarity)?;
     let rag = rag::read(&cx, raw.rag.as_ref(), polarity)?;
 
-    // Population table.
-    let Some(population_table) = schema::table(raw.population.table.get_ref()) else {
-        return cx.err(
-            raw.population.table.span(),
-            "population.table",
-            format!(
-                "unknown table `{}`; valid tables: {}",
-                raw.population.table.get_ref(),
-                table_names()
-            ),
-        );
-    };
+    let population_table = cx.table(&raw.population.table, "population.table")?;
     let population_filter = match &raw.population.filter {
         Some(f) => Some(cx.filter(f, "population.filter", population_table)?),
         None => None,

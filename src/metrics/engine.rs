@@ -1,7 +1,7 @@
 //! Evaluates every metric from the loaded frames in one pass: polars builds one row frame
-//! per metric ([`plan`](super::plan)) and one sorted date list per related table; all of
+//! per metric (`plan`) and one sorted date list per related table; all of
 //! them are collected together, then each metric's rows are timed and tallied
-//! ([`tally`](super::tally)) on its own core, where working days, calendar months and
+//! (`tally`) on its own core, where working days, calendar months and
 //! periods follow one set of rules, and turned into output rows by its kind.
 
 use chrono::NaiveDate;

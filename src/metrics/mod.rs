@@ -4,11 +4,11 @@
 //!
 //! Each kind of measure (ratio, repeat, snapshot, distribution, count, summary) has its
 //! file in `kinds/`. The parts measures share each have a module, holding both how a file
-//! writes the part and how it is evaluated: [`windows`] (lengths of time and date
-//! arithmetic), [`related`] (lookups and series), [`open`] (open cases and `also`),
-//! [`within`], [`condition`] (the `[numerator]`), [`value`], [`breakdowns`] and [`rag`].
-//! The engine's steps: [`plan`] (the polars row frame) -> [`rows`] (its columns read out) ->
-//! [`tally`] (each row judged and counted) -> [`out_rows`] (the long table's rows).
+//! writes the part and how it is evaluated: `windows` (lengths of time and date
+//! arithmetic), `related` (lookups and series), `open` (open cases and `also`),
+//! `within`, `condition` (the `[numerator]`), `value`, `breakdowns` and `rag`.
+//! The engine's steps: `plan` (the polars row frame) -> `rows` (its columns read out) ->
+//! `tally` (each row judged and counted) -> `out_rows` (the long table's rows).
 
 mod breakdowns;
 mod condition;

@@ -10,7 +10,7 @@ use toml::Spanned;
 
 use super::breakdowns::Breakdown;
 use super::definition::{
-    is_date, table_names, DefinitionError, Filter, Metric, RawMetric, Reader, Rows, Source,
+    is_date, DefinitionError, Filter, Metric, RawMetric, Reader, Rows, Source,
 };
 use super::plan::{by_col, ms_expr, table_frame, Plan, CHILD, END, NUM, PER, START};
 use super::value::Value;
@@ -68,17 +68,7 @@ pub(super) fn read_also(
         if !raw.related.is_empty() || raw.within.is_some() || raw.numerator.is_some() {
             return cx.err(a.span(), field, "a population with `also` counts open cases only: it cannot have [related], [within] or [numerator]".into());
         }
-        let Some(table) = schema::table(ar.table.get_ref()) else {
-            return cx.err(
-                ar.table.span(),
-                "population.also.table",
-                format!(
-                    "unknown table `{}`; valid tables: {}",
-                    ar.table.get_ref(),
-                    table_names()
-                ),
-            );
-        };
+        let table = cx.table(&ar.table, "population.also.table")?;
         let date = |s: &Spanned<String>, f: &str| -> Result<&'static str, DefinitionError> {
             match table.column(s.get_ref()) {
                 Some(c) if is_date(c.kind) => Ok(c.name),

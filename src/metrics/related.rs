@@ -11,8 +11,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::definition::{
-    column_names, is_date, table_names, DefinitionError, Filter, Metric, Reader, Rows, Scope,
-    Source,
+    column_names, is_date, DefinitionError, Filter, Metric, Reader, Rows, Scope, Source,
 };
 use super::engine::Ctx;
 use super::kinds::MetricKind;
@@ -109,17 +108,7 @@ pub(super) fn read(
                     "a related name is a plain word like `s47`".into(),
                 );
             }
-            let Some(table) = schema::table(rr.table.get_ref()) else {
-                return cx.err(
-                    rr.table.span(),
-                    &format!("{field}.table"),
-                    format!(
-                        "unknown table `{}`; valid tables: {}",
-                        rr.table.get_ref(),
-                        table_names()
-                    ),
-                );
-            };
+            let table = cx.table(&rr.table, &format!("{field}.table"))?;
             let scope = Scope {
                 cx,
                 population: population_table,
