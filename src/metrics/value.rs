@@ -91,19 +91,14 @@ impl Judge<'_> {
     /// The value of a row timed at `at`, where the row alone gives it (a span comes with the
     /// `within` rule, a caseload once the period's rows are all in).
     pub(super) fn row_value(&self, row: usize, at: i32, open_start: Option<i32>) -> Option<f64> {
-        let (m, p) = (self.m, self.p);
-        let pick = |si: usize| self.pick(row, si, at);
-        let dates_of = |row: usize, si: usize| self.dates_of(row, si);
-        let mut value = None;
-        match &m.value {
+        match &self.m.value {
             Some(Value::Sequence) => {
-                let si = p.self_series.expect("planned");
-                value = Some((dates_of(row, si).partition_point(|&x| x < at) + 1) as f64);
+                let own = self.dates_of(row, self.p.self_series.expect("planned"));
+                Some((own.partition_point(|&x| x < at) + 1) as f64)
             }
-            Some(Value::RelatedCount(si)) => value = Some(f64::from(pick(*si).count)),
-            Some(Value::MonthsOpen) => value = open_start.map(|s| whole_months(s, at) as f64),
-            _ => {}
+            Some(Value::RelatedCount(si)) => Some(f64::from(self.pick(row, *si, at).count)),
+            Some(Value::MonthsOpen) => open_start.map(|s| whole_months(s, at) as f64),
+            _ => None,
         }
-        value
     }
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{Draft, Kind};
+use super::{Draft, Kind, Reads};
 use crate::metrics::definition::{DefinitionError, Reader};
 use crate::metrics::out_rows::rate_row;
 use crate::metrics::tally::{Judge, Tally};
@@ -54,10 +54,10 @@ impl Kind for Rules {
         "percent"
     }
 
-    fn reads(&self) -> super::Reads {
-        super::Reads {
+    fn reads(&self) -> Reads {
+        Reads {
             repeat: true,
-            ..super::Reads::default()
+            ..Reads::default()
         }
     }
 
@@ -95,21 +95,16 @@ impl Judge<'_> {
     /// (the population's own rows, planned as one more series), the last of those needed
     /// inside the window.
     pub(crate) fn is_repeat(&self, rep: &Repeat, row: usize, at: i32) -> bool {
-        let (p, cx) = (self.p, self.cx);
-        let dates_of = |row: usize, si: usize| self.dates_of(row, si);
-        let mut ok = true;
-        let si = p.self_series.expect("planned");
-        let dates = dates_of(row, si);
+        let dates = self.dates_of(row, self.p.self_series.expect("planned"));
         let earlier = dates.partition_point(|&x| x < at);
-        ok &= earlier >= rep.at_least as usize
+        earlier >= rep.at_least as usize
             && match rep.window {
                 None => true,
                 Some(w) => {
-                    let from = cx.window_start(at, w);
+                    let from = self.cx.window_start(at, w);
                     // The at_least-th latest earlier date must be inside the window.
                     dates[earlier - rep.at_least as usize] >= from
                 }
-            };
-        ok
+            }
     }
 }
