@@ -1,11 +1,32 @@
 //! Compliance measures from declarative definitions: [`definition`] reads the metric files,
 //! [`engine`] evaluates them all from one load of the extracts, [`output`] writes the long
 //! table.
+//!
+//! Each kind of measure (ratio, repeat, snapshot, distribution, count, summary) has its
+//! file in `kinds/`. The parts measures share each have a module, holding both how a file
+//! writes the part and how it is evaluated: `windows` (lengths of time and date
+//! arithmetic), `related` (lookups and series), `open` (open cases and `also`),
+//! `within`, `condition` (the `[numerator]`), `value`, `breakdowns` and `rag`.
+//! The engine's steps: `plan` (the polars row frame) -> `rows` (its columns read out) ->
+//! `tally` (each row judged and counted) -> `out_rows` (the long table's rows).
 
+mod breakdowns;
+mod condition;
 pub mod definition;
 pub mod engine;
+mod kinds;
 pub mod library;
+mod open;
+mod out_rows;
 pub mod output;
+mod plan;
+mod rag;
+mod related;
+mod rows;
+mod tally;
+mod value;
+mod windows;
+mod within;
 
 use std::path::{Path, PathBuf};
 

@@ -1,0 +1,310 @@
+//! Times and tallies each row of a metric's frame: each row (or each case at each period
+//! end) is judged met, breached, pending or excluded, with the value it carries, then
+//! counted in its period for every wanted breakdown group.
+
+use polars::prelude::*;
+
+use super::breakdowns::{age_band, group_name, Breakdown, Groups};
+use super::definition::{Polarity, Rows, Source};
+use super::engine::Ctx;
+use super::kinds::distribution::bucket_of;
+use super::plan::Plan;
+use super::related::{KeyedDates, Picked};
+use super::rows::RowData;
+use super::value::Value;
+use super::windows::{date_of, day_of, Why, MS_PER_DAY, NULL};
+use super::{EvalOptions, Metric};
+use crate::periods::Period;
+use crate::values::epoch_days;
+
+/// How a row came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Status {
+    Met,
+    Breach,
+    Pending,
+    /// Could not be timed (no start date, a negative span, or a date outside the calendar).
+    Excluded(Why),
+}
+/// Tallies of one (period, breakdown group).
+#[derive(Default, Clone)]
+pub(super) struct Tally {
+    pub met: u64,
+    pub breach: u64,
+    pub pending: u64,
+    pub excluded: u64,
+    pub buckets: Vec<u64>,
+    pub values: Vec<f64>,
+}
+
+pub(super) struct Tallied {
+    /// breakdown index (0 = all) -> (period index, group id) -> tally
+    pub tallies: Vec<PlHashMap<(u32, u32), Tally>>,
+    pub groups: Vec<Groups>,
+    /// Rows excluded because they had no start, ran backwards, or fell outside the calendar
+    /// (counted once per row and period).
+    pub excluded: [u64; 3],
+    /// With `cases`: (row, period index) of each case counted against the measure.
+    pub flags: Vec<(u32, u32)>,
+}
+
+/// Whether a row with this status counts against the measure: a breach where higher is
+/// better, a counted case where lower is better (a re-referral, a repeat plan).
+fn counts_against(m: &Metric, status: Status) -> bool {
+    m.kind.rules().is_rate()
+        && match m.polarity {
+            Polarity::Higher => status == Status::Breach,
+            Polarity::Lower => status == Status::Met,
+            Polarity::Neutral => false,
+        }
+}
+
+/// What judging one row of a metric needs: the metric, its plan, its frame's columns, the
+/// shared date lists and the clock.
+pub(super) struct Judge<'a> {
+    pub m: &'a Metric,
+    pub p: &'a Plan,
+    pub d: &'a RowData<'a>,
+    /// The metric's series -> index into `keyed`.
+    pub series_ix: &'a [usize],
+    pub keyed: &'a [KeyedDates<'a>],
+    pub cx: &'a Ctx<'a>,
+}
+
+impl<'a> Judge<'a> {
+    /// The sorted dates series `si` holds for a row.
+    pub(super) fn dates_of(&self, row: usize, si: usize) -> &'a [i32] {
+        match &self.d.on[si][row] {
+            Some(k) => self.keyed[self.series_ix[si]].of(k),
+            None => &[],
+        }
+    }
+
+    /// What series `si` picks for a row timed at `at`.
+    pub(super) fn pick(&self, row: usize, si: usize, at: i32) -> Picked {
+        self.cx
+            .pick(&self.p.series[si].1, self.dates_of(row, si), at)
+    }
+
+    /// A date of the row in ms: a column's cell (`col`), or the date a series picks.
+    pub(super) fn source_ms(
+        &self,
+        row: usize,
+        at: i32,
+        s: &Source,
+        col: Option<&Vec<i64>>,
+    ) -> Option<i64> {
+        match s {
+            Source::Series(i) => self.pick(row, *i, at).date.map(|x| x as i64 * MS_PER_DAY),
+            Source::Column { .. } => col.map(|v| v[row]).filter(|&x| x != NULL),
+        }
+    }
+
+    /// The status and value of one row at one point (its own date, or a period end).
+    fn judge(&self, row: usize, at: i32, open_start: Option<i32>) -> (Status, Option<f64>) {
+        let mut ok = self.condition_holds(row, at, open_start);
+        if let Some(rep) = &self.m.repeat {
+            ok &= self.is_repeat(rep, row, at);
+        }
+        let value = self.row_value(row, at, open_start);
+        match &self.m.within {
+            Some(w) => self.within_status(w, row, at, ok, value),
+            None => (if ok { Status::Met } else { Status::Breach }, value),
+        }
+    }
+}
+
+// Caseloads: (period, holder) -> the holder's children, and the groups of its first row.
+type Holders<'a> = PlHashMap<(u32, &'a str), (PlHashSet<&'a str>, Vec<u32>)>;
+
+/// Counts judged rows into the tallies of every wanted breakdown group.
+struct Recorder<'a> {
+    m: &'a Metric,
+    d: &'a RowData<'a>,
+    cx: &'a Ctx<'a>,
+    opts: &'a EvalOptions,
+    /// Which breakdowns are wanted (index into m.breakdowns).
+    wanted: Vec<usize>,
+    out: Tallied,
+    per_group: Holders<'a>,
+    /// The (breakdown, group) pairs of the row being recorded.
+    targets: Vec<(usize, u32)>,
+    nbuckets: usize,
+}
+
+impl<'a> Recorder<'a> {
+    fn new(m: &'a Metric, d: &'a RowData<'a>, cx: &'a Ctx<'a>, opts: &'a EvalOptions) -> Self {
+        let nb = m.breakdowns.len();
+        let wanted: Vec<usize> = m
+            .breakdowns
+            .iter()
+            .enumerate()
+            .filter(|(_, (n, _))| opts.by.iter().any(|b| b == n))
+            .map(|(i, _)| i)
+            .collect();
+        let mut out = Tallied {
+            tallies: vec![PlHashMap::new(); nb + 1],
+            groups: (0..=nb).map(|_| Groups::default()).collect(),
+            excluded: [0; 3],
+            flags: Vec::new(),
+        };
+        out.groups[0].id("all");
+        Recorder {
+            m,
+            d,
+            cx,
+            opts,
+            wanted,
+            out,
+            per_group: PlHashMap::new(),
+            targets: Vec::with_capacity(nb + 1),
+            nbuckets: m.buckets.len(),
+        }
+    }
+
+    fn record(&mut self, row: usize, pi: u32, at: i32, status: Status, value: Option<f64>) {
+        let (m, d, cx, opts, nbuckets) = (self.m, self.d, self.cx, self.opts, self.nbuckets);
+        let (out, targets, per_group, wanted) = (
+            &mut self.out,
+            &mut self.targets,
+            &mut self.per_group,
+            &self.wanted,
+        );
+        if let Status::Excluded(why) = status {
+            out.excluded[why as usize] += 1;
+        }
+        if opts.cases && counts_against(m, status) {
+            out.flags.push((row as u32, pi));
+        }
+        targets.clear();
+        targets.push((0, 0));
+        for &bi in wanted {
+            let name = match &m.breakdowns[bi].1 {
+                Breakdown::AgeBand => {
+                    let child = d.child.as_ref().and_then(|c| c[row]);
+                    age_band(child.and_then(|c| cx.dob.get(c).copied()), at)
+                }
+                Breakdown::Column(_) => group_name(d.by[bi].as_ref().and_then(|v| v[row])),
+            };
+            let g = out.groups[bi + 1].id(name);
+            targets.push((bi + 1, g));
+        }
+        if let (Some(Value::PerGroup(_)), Some(per), Some(child)) = (&m.value, &d.per, &d.child) {
+            let Some(w) = per[row] else { return };
+            let e = per_group
+                .entry((pi, w))
+                .or_insert_with(|| (PlHashSet::new(), targets.iter().map(|t| t.1).collect()));
+            if let Some(c) = child[row] {
+                e.0.insert(c);
+            }
+            return;
+        }
+        for &(bi, g) in targets.iter() {
+            let t = out.tallies[bi].entry((pi, g)).or_insert_with(|| Tally {
+                buckets: vec![0; nbuckets],
+                ..Tally::default()
+            });
+            match status {
+                Status::Met => t.met += 1,
+                Status::Breach => t.breach += 1,
+                Status::Pending => t.pending += 1,
+                Status::Excluded(_) => t.excluded += 1,
+            }
+            if let Some(v) = value {
+                if nbuckets > 0 {
+                    t.buckets[bucket_of(&m.buckets, v)] += 1;
+                } else {
+                    t.values.push(v);
+                }
+            }
+        }
+    }
+
+    /// Caseloads become one value per holder.
+    fn finish(self) -> Tallied {
+        let Recorder {
+            wanted,
+            mut out,
+            per_group,
+            ..
+        } = self;
+        for ((pi, _), (children, groups)) in per_group {
+            let mut targets = vec![(0usize, 0u32)];
+            targets.extend(
+                wanted
+                    .iter()
+                    .zip(groups.iter().skip(1))
+                    .map(|(&bi, &g)| (bi + 1, g)),
+            );
+            for (bi, g) in targets {
+                let t = out.tallies[bi].entry((pi, g)).or_default();
+                t.met += 1;
+                t.values.push(children.len() as f64);
+            }
+        }
+        out
+    }
+}
+
+/// Judges every row of a metric (each case at each period end, for an open population)
+/// and counts it in its period and groups.
+pub(super) fn tally(j: &Judge, periods: &[Period], opts: &EvalOptions) -> Tallied {
+    let (m, d, cx) = (j.m, j.d, j.cx);
+    let dates_of = |row: usize, si: usize| j.dates_of(row, si);
+    let judge = |row: usize, at: i32, open_start: Option<i32>| j.judge(row, at, open_start);
+    let mut rec = Recorder::new(m, d, cx, opts);
+    let first = periods[0];
+    let required: Vec<usize> = m
+        .population
+        .require
+        .iter()
+        .filter_map(|r| m.series.iter().position(|s| s.name == *r))
+        .collect();
+    let required_found = |row: usize| required.iter().all(|&si| !dates_of(row, si).is_empty());
+    match &m.population.rows {
+        Rows::Events { .. } => {
+            for row in 0..d.n {
+                let ms = d.period_date[row];
+                if ms == NULL {
+                    continue;
+                }
+                let day = day_of(ms);
+                let pi = Period::containing(first.grain, date_of(day)).index - first.index;
+                if pi < 0 || pi as usize >= periods.len() {
+                    continue;
+                }
+                if !required_found(row) {
+                    continue;
+                }
+                let (status, value) = judge(row, day, None);
+                rec.record(row, pi as u32, day, status, value);
+            }
+        }
+        Rows::Open {
+            open_for_at_least, ..
+        } => {
+            let points: Vec<i32> = periods
+                .iter()
+                .map(|p| epoch_days(p.end()).min(cx.as_of))
+                .collect();
+            for row in 0..d.n {
+                let start = day_of(d.start[row]);
+                let end = (d.end[row] != NULL).then(|| day_of(d.end[row]));
+                for (pi, &at) in points.iter().enumerate() {
+                    if start > at || end.is_some_and(|e| e <= at) {
+                        continue;
+                    }
+                    if open_for_at_least.is_some_and(|w| !cx.open_at_least(start, at, w)) {
+                        continue;
+                    }
+                    if !required_found(row) {
+                        continue;
+                    }
+                    let (status, value) = judge(row, at, Some(start));
+                    rec.record(row, pi as u32, at, status, value);
+                }
+            }
+        }
+    }
+    rec.finish()
+}
