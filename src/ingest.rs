@@ -1644,19 +1644,18 @@ fn check_against_others(
 
     // Links to tables that were not supplied cannot be checked: say so once.
     for col in spec.columns {
-        if let Some((target, _)) = col.refers_to {
-            if parent(target).is_none() {
-                issues.push(
-                    None,
-                    Some(col.name),
-                    "unchecked_link",
-                    Severity::Info,
-                    format!(
-                        "{} links to {target}.csv, which was not loaded: links not checked",
-                        col.name
-                    ),
-                );
-            }
+        match col.refers_to {
+            Some((target, _)) if parent(target).is_none() => issues.push(
+                None,
+                Some(col.name),
+                "unchecked_link",
+                Severity::Info,
+                format!(
+                    "{} links to {target}.csv, which was not loaded: links not checked",
+                    col.name
+                ),
+            ),
+            _ => {}
         }
     }
 
@@ -1760,8 +1759,12 @@ fn check_against_others(
             }
         }
     }
-    // Only tables that others link to need an index of their keys.
-    if let (true, Values::Text(keys)) = (schema::is_linked_to(spec.name), &t.columns[0]) {
+    index_keys(t);
+}
+
+/// Only tables that others link to need an index of their keys.
+fn index_keys(t: &mut Parsed) {
+    if let (true, Values::Text(keys)) = (schema::is_linked_to(t.spec.name), &t.columns[0]) {
         let rejected = &t.rejected;
         t.index = KeyIndex::build(keys, |i| !rejected[i]);
         // Keys only on rejected rows, so a link to one can say so rather than "missing".
