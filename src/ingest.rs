@@ -90,6 +90,8 @@ impl Extracts {
 #[derive(Debug)]
 enum Values {
     Text(TextCol),
+    /// A code column: 0 for an empty cell, else 1 + the code's place in its list.
+    Code(&'static [&'static str], Vec<u8>),
     Date(Vec<Option<NaiveDate>>),
     Stamp(Vec<Option<Stamp>>),
     Flag(Vec<Option<bool>>),
@@ -99,7 +101,8 @@ enum Values {
 impl Values {
     fn for_kind(kind: Kind) -> Values {
         match kind {
-            Kind::Id | Kind::Text | Kind::Code(_) => Values::Text(TextCol::default()),
+            Kind::Id | Kind::Text => Values::Text(TextCol::default()),
+            Kind::Code(codes) => Values::Code(codes, Vec::new()),
             Kind::Date => Values::Date(Vec::new()),
             Kind::DateTime => Values::Stamp(Vec::new()),
             Kind::Flag => Values::Flag(Vec::new()),
@@ -115,6 +118,7 @@ impl Values {
                 v.ends.reserve(rows);
                 v.present.reserve(rows);
             }
+            Values::Code(_, v) => v.reserve(rows),
             Values::Date(v) => v.reserve(rows),
             Values::Stamp(v) => v.reserve(rows),
             Values::Flag(v) => v.reserve(rows),
@@ -125,6 +129,7 @@ impl Values {
     fn push_none(&mut self) {
         match self {
             Values::Text(v) => v.push(None),
+            Values::Code(_, v) => v.push(0),
             Values::Date(v) => v.push(None),
             Values::Stamp(v) => v.push(None),
             Values::Flag(v) => v.push(None),
@@ -136,6 +141,7 @@ impl Values {
     fn append(&mut self, more: Values) {
         match (self, more) {
             (Values::Text(v), Values::Text(more)) => v.append(more),
+            (Values::Code(_, v), Values::Code(_, more)) => v.extend(more),
             (Values::Date(v), Values::Date(more)) => v.extend(more),
             (Values::Stamp(v), Values::Stamp(more)) => v.extend(more),
             (Values::Flag(v), Values::Flag(more)) => v.extend(more),
@@ -148,6 +154,7 @@ impl Values {
     fn truncate(&mut self, rows: usize) {
         match self {
             Values::Text(v) => v.truncate(rows),
+            Values::Code(_, v) => v.truncate(rows),
             Values::Date(v) => v.truncate(rows),
             Values::Stamp(v) => v.truncate(rows),
             Values::Flag(v) => v.truncate(rows),
@@ -158,6 +165,7 @@ impl Values {
     fn is_none(&self, row: usize) -> bool {
         match self {
             Values::Text(v) => v.get(row).is_none(),
+            Values::Code(_, v) => v[row] == 0,
             Values::Date(v) => v[row].is_none(),
             Values::Stamp(v) => v[row].is_none(),
             Values::Flag(v) => v[row].is_none(),
@@ -168,6 +176,7 @@ impl Values {
     fn text(&self, row: usize) -> Option<&str> {
         match self {
             Values::Text(v) => v.get(row),
+            Values::Code(codes, v) => v[row].checked_sub(1).map(|i| codes[i as usize]),
             _ => None,
         }
     }
@@ -192,6 +201,11 @@ impl Values {
         let name: PlSmallStr = name.into();
         Ok(match self {
             Values::Text(v) => v.kept(name, keep).into_series(),
+            Values::Code(codes, v) => StringChunked::from_iter_options(
+                name,
+                kept(v, keep).map(|c| c.checked_sub(1).map(|i| codes[i as usize])),
+            )
+            .into_series(),
             Values::Flag(v) => BooleanChunked::from_iter_options(name, kept(v, keep)).into_series(),
             Values::Number(v) => {
                 Float64Chunked::from_iter_options(name, kept(v, keep)).into_series()
@@ -608,7 +622,7 @@ fn read_all(files: Files, label: &Path, chunk_bytes: usize) -> (Vec<Option<Parse
 }
 
 /// Files are read in batches of about this many bytes (a larger file is a batch alone).
-const BATCH_BYTES: u64 = 64 << 20;
+const BATCH_BYTES: u64 = 256 << 20;
 
 /// Reads a batch of tables, adding them in order to `parsed`.
 fn read_batch(
@@ -637,9 +651,19 @@ fn read_batch(
     for (i, chunk) in read {
         chunks[i].push(chunk);
     }
-    for ((o, mut table_issues), chunks) in opened.into_iter().zip(chunks) {
+    // Tables are joined side by side; each file's text is freed once its table is joined.
+    let tables: Vec<_> = opened.into_iter().zip(chunks).collect();
+    let joined = par_map(
+        tables,
+        |((o, _), _)| o.as_ref().map_or(0, |o| o.text.len() as u64),
+        |((o, mut table_issues), chunks)| {
+            let table = o.map(|o| join_chunks(&o, chunks, &mut table_issues));
+            (table, table_issues)
+        },
+    );
+    for (table, mut table_issues) in joined {
         issues.append(&mut table_issues);
-        parsed.push(o.map(|o| join_chunks(&o, chunks, issues)));
+        parsed.push(table);
     }
 }
 
@@ -1460,9 +1484,9 @@ fn parse_cell(col: &ColumnSpec, raw: &str, into: &mut Values) -> Result<bool, Ce
             v.push((!id.is_empty()).then_some(id));
         }
         (Kind::Text, Values::Text(v)) => v.push((!s.is_empty()).then_some(s)),
-        (Kind::Code(codes), Values::Text(v)) => {
+        (Kind::Code(codes), Values::Code(_, v)) => {
             if s.is_empty() {
-                v.push(None);
+                v.push(0);
             } else {
                 let code = schema::match_code(codes, s).ok_or_else(|| CellError {
                     rule: "bad_code",
@@ -1472,7 +1496,11 @@ fn parse_cell(col: &ColumnSpec, raw: &str, into: &mut Values) -> Result<bool, Ce
                         codes.join(", ")
                     ),
                 })?;
-                v.push(Some(code));
+                let at = codes
+                    .iter()
+                    .position(|c| *c == code)
+                    .expect("a code of the list");
+                v.push(u8::try_from(at + 1).expect("code lists are short (tested)"));
             }
         }
         (Kind::Date, Values::Date(v)) => v.push(values::parse_date(s)?),

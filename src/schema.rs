@@ -505,6 +505,23 @@ pub fn match_code(codes: &'static [&'static str], raw: &str) -> Option<&'static 
 mod tests {
     use super::*;
 
+    /// The loader holds a code as one byte (its place in the list, 0 for empty).
+    #[test]
+    fn every_code_list_fits_in_a_byte() {
+        for t in TABLES {
+            for c in t.columns {
+                if let Kind::Code(codes) = c.kind {
+                    assert!(
+                        !codes.is_empty() && codes.len() < 255,
+                        "{}.{}",
+                        t.name,
+                        c.name
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn every_reference_points_at_an_earlier_table_and_a_real_column() {
         for (i, t) in TABLES.iter().enumerate() {
