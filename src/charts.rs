@@ -731,6 +731,7 @@ fn unit_of(m: &crate::metrics::Metric) -> String {
 
 fn series_of(
     ev: &crate::metrics::Evaluation,
+    rows: &crate::metrics::MetricRows,
     m: &crate::metrics::Metric,
     breakdown: &str,
     group: &str,
@@ -739,7 +740,7 @@ fn series_of(
         .periods
         .iter()
         .map(|p| {
-            ev.find(&m.id, &p.label(), breakdown, group, "all")
+            rows.get(&p.label(), breakdown, group, "all")
                 .and_then(|r| r.value)
         })
         .collect();
@@ -777,28 +778,28 @@ pub fn build(ev: &crate::metrics::Evaluation, r: &Request) -> Result<Chart, Stri
         m.kind,
         MetricKind::Ratio | MetricKind::Repeat | MetricKind::Snapshot
     );
+    let rows = ev.rows_of(&m.id);
     match r.kind {
-        Kind::Trend => Ok(Chart::Trend(series_of(ev, m, "all", "all"))),
+        Kind::Trend => Ok(Chart::Trend(series_of(ev, &rows, m, "all", "all"))),
         Kind::Multiples => {
-            let mut groups: Vec<&str> = ev
+            let groups: Vec<&str> = ev
                 .rows
                 .iter()
                 .filter(|x| x.metric_id == m.id && x.breakdown == r.by && x.category == "all")
                 .map(|x| x.group.as_str())
                 .collect();
-            groups.dedup();
-            let mut seen = Vec::new();
-            for g in groups {
-                if !seen.contains(&g) {
-                    seen.push(g);
-                }
-            }
+            // Each group once, in the order of its first row.
+            let mut known = std::collections::HashSet::new();
+            let seen: Vec<&str> = groups.into_iter().filter(|g| known.insert(*g)).collect();
             if seen.is_empty() {
                 return Err(format!("{} was not evaluated by {}", m.id, r.by));
             }
             Ok(Chart::Multiples {
                 title: format!("{} by {}", m.title, r.by),
-                charts: seen.iter().map(|g| series_of(ev, m, r.by, g)).collect(),
+                charts: seen
+                    .iter()
+                    .map(|g| series_of(ev, &rows, m, r.by, g))
+                    .collect(),
             })
         }
         Kind::Spc => {
@@ -807,7 +808,7 @@ pub fn build(ev: &crate::metrics::Evaluation, r: &Request) -> Result<Chart, Stri
                 ev.periods.iter().filter(|p| p.end() <= ev.as_of).collect();
             let rows: Vec<Option<&crate::metrics::OutRow>> = done
                 .iter()
-                .map(|p| ev.find(&m.id, &p.label(), "all", "all", "all"))
+                .map(|p| rows.get(&p.label(), "all", "all", "all"))
                 .collect();
             let labels: Vec<String> = done.iter().map(|p| p.label()).collect();
             let h = higher_is_better(m);

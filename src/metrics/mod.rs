@@ -250,7 +250,38 @@ pub struct CaseFlag {
     pub period: String,
 }
 
+/// The rows of one measure by period, breakdown, group and category, each found in one
+/// step: a chart of every team asks for every group of every period.
+pub struct MetricRows<'a> {
+    rows: std::collections::HashMap<(&'a str, &'a str, &'a str, &'a str), &'a OutRow>,
+}
+
+impl<'a> MetricRows<'a> {
+    /// The row [`Evaluation::find`] gives for this measure.
+    pub fn get(
+        &self,
+        period: &str,
+        breakdown: &str,
+        group: &str,
+        category: &str,
+    ) -> Option<&'a OutRow> {
+        self.rows
+            .get(&(period, breakdown, group, category))
+            .copied()
+    }
+}
+
 impl Evaluation {
+    /// One measure's rows, looked up by key; the first row of a key, as [`Evaluation::find`].
+    pub fn rows_of(&self, metric: &str) -> MetricRows<'_> {
+        let mut rows = std::collections::HashMap::new();
+        for r in self.rows.iter().filter(|r| r.metric_id == metric) {
+            let key = (&*r.period, &*r.breakdown, &*r.group, &*r.category);
+            rows.entry(key).or_insert(r);
+        }
+        MetricRows { rows }
+    }
+
     /// The row of one metric, period, breakdown group and category.
     pub fn find(
         &self,

@@ -935,3 +935,25 @@ limit = { working_days = 15 }
         ev.notes
     );
 }
+
+/// A chart looks rows up by key (`rows_of`); it finds the row `find` finds, for every key
+/// of every measure, and nothing for a key no row has.
+#[test]
+fn rows_looked_up_by_key_are_the_rows_find_gives() {
+    let ev = run(Grain::Month, "2024-01", "2024-04", &["team", "source"]);
+    assert!(ev.rows.len() > 100, "{} rows", ev.rows.len());
+    for r in &ev.rows {
+        let by_key = ev.rows_of(&r.metric_id);
+        let found = ev.find(&r.metric_id, &r.period, &r.breakdown, &r.group, &r.category);
+        let got = by_key.get(&r.period, &r.breakdown, &r.group, &r.category);
+        assert!(
+            std::ptr::eq(found.unwrap(), got.unwrap()),
+            "{}",
+            r.metric_id
+        );
+    }
+    assert!(ev
+        .rows_of("referrals")
+        .get("2024-01", "team", "nobody", "all")
+        .is_none());
+}
