@@ -622,7 +622,7 @@ fn read_all(files: Files, label: &Path, chunk_bytes: usize) -> (Vec<Option<Parse
 }
 
 /// Files are read in batches of about this many bytes (a larger file is a batch alone).
-const BATCH_BYTES: u64 = 256 << 20;
+const BATCH_BYTES: u64 = 64 << 20;
 
 /// Reads a batch of tables, adding them in order to `parsed`.
 fn read_batch(
