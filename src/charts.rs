@@ -761,7 +761,6 @@ fn series_of(
 
 /// Builds the chart a request asks for from the evaluated rows, or says why it cannot.
 pub fn build(ev: &crate::metrics::Evaluation, r: &Request) -> Result<Chart, String> {
-    use crate::metrics::MetricKind;
     let m = r.metric;
     if !ev.rows.iter().any(|x| x.metric_id == m.id) {
         return Err(format!(
@@ -774,10 +773,7 @@ pub fn build(ev: &crate::metrics::Evaluation, r: &Request) -> Result<Chart, Stri
     if !ev.periods.iter().any(|p| p.label() == period) {
         return Err(format!("{period} is not one of the evaluated periods"));
     }
-    let ratio = matches!(
-        m.kind,
-        MetricKind::Ratio | MetricKind::Repeat | MetricKind::Snapshot
-    );
+    let ratio = m.kind.is_rate();
     let rows = ev.rows_of(&m.id);
     match r.kind {
         Kind::Trend => Ok(Chart::Trend(series_of(ev, &rows, m, "all", "all"))),

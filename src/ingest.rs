@@ -823,17 +823,7 @@ const UTF16: &str = "the file is UTF-16 (Excel's \"Unicode text\"): save it as \
 
 /// Reads bytes as UTF-8 (a BOM is dropped) or, failing that, Windows-1252 as Excel saves it.
 pub(crate) fn decode(bytes: &[u8]) -> Result<(std::borrow::Cow<'_, str>, &'static str), String> {
-    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
-        return Err(UTF16.into());
-    }
-    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    match std::str::from_utf8(body) {
-        Ok(s) => Ok((std::borrow::Cow::Borrowed(s), "utf-8")),
-        Err(_) => {
-            let (text, _, _) = encoding_rs::WINDOWS_1252.decode(body);
-            Ok((text, "windows-1252"))
-        }
-    }
+    decode_cow(std::borrow::Cow::Borrowed(bytes))
 }
 
 /// [`decode`] of bytes that may be owned: a UTF-8 file read from disk becomes its text
@@ -842,24 +832,28 @@ fn decode_cow(
     bytes: std::borrow::Cow<'_, [u8]>,
 ) -> Result<(std::borrow::Cow<'_, str>, &'static str), String> {
     use std::borrow::Cow;
-    match bytes {
-        Cow::Borrowed(b) => decode(b),
+    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+        return Err(UTF16.into());
+    }
+    let bom = if bytes.starts_with(b"\xEF\xBB\xBF") {
+        3
+    } else {
+        0
+    };
+    let cp1252 = |b: &[u8]| encoding_rs::WINDOWS_1252.decode(b).0.into_owned();
+    Ok(match bytes {
+        Cow::Borrowed(b) => match std::str::from_utf8(&b[bom..]) {
+            Ok(s) => (Cow::Borrowed(s), "utf-8"),
+            Err(_) => (Cow::Owned(cp1252(&b[bom..])), "windows-1252"),
+        },
         Cow::Owned(mut v) => {
-            if v.starts_with(&[0xFF, 0xFE]) || v.starts_with(&[0xFE, 0xFF]) {
-                return Err(UTF16.into());
-            }
-            if v.starts_with(b"\xEF\xBB\xBF") {
-                v.drain(..3);
-            }
+            v.drain(..bom);
             match String::from_utf8(v) {
-                Ok(s) => Ok((Cow::Owned(s), "utf-8")),
-                Err(e) => {
-                    let (text, _, _) = encoding_rs::WINDOWS_1252.decode(e.as_bytes());
-                    Ok((Cow::Owned(text.into_owned()), "windows-1252"))
-                }
+                Ok(s) => (Cow::Owned(s), "utf-8"),
+                Err(e) => (Cow::Owned(cp1252(e.as_bytes())), "windows-1252"),
             }
         }
-    }
+    })
 }
 
 /// The widest header read: Excel's widest sheet (column XFD). A wider file is not an
@@ -1512,19 +1506,22 @@ fn parse_cell(col: &ColumnSpec, raw: &str, into: &mut Values) -> Result<bool, Ce
     Ok(fixed)
 }
 
+type SameRowRule = (
+    &'static schema::OrderRule,
+    usize,
+    (usize, &'static str),
+    Option<(usize, &'static str)>,
+);
+
 /// What [`check_row`] looks at in a table, found once: its dates, and its same-row order
 /// rules as column positions.
 struct RowChecks {
     floor: NaiveDate,
     /// Columns holding event dates (staff dates are not events).
     dates: Vec<usize>,
-    /// (rule, later column, earlier column, the column and code it applies to).
-    order: Vec<(
-        &'static schema::OrderRule,
-        usize,
-        usize,
-        Option<(usize, &'static str)>,
-    )>,
+    /// (rule, later column, earlier column and its name, the column and code it applies
+    /// to).
+    order: Vec<SameRowRule>,
 }
 
 impl RowChecks {
@@ -1540,7 +1537,7 @@ impl RowChecks {
                 Earlier::SameRow(earlier) => Some((
                     rule,
                     at(rule.later),
-                    at(earlier),
+                    (at(earlier), earlier),
                     rule.when.map(|(col, code)| (at(col), code)),
                 )),
                 Earlier::Via { .. } => None,
@@ -1585,13 +1582,10 @@ fn check_row(
             }
         }
     }
-    for &(rule, later_c, earlier_c, when) in &checks.order {
+    for &(rule, later_c, (earlier_c, earlier), when) in &checks.order {
         if when.is_some_and(|(c, code)| columns[c].text(row) != Some(code)) {
             continue;
         }
-        let Earlier::SameRow(earlier) = rule.earlier else {
-            continue;
-        };
         let later = columns[later_c].stamp(row);
         let first = columns[earlier_c].stamp(row);
         bad |= out_of_order(issues, line, rule, later, first, || earlier.to_string());

@@ -532,10 +532,7 @@ pub fn build(inp: &PackInputs, progress: &dyn Fn(&str)) -> Result<Pack, PackErro
         if !quarterly.rows.iter().any(|r| r.metric_id == m.id) {
             continue;
         }
-        let ratio = matches!(
-            m.kind,
-            MetricKind::Ratio | MetricKind::Repeat | MetricKind::Snapshot
-        );
+        let ratio = m.kind.is_rate();
         let mut kinds = vec![];
         match m.kind {
             MetricKind::Distribution => kinds.push(Kind::Distribution),

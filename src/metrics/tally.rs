@@ -51,7 +51,7 @@ pub(super) struct Tallied {
 /// Whether a row with this status counts against the measure: a breach where higher is
 /// better, a counted case where lower is better (a re-referral, a repeat plan).
 fn counts_against(m: &Metric, status: Status) -> bool {
-    m.kind.rules().is_rate()
+    m.kind.is_rate()
         && match m.polarity {
             Polarity::Higher => status == Status::Breach,
             Polarity::Lower => status == Status::Met,

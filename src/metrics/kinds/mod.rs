@@ -63,6 +63,10 @@ impl MetricKind {
     pub fn unit(self) -> &'static str {
         self.rules().unit()
     }
+    /// Whether the value is a rate: each row meets the measure or not.
+    pub fn is_rate(self) -> bool {
+        self.rules().is_rate()
+    }
 }
 
 /// What one kind of measure checks and does.
@@ -86,15 +90,18 @@ pub(super) trait Kind: Sync {
     }
 
     /// The output rows of one period and group from its tally; `base` carries the columns
-    /// every kind fills, `per_10k` the area's child population (overall rows only).
+    /// every kind fills, `per_10k` the area's child population (overall rows only). A
+    /// rate's is one row: numerator over denominator, with its interval.
     fn out_rows(
         &self,
         m: &Metric,
         t: &Tally,
         base: OutRow,
-        per_10k: Option<f64>,
+        _per_10k: Option<f64>,
         rows: &mut Vec<OutRow>,
-    );
+    ) {
+        rows.push(super::out_rows::rate_row(m, t, base));
+    }
 }
 
 /// The optional tables a kind reads: `[numerator]`, `[repeat]`, `[value]`.

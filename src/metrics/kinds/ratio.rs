@@ -3,9 +3,6 @@
 
 use super::{Draft, Kind, Reads};
 use crate::metrics::definition::DefinitionError;
-use crate::metrics::out_rows::rate_row;
-use crate::metrics::tally::Tally;
-use crate::metrics::{Metric, OutRow};
 
 pub(crate) struct Rules;
 
@@ -38,16 +35,5 @@ impl Kind for Rules {
 
     fn is_rate(&self) -> bool {
         true
-    }
-
-    fn out_rows(
-        &self,
-        m: &Metric,
-        t: &Tally,
-        base: OutRow,
-        _: Option<f64>,
-        rows: &mut Vec<OutRow>,
-    ) {
-        rows.push(rate_row(m, t, base));
     }
 }

@@ -9,10 +9,8 @@ use toml::Spanned;
 
 use super::{Draft, Kind, Reads};
 use crate::metrics::definition::{DefinitionError, Reader};
-use crate::metrics::out_rows::rate_row;
-use crate::metrics::tally::{Judge, Tally};
+use crate::metrics::tally::Judge;
 use crate::metrics::windows::Window;
-use crate::metrics::{Metric, OutRow};
 
 #[derive(Debug, Clone, Copy)]
 pub struct Repeat {
@@ -76,17 +74,6 @@ impl Kind for Rules {
 
     fn is_rate(&self) -> bool {
         true
-    }
-
-    fn out_rows(
-        &self,
-        m: &Metric,
-        t: &Tally,
-        base: OutRow,
-        _: Option<f64>,
-        rows: &mut Vec<OutRow>,
-    ) {
-        rows.push(rate_row(m, t, base));
     }
 }
 
