@@ -21,8 +21,9 @@ use crate::schema::{self, ColumnSpec, DateRole, Earlier, Kind, TableSpec, TABLES
 use crate::values::{self, CellError, Stamp};
 use chrono::{Datelike, NaiveDate};
 use polars::prelude::{
-    BooleanChunked, Column, DataFrame, Float64Chunked, Int32Chunked, Int64Chunked, IntoSeries,
-    NamedFrom, NewChunkedArray, PlHashMap, PlSmallStr, Series, StringChunked, TimeUnit,
+    BooleanChunked, ChunkTake, Column, DataFrame, Float64Chunked, IdxCa, IdxSize, Int32Chunked,
+    Int64Chunked, IntoSeries, NamedFrom, NewChunkedArray, PlHashMap, PlSmallStr, Series,
+    StringChunked, TimeUnit,
 };
 use rows::{Mark, Record, Records};
 use std::collections::{BTreeMap, HashSet};
@@ -400,7 +401,11 @@ fn load_files(
     let clock = std::time::Instant::now();
     let trace = |what: &str| {
         if std::env::var_os("CSC_AUDIT_TRACE").is_some() {
-            eprintln!("{:>8.3}s {what}", clock.elapsed().as_secs_f64());
+            eprintln!(
+                "{:>8.3}s {what} ({})",
+                clock.elapsed().as_secs_f64(),
+                memory()
+            );
         }
     };
     let (mut parsed, mut issues) = read_all(files, dir, chunk_bytes);
@@ -453,8 +458,8 @@ fn load_files(
             t.map(|mut t| {
                 t.stats.rows_rejected = t.rejected.iter().filter(|r| **r).count() as u64;
                 t.stats.rows_loaded = t.stats.rows_read - t.stats.rows_rejected;
-                let frame = build_frame(&t).map_err(|e| e.to_string());
-                (t.stats, t.file, frame)
+                let (stats, file) = (t.stats.clone(), t.file.clone());
+                (stats, file, build_frame(t).map_err(|e| e.to_string()))
             })
         },
     );
@@ -512,6 +517,18 @@ fn load_files(
             issues,
         },
     })
+}
+
+/// Resident and peak memory of this process, for `CSC_AUDIT_TRACE` (Linux only).
+fn memory() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map_or("?".to_string(), |v| v.trim().to_string())
+    };
+    format!("rss {}, peak {}", field("VmRSS:"), field("VmHWM:"))
 }
 
 /// Where the extract files come from: a folder, or files made in memory by an import.
@@ -1809,14 +1826,17 @@ impl Parsed {
     }
 }
 
-fn build_frame(t: &Parsed) -> polars::prelude::PolarsResult<DataFrame> {
+/// The loaded rows as a frame. The parsed table is consumed a column at a time, so the
+/// parsed copy and the frame are never both whole in memory.
+fn build_frame(t: Parsed) -> polars::prelude::PolarsResult<DataFrame> {
     let keep: Vec<bool> = t.rejected.iter().map(|r| !r).collect();
+    drop(t.rejected);
     let height = keep.iter().filter(|k| **k).count();
     let mut cols: Vec<Column> = Vec::with_capacity(t.columns.len() + t.extra.len() + 1);
-    for (spec, values) in t.spec.columns.iter().zip(&t.columns) {
+    for (spec, values) in t.spec.columns.iter().zip(t.columns) {
         cols.push(values.to_series(spec.name, &keep)?.into());
     }
-    for (name, v) in &t.extra {
+    for (name, v) in t.extra {
         cols.push(v.kept(name.into(), &keep).into_series().into());
     }
     let lines: Vec<u32> = t
