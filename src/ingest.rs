@@ -21,9 +21,8 @@ use crate::schema::{self, ColumnSpec, DateRole, Earlier, Kind, TableSpec, TABLES
 use crate::values::{self, CellError, Stamp};
 use chrono::{Datelike, NaiveDate};
 use polars::prelude::{
-    BooleanChunked, ChunkTake, Column, DataFrame, Float64Chunked, IdxCa, IdxSize, Int32Chunked,
-    Int64Chunked, IntoSeries, NamedFrom, NewChunkedArray, PlHashMap, PlSmallStr, Series,
-    StringChunked, TimeUnit,
+    BooleanChunked, Column, DataFrame, Float64Chunked, Int32Chunked, Int64Chunked, IntoSeries,
+    NamedFrom, NewChunkedArray, PlHashMap, PlSmallStr, Series, StringChunked, TimeUnit,
 };
 use rows::{Mark, Record, Records};
 use std::collections::{BTreeMap, HashSet};

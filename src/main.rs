@@ -147,8 +147,8 @@ enum Command {
         #[arg(long)]
         list: bool,
     },
-    /// Reads a standard return (Ofsted Annex A, the DfE CIN census) into native extract
-    /// tables.
+    /// Reads a standard return (Ofsted Annex A, the DfE CIN census) or the Standard
+    /// Safeguarding Dataset into native extract tables.
     Import {
         #[command(subcommand)]
         source: ImportSource,
@@ -227,6 +227,18 @@ enum ImportSource {
     /// when any block was not loaded; 2 when the file cannot be read as a census.
     CinCensus {
         /// The census XML file.
+        file: PathBuf,
+        #[command(flatten)]
+        out: ImportOut,
+    },
+    /// A folder of Standard Safeguarding Dataset tables exported to CSV (`ssd_person.csv`,
+    /// `ssd_cin_episodes.csv`, ...; v1.4.x field names), with any native
+    /// strategy_discussions.csv, core_groups.csv and supervisions.csv beside them.
+    ///
+    /// Exit codes: 0 written (rows that could not be used are reported); 1 with --strict
+    /// when any row was not loaded; 2 when the folder cannot be read as SSD tables.
+    Ssd {
+        /// The folder of SSD CSV files.
         file: PathBuf,
         #[command(flatten)]
         out: ImportOut,
@@ -449,11 +461,11 @@ fn run() -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Import { source } => {
-            use csc_audit::import::{self, annex_a, cin_census};
+            use csc_audit::import::{self, annex_a, cin_census, ssd};
             let (file, opts) = match &source {
-                ImportSource::AnnexA { file, out } | ImportSource::CinCensus { file, out } => {
-                    (file, out)
-                }
+                ImportSource::AnnexA { file, out }
+                | ImportSource::CinCensus { file, out }
+                | ImportSource::Ssd { file, out } => (file, out),
             };
             // Before the import's work: never into the file imported, never into a sample.
             csc_audit::fsutil::check_output(&opts.out.join(import::IMPORT_REPORT), &[file])
@@ -473,6 +485,10 @@ fn run() -> Result<ExitCode> {
                 ImportSource::CinCensus { .. } => {
                     let (t, r) = cin_census::import(file)?;
                     (t, r, cin_census::tables())
+                }
+                ImportSource::Ssd { .. } => {
+                    let (t, r) = ssd::import(file)?;
+                    (t, r, ssd::tables(file))
                 }
             };
             let out = &opts.out;

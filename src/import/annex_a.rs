@@ -342,16 +342,7 @@ fn serial_date(x: f64) -> Option<NaiveDate> {
 }
 
 fn category(s: &str) -> String {
-    let n = normalise(strip_letter(s));
-    match n.as_str() {
-        "neglect" => "neglect",
-        "physical abuse" | "physical" => "physical",
-        "emotional abuse" | "emotional" => "emotional",
-        "sexual abuse" | "sexual" => "sexual",
-        "multiple" | "mixed" => "multiple",
-        _ => return n,
-    }
-    .to_string()
+    super::category_of_abuse(&normalise(strip_letter(s)))
 }
 
 struct Out {

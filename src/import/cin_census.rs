@@ -619,15 +619,7 @@ fn gender(code: &str) -> String {
 
 /// Categories of abuse, in the words the native extract uses.
 fn category(code: &str) -> String {
-    match code.to_ascii_uppercase().as_str() {
-        "NEG" => "neglect",
-        "PHY" => "physical",
-        "EMO" => "emotional",
-        "SAB" => "sexual",
-        "MUL" => "multiple",
-        _ => code,
-    }
-    .to_string()
+    super::category_of_abuse(code)
 }
 
 /// Reads an optional date of a block; an unreadable one is dropped with a warning.

@@ -5,6 +5,7 @@
 pub mod annex_a;
 pub mod cin_census;
 mod inflate;
+pub mod ssd;
 pub mod workbook;
 
 use std::collections::BTreeMap;
@@ -92,6 +93,22 @@ impl Tables {
             })
             .collect()
     }
+}
+
+/// A category of abuse in the words the native extract uses, from the census codes
+/// (`NEG`), Ofsted's and the SSD's words (`Physical abuse`), in any case; anything else is
+/// kept as given.
+pub fn category_of_abuse(raw: &str) -> String {
+    let words = annex_a::normalise(raw);
+    match words.as_str() {
+        "neg" | "neglect" => "neglect",
+        "phy" | "physical abuse" | "physical" => "physical",
+        "emo" | "emotional abuse" | "emotional" => "emotional",
+        "sab" | "sexual abuse" | "sexual" => "sexual",
+        "mul" | "multiple" | "mixed" | "multiple not recommended" => "multiple",
+        _ => return raw.trim().to_string(),
+    }
+    .to_string()
 }
 
 /// What one kind of source block became.
@@ -195,6 +212,8 @@ pub enum DataKind {
     CinCensus,
     /// An Ofsted Annex A workbook, read as `import annex-a` would.
     AnnexA,
+    /// A folder of Standard Safeguarding Dataset tables, read as `import ssd` would.
+    Ssd,
 }
 
 impl DataKind {
@@ -203,6 +222,9 @@ impl DataKind {
             DataKind::Folder => "a folder of extract CSV files",
             DataKind::CinCensus => "a DfE CIN census XML file (read as `import cin-census` does)",
             DataKind::AnnexA => "an Ofsted Annex A workbook (read as `import annex-a` does)",
+            DataKind::Ssd => {
+                "a folder of Standard Safeguarding Dataset tables (read as `import ssd` does)"
+            }
         }
     }
 }
@@ -215,17 +237,30 @@ pub enum DataError {
     Cin(#[from] cin_census::CinError),
     #[error(transparent)]
     Annex(#[from] annex_a::AnnexError),
+    #[error(transparent)]
+    Ssd(#[from] ssd::SsdError),
     #[error("{0}")]
     Unknown(String),
 }
 
-/// Loads `--data`: a folder of extracts, or a CIN census XML file converted in memory.
+/// Loads `--data`: a folder of extracts, or a CIN census XML file, an Annex A workbook or
+/// a folder of SSD tables converted in memory.
 /// Issues about rows made from a census name the census file and the XML line the row came
 /// from.
 pub fn load_data(
     path: &Path,
     opts: &crate::ingest::LoadOptions,
 ) -> Result<(crate::ingest::Extracts, DataKind), DataError> {
+    if path.is_dir() && ssd::is_ssd_folder(path) {
+        let (tables, import) = ssd::import(path)?;
+        let specs = ssd::tables(path);
+        let mut ex = load_imported(path, &tables, import, &specs, "the SSD", None, opts);
+        // The import has said which native extract would add each missing table.
+        ex.report.issues.retain(|i| {
+            !(i.rule == "missing_file" && ssd::NATIVE_EXTRAS.contains(&i.table.as_str()))
+        });
+        return Ok((ex, DataKind::Ssd));
+    }
     if path.is_dir() {
         return Ok((crate::ingest::load(path, opts)?, DataKind::Folder));
     }
@@ -314,10 +349,10 @@ fn load_imported(
                 "{} (the {} row made from this line)",
                 issue.message, issue.table
             );
-            issue.file = if part.is_empty() {
-                source.clone()
-            } else {
-                format!("{source} {part}")
+            issue.file = match (part.is_empty(), path.is_dir()) {
+                (true, _) => source.clone(),
+                (false, true) => format!("{source}/{part}"),
+                (false, false) => format!("{source} {part}"),
             };
             issue.line = Some(line);
         }

@@ -8,6 +8,7 @@ mod ingest;
 mod metrics;
 mod pack;
 mod sample;
+mod ssd;
 mod synth;
 
 use chrono::NaiveDate;

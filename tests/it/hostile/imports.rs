@@ -1105,3 +1105,53 @@ proptest! {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// The SSD (issue #13): every record of an SSD table is loaded or reported, whatever its
+// cells hold, and the load that follows ends on its own terms.
+
+fn ssd_cell() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("NULL".to_string()),
+        Just(String::new()),
+        Just("1900-01-01 00:00:00.000".to_string()),
+        Just("2024-02-29 23:59:59.997".to_string()),
+        Just("31/12/2024".to_string()),
+        Just(r#"{"NFA_FLAG":"Y","COMMENTS":"a, b"}"#.to_string()),
+        Just("Strategy Discussion, No Further Action".to_string()),
+        "[ -~\u{e9}\u{feff}\n,\"]{0,24}",
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: super::cases(64), ..ProptestConfig::default() })]
+
+    #[test]
+    fn every_ssd_record_is_loaded_or_reported(
+        rows in proptest::collection::vec((proptest::collection::vec(ssd_cell(), 8), any::<bool>()), 0..12),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ssd_person.csv"), "pers_person_id\nC1\n").unwrap();
+        let mut w = csv::WriterBuilder::new().flexible(true).from_writer(Vec::new());
+        w.write_record([
+            "cine_referral_id", "cine_person_id", "cine_referral_date", "cine_referral_source_code",
+            "cine_referral_outcome_json", "cine_referral_nfa", "cine_referral_team",
+            "cine_referral_worker_id",
+        ]).unwrap();
+        for (cells, short) in &rows {
+            let n = if *short { 3 } else { 8 };
+            w.write_record(&cells[..n]).unwrap();
+        }
+        let bytes = w.into_inner().unwrap();
+        std::fs::write(dir.path().join("ssd_cin_episodes.csv"), &bytes).unwrap();
+        let (t, report) = csc_audit::import::ssd::import(dir.path()).unwrap();
+        let c = &report.blocks["ssd_cin_episodes"];
+        prop_assert_eq!(c.read, rows.len() as u64);
+        prop_assert_eq!(c.read, c.loaded + c.rejected);
+        prop_assert_eq!(t.rows("referrals").len() as u64, c.loaded);
+        let short = rows.iter().filter(|(_, s)| *s).count();
+        prop_assert_eq!(c.rejected, short as u64);
+        assert_blocks_add_up(&report);
+        check(dir.path());
+    }
+}
