@@ -45,14 +45,15 @@ fn an_export_with_every_quirk_imports_value_by_value() {
         ]
     );
     // Teams named through ssd_department (an unknown id kept and counted); workers matched
-    // by name (R1), staff id (R3), never carried when unmatched (R2); a SystemC lookup id
-    // as source gives the description; outcomes from SystemC and Eclipse JSON.
+    // by name (R1), staff id (R3), never carried when unmatched (R2); a source column
+    // holding SystemC lookup ids (1234) gives the description on every row, even where an
+    // id looks like a CIN code (6, 2A); outcomes from SystemC and Eclipse JSON.
     assert_eq!(
         rows(&t, "referrals"),
         [
             "R1,C1,2024-03-01 00:00:00,Police,,assessment,,MASH,101",
-            "R2,C2,2024-04-02 10:30:00,6,,nfa,,South,",
-            "R3,C3,2024-04-29 00:00:00,2A,,s47,,D9,101",
+            "R2,C2,2024-04-02 10:30:00,Police,,nfa,,South,",
+            "R3,C3,2024-04-29 00:00:00,Schools,,s47,,D9,101",
         ]
     );
     // 1900-01-01 is no date; -1 is no team or worker.
@@ -79,16 +80,18 @@ fn an_export_with_every_quirk_imports_value_by_value() {
         ["P1,C3,2024-05-22,,neglect,emotional,,MASH,102"]
     );
     // Initial and review ids that collide are prefixed; unheld meetings and the review of
-    // the other authority's plan are left out; the ICPC's plan found from cppl_icpc_id.
+    // the other authority's plan are left out; the ICPC's plan found from cppl_icpc_id; a
+    // review whose plan is -1 is kept, with no plan.
     assert_eq!(
         rows(&t, "conferences"),
         [
             "ICPC-7,C3,initial,2024-05-22,S1,P1,plan",
             "RCPC-7,C3,review,2024-08-20,,P1,continue",
+            "RCPC-11,C3,review,2024-09-02,,,continue",
         ]
     );
     // The CIN visit that repeats a CP visit is counted once; Mosaic's CP visit with no
-    // person gets the plan's child.
+    // person gets the plan's child; a visit where the child was not seen is left out.
     assert_eq!(
         rows(&t, "visits"),
         [
@@ -118,9 +121,11 @@ fn an_export_with_every_quirk_imports_value_by_value() {
     };
     assert_eq!(block("ssd_contacts"), count(4, 3, 1));
     assert_eq!(block("ssd_cp_plans"), count(2, 1, 1));
-    assert_eq!(block("ssd_cp_reviews"), count(3, 1, 2));
+    assert_eq!(block("ssd_cp_reviews"), count(4, 2, 2));
     assert_eq!(block("ssd_initial_cp_conference"), count(2, 1, 1));
-    assert_eq!(block("ssd_cin_visits"), count(2, 1, 1));
+    assert_eq!(block("ssd_cin_visits"), count(3, 1, 2));
+    // The team manager's involvement is read but not an allocation.
+    assert_eq!(block("ssd_involvements"), count(3, 2, 1));
     for (name, c) in &report.blocks {
         assert_eq!(c.read, c.loaded + c.rejected, "{name}");
     }
@@ -138,6 +143,9 @@ fn an_export_with_every_quirk_imports_value_by_value() {
         "strategy_linked",
         "role_not_matched",
         "not_in_ssd",
+        "not_seen",
+        "transfer_in",
+        "not_allocated_worker",
     ] {
         assert!(r.iter().any(|x| x == rule), "{rule}: {r:?}");
     }
@@ -219,7 +227,7 @@ fn an_ssd_folder_is_read_by_data_and_issues_name_the_ssd_file_and_line() {
     assert_eq!((bad.file.as_str(), bad.line), ("ssd_contacts.csv", Some(5)));
     // Nothing made from the SSD is rejected by the checks.
     assert_eq!(ex.report.rows_rejected(), 0, "{}", ex.report.to_text(50));
-    assert_eq!(ex.frame("conferences").unwrap().height(), 2);
+    assert_eq!(ex.frame("conferences").unwrap().height(), 3);
     // Missing tables are said once, with the file that would add them.
     let core: Vec<_> = ex
         .report

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::NaiveDate;
 
 use super::outcome::Outcomes;
-use super::people::{role_of, Departments, Involvements, Professionals};
+use super::people::{role_of, Departments, Involvements, Match, Professionals};
 use super::read::{Field, SsdFile, SsdRow, IDENTIFIERS};
 use crate::import::{BlockCount, ImportReport, Tables};
 use crate::report::{Issue, Severity};
@@ -35,12 +35,12 @@ pub struct Keys {
 }
 
 impl Keys {
-    fn of(file: &SsdFile, id: Field, person: Field) -> Keys {
-        let mut first: HashMap<&str, &str> = HashMap::new();
+    fn of(file: &SsdFile, id: Field, person: impl Fn(&SsdRow) -> Option<String>) -> Keys {
+        let mut first: HashMap<&str, String> = HashMap::new();
         let mut shared = HashSet::new();
         for r in &file.rows {
-            if let (Some(i), Some(p)) = (r.get(id), r.get(person)) {
-                if *first.entry(i).or_insert(p) != p {
+            if let (Some(i), Some(p)) = (r.get(id), person(r)) {
+                if *first.entry(i).or_insert_with(|| p.clone()) != p {
                     shared.insert(i.to_string());
                 }
             }
@@ -66,13 +66,13 @@ pub struct Conv<'a> {
     loaded: BTreeMap<&'static str, u64>,
     /// (file, field) -> `1900-01-01` placeholders read as empty.
     placeholders: BTreeMap<(String, String), u64>,
-    /// file -> worker references that match no professional.
-    unmatched_workers: BTreeMap<String, u64>,
-    unmatched_teams: BTreeMap<String, u64>,
     /// Native strategy discussions by (child, referral): (held date, id).
     pub strategies: HashMap<(String, String), Vec<(NaiveDate, String)>>,
-    /// CP plans: id -> child, for the rows that name the plan but not the child (Mosaic).
-    plan_child: HashMap<String, String>,
+    /// CP plans: SSD id -> child (`None` when siblings share the id), for the rows that
+    /// name the plan but not the child (Mosaic).
+    plan_child: HashMap<String, Option<String>>,
+    /// Other counts for the report: (file, what) -> rows.
+    counts: BTreeMap<(String, &'static str), u64>,
     /// Plans of other authorities, left out; their conferences and reviews too.
     ola_plans: HashSet<String>,
     strategy_links: u64,
@@ -80,7 +80,7 @@ pub struct Conv<'a> {
 
 impl<'a> Conv<'a> {
     pub fn new(files: &'a [SsdFile], report: ImportReport) -> Conv<'a> {
-        Conv {
+        let mut conv = Conv {
             depts: Departments::read(files.iter().find(|f| f.table == "ssd_department")),
             profs: Professionals::read(files.iter().find(|f| f.table == "ssd_professionals")),
             files,
@@ -89,20 +89,54 @@ impl<'a> Conv<'a> {
             keys: HashMap::new(),
             loaded: BTreeMap::new(),
             placeholders: BTreeMap::new(),
-            unmatched_workers: BTreeMap::new(),
-            unmatched_teams: BTreeMap::new(),
             strategies: HashMap::new(),
             plan_child: HashMap::new(),
+            counts: BTreeMap::new(),
             ola_plans: HashSet::new(),
             strategy_links: 0,
+        };
+        conv.keys_of_tables();
+        conv.plan_children();
+        conv
+    }
+
+    /// Plans' children by SSD id, before any table that names a plan is read.
+    fn plan_children(&mut self) {
+        let Some(f) = self.file("ssd_cp_plans") else {
+            return;
+        };
+        let (id, person) = (f.field(&["cppl_cp_plan_id"]), f.field(&["cppl_person_id"]));
+        for r in &f.rows {
+            if let (Some(i), Some(p)) = (r.get(id), r.get(person)) {
+                self.plan_child
+                    .entry(i.to_string())
+                    .and_modify(|c| {
+                        if c.as_deref() != Some(p) {
+                            *c = None;
+                        }
+                    })
+                    .or_insert_with(|| Some(p.to_string()));
+            }
         }
+    }
+
+    /// The child of a row that may name only its plan.
+    fn child_via_plan(&self, f: &SsdFile, r: &SsdRow, person: &str, plan: &str) -> Option<String> {
+        r.get(f.field(&[person])).map(str::to_string).or_else(|| {
+            let p = r.get(f.field(&[plan]))?;
+            self.plan_child.get(p).cloned().flatten()
+        })
+    }
+
+    fn count(&mut self, f: &SsdFile, what: &'static str) {
+        *self.counts.entry((f.file.clone(), what)).or_default() += 1;
     }
 
     fn file(&self, table: &str) -> Option<&'a SsdFile> {
         self.files.iter().find(|f| f.table == table)
     }
 
-    pub fn run(&mut self) {
+    fn keys_of_tables(&mut self) {
         for (table, id, person) in [
             ("ssd_contacts", "cont_contact_id", "cont_person_id"),
             ("ssd_cin_episodes", "cine_referral_id", "cine_person_id"),
@@ -120,21 +154,37 @@ impl<'a> Conv<'a> {
             ),
         ] {
             if let Some(f) = self.file(table) {
-                let keys = Keys::of(f, f.field(&[id]), f.field(&[person]));
-                if !keys.shared.is_empty() {
-                    let n = keys.shared.len();
-                    self.info(
-                        f,
-                        "shared_id",
-                        format!(
-                            "ids shared by more than one child (group working): {n}; those rows \
-                         are keyed id-child"
-                        ),
-                    );
-                }
-                self.keys.insert(f.table, keys);
+                let p = f.field(&[person]);
+                let keys = Keys::of(f, f.field(&[id]), |r| r.get(p).map(str::to_string));
+                self.note_keys(f, keys);
             }
         }
+    }
+
+    /// Keys of a table whose rows may name only their plan (reviews, visits in Mosaic).
+    fn keys_via_plan(&mut self, f: &'a SsdFile, id: &str, person: &str, plan: &str) {
+        let keys = Keys::of(f, f.field(&[id]), |r| {
+            self.child_via_plan(f, r, person, plan)
+        });
+        self.note_keys(f, keys);
+    }
+
+    fn note_keys(&mut self, f: &SsdFile, keys: Keys) {
+        if !keys.shared.is_empty() {
+            let n = keys.shared.len();
+            self.info(
+                f,
+                "shared_id",
+                format!(
+                    "ids shared by more than one child (group working): {n}; those rows are keyed \
+                 id-child"
+                ),
+            );
+        }
+        self.keys.insert(f.table, keys);
+    }
+
+    pub fn run(&mut self) {
         self.children();
         self.workers();
         self.contacts();
@@ -148,7 +198,7 @@ impl<'a> Conv<'a> {
     }
 
     /// The native key of an SSD id.
-    fn key(&self, table: &str, id: &str, person: Option<&str>) -> String {
+    pub fn key(&self, table: &str, id: &str, person: Option<&str>) -> String {
         self.keys
             .get(table)
             .map_or(id.to_string(), |k| k.key(id, person))
@@ -216,47 +266,77 @@ impl<'a> Conv<'a> {
     }
 
     /// A worker reference as the professional id; never a name.
-    fn worker(&mut self, f: &SsdFile, r: &SsdRow, field: &str) -> String {
-        let Some(raw) = r.get(f.field(&[field])).filter(|w| *w != "-1") else {
+    fn worker(&mut self, f: &SsdFile, raw: Option<&str>) -> String {
+        let Some(raw) = raw.filter(|w| *w != "-1") else {
             return String::new();
         };
-        match self.profs.resolve(raw) {
-            Some(id) => id.to_string(),
-            None => {
-                *self.unmatched_workers.entry(f.file.clone()).or_default() += 1;
-                String::new()
+        let what = match self.profs.resolve(raw) {
+            Match::One(id) => return id.to_string(),
+            Match::Doubtful(id) => {
+                let id = id.to_string();
+                self.count(f, "worker_doubtful");
+                return id;
             }
-        }
+            Match::Shared => "worker_shared",
+            Match::None => "worker_not_matched",
+        };
+        self.count(f, what);
+        String::new()
+    }
+
+    fn worker_of(&mut self, f: &SsdFile, r: &SsdRow, field: &str) -> String {
+        self.worker(f, r.get(f.field(&[field])))
     }
 
     /// A team reference (a department id) as the team's name.
-    fn team(&mut self, f: &SsdFile, r: &SsdRow, field: &str) -> String {
-        let Some(raw) = r.get(f.field(&[field])).filter(|t| *t != "-1") else {
+    fn team(&mut self, f: &SsdFile, raw: Option<&str>) -> String {
+        let Some(raw) = raw.filter(|t| *t != "-1") else {
             return String::new();
         };
         match self.depts.name(raw) {
             Some(name) => name.to_string(),
             None => {
-                if !self.depts.is_empty() {
-                    *self.unmatched_teams.entry(f.file.clone()).or_default() += 1;
-                }
+                self.count(
+                    f,
+                    if self.depts.is_empty() {
+                        "team_no_departments"
+                    } else {
+                        "team_not_matched"
+                    },
+                );
                 raw.to_string()
             }
         }
+    }
+
+    fn team_of(&mut self, f: &SsdFile, r: &SsdRow, field: &str) -> String {
+        self.team(f, r.get(f.field(&[field])))
     }
 
     fn text(f: &SsdFile, r: &SsdRow, names: &[&str]) -> String {
         r.text(f.field(names))
     }
 
-    fn source(f: &SsdFile, r: &SsdRow, code: &str, desc: &str) -> String {
+    /// A contact's or referral's source. SystemC puts its own lookup ids in the code field,
+    /// and some (4, 6, ...) look like CIN codes: a column with any value that is not a CIN
+    /// code is taken as lookup ids throughout, and the description is used.
+    fn source(f: &SsdFile, r: &SsdRow, code: &str, desc: &str, cin_codes: bool) -> String {
         let c = Self::text(f, r, &[code]);
         let d = Self::text(f, r, &[desc]);
-        if SOURCE_CODES.iter().any(|s| s.eq_ignore_ascii_case(&c)) || d.is_empty() {
+        if (cin_codes && !c.is_empty()) || d.is_empty() {
             c
         } else {
             d
         }
+    }
+
+    /// True when every value of a source code column is a CIN census code.
+    fn codes_are_cin(f: &SsdFile, code: &str) -> bool {
+        let c = f.field(&[code]);
+        f.rows
+            .iter()
+            .filter_map(|r| r.get(c))
+            .all(|v| SOURCE_CODES.iter().any(|s| s.eq_ignore_ascii_case(v)))
     }
 
     fn children(&mut self) {
@@ -297,23 +377,35 @@ impl<'a> Conv<'a> {
         let Some(f) = self.file("ssd_disability") else {
             return out;
         };
+        let children: HashSet<&str> = self.file("ssd_person").map_or_else(HashSet::new, |p| {
+            let id = p.field(&["pers_person_id"]);
+            p.rows.iter().filter_map(|r| r.get(id)).collect()
+        });
         let (person, code) = (
             f.field(&["disa_person_id"]),
             f.field(&["disa_disability_code"]),
         );
         for r in &f.rows {
-            if let Some(p) = r.get(person) {
-                let has = r.get(code).is_some_and(|c| !c.eq_ignore_ascii_case("NONE"));
-                *out.entry(p.to_string()).or_default() |= has;
-                *self.loaded.entry(f.table).or_default() += 1;
-            } else {
-                self.issue(
+            match r.get(person) {
+                Some(p) if children.contains(p) => {
+                    let has = r.get(code).is_some_and(|c| !c.eq_ignore_ascii_case("NONE"));
+                    *out.entry(p.to_string()).or_default() |= has;
+                    *self.loaded.entry(f.table).or_default() += 1;
+                }
+                Some(_) => self.issue(
+                    f,
+                    Some(r.line),
+                    "missing_link",
+                    Severity::Warning,
+                    "disa_person_id is not a pers_person_id of ssd_person: not used".into(),
+                ),
+                None => self.issue(
                     f,
                     Some(r.line),
                     "no_person",
                     Severity::Error,
                     "disa_person_id is empty: the row says nothing about a child".into(),
-                );
+                ),
             }
         }
         out
@@ -354,6 +446,7 @@ impl<'a> Conv<'a> {
         let Some(f) = self.file("ssd_contacts") else {
             return;
         };
+        let cin_codes = Self::codes_are_cin(f, "cont_contact_source_code");
         for r in &f.rows {
             let child = r.get(f.field(&["cont_person_id"]));
             let id = r
@@ -366,7 +459,13 @@ impl<'a> Conv<'a> {
                 ("contact_date", self.date(f, r, "cont_contact_date")),
                 (
                     "source",
-                    Self::source(f, r, "cont_contact_source_code", "cont_contact_source_desc"),
+                    Self::source(
+                        f,
+                        r,
+                        "cont_contact_source_code",
+                        "cont_contact_source_desc",
+                        cin_codes,
+                    ),
                 ),
                 ("outcome", outcome.text()),
             ];
@@ -378,6 +477,7 @@ impl<'a> Conv<'a> {
         let Some(f) = self.file("ssd_cin_episodes") else {
             return;
         };
+        let cin_codes = Self::codes_are_cin(f, "cine_referral_source_code");
         for r in &f.rows {
             let child = r.get(f.field(&["cine_person_id"]));
             let id = r
@@ -397,11 +497,12 @@ impl<'a> Conv<'a> {
                         r,
                         "cine_referral_source_code",
                         "cine_referral_source_desc",
+                        cin_codes,
                     ),
                 ),
                 ("outcome", outcome.to_string()),
-                ("team", self.team(f, r, "cine_referral_team")),
-                ("worker", self.worker(f, r, "cine_referral_worker_id")),
+                ("team", self.team_of(f, r, "cine_referral_team")),
+                ("worker", self.worker_of(f, r, "cine_referral_worker_id")),
             ];
             self.push(REFERRALS, f, r, &v);
         }
@@ -436,8 +537,8 @@ impl<'a> Conv<'a> {
                     self.date(f, r, "cina_assessment_auth_date"),
                 ),
                 ("outcome", outcome),
-                ("team", self.team(f, r, "cina_assessment_team")),
-                ("worker", self.worker(f, r, "cina_assessment_worker_id")),
+                ("team", self.team_of(f, r, "cina_assessment_team")),
+                ("worker", self.worker_of(f, r, "cina_assessment_worker_id")),
             ];
             self.push(ASSESSMENTS, f, r, &v);
         }
@@ -472,10 +573,10 @@ impl<'a> Conv<'a> {
                 ("end_date", self.date(f, r, "s47e_s47_end_date")),
                 ("icpc_not_required", not_required.to_string()),
                 ("outcome", o.text()),
-                ("team", self.team(f, r, "s47e_s47_completed_by_team")),
+                ("team", self.team_of(f, r, "s47e_s47_completed_by_team")),
                 (
                     "worker",
-                    self.worker(f, r, "s47e_s47_completed_by_worker_id"),
+                    self.worker_of(f, r, "s47e_s47_completed_by_worker_id"),
                 ),
             ];
             self.push(S47_ENQUIRIES, f, r, &v);
@@ -498,7 +599,8 @@ impl<'a> Conv<'a> {
         let Ok(start) = start.parse::<NaiveDate>() else {
             return String::new();
         };
-        let referral = self.key("ssd_cin_episodes", referral, Some(child));
+        // The strategy file names the referral by its SSD id, as the S47 does.
+        let referral = referral.to_string();
         let found = self
             .strategies
             .get(&(child.to_string(), referral))
@@ -516,22 +618,19 @@ impl<'a> Conv<'a> {
     }
 
     fn plans(&mut self) {
+        let invos = Involvements::read(self.file("ssd_involvements"));
+        if let Some(i) = self.file("ssd_involvements") {
+            self.account_involvements(i, &invos);
+        }
         let Some(f) = self.file("ssd_cp_plans") else {
             return;
         };
-        let invos = Involvements::read(self.file("ssd_involvements"));
-        if let Some(i) = self.file("ssd_involvements") {
-            *self.loaded.entry(i.table).or_default() += i.rows.len() as u64;
-        }
         let ola = f.field(&["cppl_cp_plan_ola"]);
         for r in &f.rows {
             let child = r.get(f.field(&["cppl_person_id"]));
             let id = r
                 .get(f.field(&["cppl_cp_plan_id"]))
                 .map_or(String::new(), |i| self.key(f.table, i, child));
-            if let Some(c) = child {
-                self.plan_child.insert(id.clone(), c.to_string());
-            }
             if is_yes(r.get(ola)) {
                 self.ola_plans.insert(id);
                 self.issue(
@@ -539,32 +638,30 @@ impl<'a> Conv<'a> {
                     Some(r.line),
                     "other_authority",
                     Severity::Info,
-                    "another local authority's plan (cppl_cp_plan_ola = Y): left out, as the \
-                     SSD's Annex A leaves it out"
+                    "another local authority's plan (cppl_cp_plan_ola = Y): left out, with its \
+                     conferences and reviews, as the SSD's Annex A leaves it out"
                         .into(),
                 );
                 continue;
             }
-            let (start, end) = (
-                self.date(f, r, "cppl_cp_plan_start_date"),
-                self.date(f, r, "cppl_cp_plan_end_date"),
-            );
+            let start = self.date(f, r, "cppl_cp_plan_start_date");
+            let end = self.date(f, r, "cppl_cp_plan_end_date");
             let referral = r.get(f.field(&["cppl_referral_id"])).filter(|x| *x != "-1");
             let alloc = child.and_then(|c| {
                 invos
                     .for_plan(c, referral, start.parse().ok(), end.parse().ok())
                     .cloned()
             });
-            let team = alloc
-                .as_ref()
-                .and_then(|a| a.team.clone())
-                .map_or(String::new(), |t| {
-                    self.depts.name(&t).map_or(t.clone(), str::to_string)
-                });
-            let worker = alloc
-                .and_then(|a| a.worker)
-                .and_then(|w| self.profs.resolve(&w).map(str::to_string))
-                .unwrap_or_default();
+            let i = self.file("ssd_involvements").unwrap_or(f);
+            let (team, worker) = match alloc {
+                Some(a) => (
+                    self.team(i, a.team.as_deref()),
+                    self.worker(i, a.worker.as_deref()),
+                ),
+                None => (String::new(), String::new()),
+            };
+            let initial = Self::text(f, r, &["cppl_cp_plan_initial_category"]);
+            let latest = Self::text(f, r, &["cppl_cp_plan_latest_category"]);
             let v = [
                 ("plan_id", id),
                 ("child_id", child.unwrap_or_default().to_string()),
@@ -572,20 +669,9 @@ impl<'a> Conv<'a> {
                 ("end_date", end),
                 (
                     "initial_category",
-                    crate::import::category_of_abuse(&Self::text(
-                        f,
-                        r,
-                        &["cppl_cp_plan_initial_category"],
-                    )),
+                    crate::import::category_of_abuse(&initial),
                 ),
-                (
-                    "latest_category",
-                    crate::import::category_of_abuse(&Self::text(
-                        f,
-                        r,
-                        &["cppl_cp_plan_latest_category"],
-                    )),
-                ),
+                ("latest_category", crate::import::category_of_abuse(&latest)),
                 ("team", team),
                 ("worker", worker),
             ];
@@ -593,17 +679,31 @@ impl<'a> Conv<'a> {
         }
     }
 
-    /// The native plan id of an SSD plan reference, empty for another authority's plan.
-    fn plan_ref(&self, raw: Option<&str>, child: Option<&str>) -> String {
-        let Some(p) = raw.filter(|p| *p != "-1") else {
-            return String::new();
-        };
-        let key = self.key("ssd_cp_plans", p, child);
-        if self.ola_plans.contains(&key) {
-            String::new()
-        } else {
-            key
+    /// Involvements used for plans' allocations count as loaded; the rest are said.
+    fn account_involvements(&mut self, f: &SsdFile, invos: &Involvements) {
+        *self.loaded.entry(f.table).or_default() += invos.used;
+        if invos.not_allocated > 0 {
+            *self
+                .counts
+                .entry((f.file.clone(), "not_allocated_worker"))
+                .or_default() += invos.not_allocated;
         }
+        for line in &invos.no_child {
+            self.issue(
+                f,
+                Some(*line),
+                "no_person",
+                Severity::Error,
+                "neither invo_person_id nor invo_referral_id: the involvement is of no child"
+                    .into(),
+            );
+        }
+    }
+
+    /// The native plan id of an SSD plan reference (`-1` is none).
+    fn plan_ref(&self, raw: Option<&str>, child: Option<&str>) -> Option<String> {
+        let p = raw.filter(|p| *p != "-1")?;
+        Some(self.key("ssd_cp_plans", p, child))
     }
 
     fn initial_conferences(&mut self) {
@@ -611,16 +711,39 @@ impl<'a> Conv<'a> {
             return;
         };
         // Plans that name their ICPC, for ICPCs that do not name their plan.
-        let plan_of_icpc: HashMap<String, String> =
+        let plan_of_icpc: HashMap<(String, String), String> =
             self.file("ssd_cp_plans").map_or_else(HashMap::new, |p| {
-                let (icpc, plan) = (p.field(&["cppl_icpc_id"]), p.field(&["cppl_cp_plan_id"]));
+                let (icpc, plan, person) = (
+                    p.field(&["cppl_icpc_id"]),
+                    p.field(&["cppl_cp_plan_id"]),
+                    p.field(&["cppl_person_id"]),
+                );
                 p.rows
                     .iter()
-                    .filter_map(|r| Some((r.get(icpc)?.to_string(), r.get(plan)?.to_string())))
+                    .filter_map(|r| {
+                        let key = (r.get(icpc)?.to_string(), r.get(person)?.to_string());
+                        Some((key, r.get(plan)?.to_string()))
+                    })
                     .collect()
             });
         for r in &f.rows {
             let child = r.get(f.field(&["icpc_person_id"]));
+            let raw_id = r.get(f.field(&["icpc_icpc_id"]));
+            let named = r.get(f.field(&["icpc_cp_plan_id"])).filter(|p| *p != "-1");
+            let found = raw_id
+                .zip(child)
+                .and_then(|(i, c)| plan_of_icpc.get(&(i.to_string(), c.to_string())));
+            let plan = self.plan_ref(named.or(found.map(String::as_str)), child);
+            if plan.as_ref().is_some_and(|p| self.ola_plans.contains(p)) {
+                self.issue(
+                    f,
+                    Some(r.line),
+                    "other_authority",
+                    Severity::Info,
+                    "the initial conference of another local authority's plan: left out".into(),
+                );
+                continue;
+            }
             let date = self.date(f, r, "icpc_icpc_date");
             if date.is_empty() {
                 self.issue(
@@ -632,7 +755,9 @@ impl<'a> Conv<'a> {
                 );
                 continue;
             }
-            let raw_id = r.get(f.field(&["icpc_icpc_id"]));
+            if is_yes(r.get(f.field(&["icpc_icpc_transfer_in"]))) {
+                self.count(f, "transfer_in");
+            }
             let id = raw_id.map_or(String::new(), |i| {
                 format!("ICPC-{}", self.key(f.table, i, child))
             });
@@ -640,9 +765,6 @@ impl<'a> Conv<'a> {
                 .get(f.field(&["icpc_s47_enquiry_id"]))
                 .filter(|s| *s != "-1")
                 .map_or(String::new(), |s| self.key("ssd_s47_enquiry", s, child));
-            let plan = r
-                .get(f.field(&["icpc_cp_plan_id"]))
-                .or_else(|| raw_id.and_then(|i| plan_of_icpc.get(i)).map(String::as_str));
             let outcome = match r.get(f.field(&["icpc_icpc_outcome_cp_flag"])).map(flag) {
                 Some(Some(true)) => "plan",
                 Some(Some(false)) => "no_plan",
@@ -654,7 +776,7 @@ impl<'a> Conv<'a> {
                 ("conference_type", "initial".into()),
                 ("date", date),
                 ("s47_id", s47),
-                ("plan_id", self.plan_ref(plan, child)),
+                ("plan_id", plan.unwrap_or_default()),
                 ("outcome", outcome.into()),
             ];
             self.push(CONFERENCES, f, r, &v);
@@ -665,14 +787,11 @@ impl<'a> Conv<'a> {
         let Some(f) = self.file("ssd_cp_reviews") else {
             return;
         };
+        self.keys_via_plan(f, "cppr_cp_review_id", "cppr_person_id", "cppr_cp_plan_id");
         for r in &f.rows {
-            let plan_raw = r.get(f.field(&["cppr_cp_plan_id"]));
-            let child = r
-                .get(f.field(&["cppr_person_id"]))
-                .map(str::to_string)
-                .or_else(|| plan_raw.and_then(|p| self.plan_child.get(p).cloned()));
-            let plan = self.plan_ref(plan_raw, child.as_deref());
-            if plan_raw.is_some() && plan.is_empty() {
+            let child = self.child_via_plan(f, r, "cppr_person_id", "cppr_cp_plan_id");
+            let plan = self.plan_ref(r.get(f.field(&["cppr_cp_plan_id"])), child.as_deref());
+            if plan.as_ref().is_some_and(|p| self.ola_plans.contains(p)) {
                 self.issue(
                     f,
                     Some(r.line),
@@ -695,7 +814,9 @@ impl<'a> Conv<'a> {
             }
             let id = r
                 .get(f.field(&["cppr_cp_review_id"]))
-                .map_or(String::new(), |i| format!("RCPC-{i}"));
+                .map_or(String::new(), |i| {
+                    format!("RCPC-{}", self.key(f.table, i, child.as_deref()))
+                });
             let outcome = match r
                 .get(f.field(&["cppr_cp_review_outcome_continue_cp"]))
                 .map(flag)
@@ -709,7 +830,7 @@ impl<'a> Conv<'a> {
                 ("child_id", child.unwrap_or_default()),
                 ("conference_type", "review".into()),
                 ("date", date),
-                ("plan_id", plan),
+                ("plan_id", plan.unwrap_or_default()),
                 ("outcome", outcome.into()),
             ];
             self.push(CONFERENCES, f, r, &v);
@@ -731,6 +852,8 @@ impl<'a> Conv<'a> {
         ] {
             let Some(f) = self.file(table) else { continue };
             let field = |n: &str| format!("{p}_{kind}_visit_{n}");
+            let (person, plan) = (format!("{p}_person_id"), format!("{p}_{kind}_plan_id"));
+            self.keys_via_plan(f, &field("id"), &person, &plan);
             for r in &f.rows {
                 let raw_id = r.get(f.field(&[&field("id")]));
                 if kind == "cin" && raw_id.is_some_and(|i| cp_ids.contains(i)) {
@@ -738,16 +861,16 @@ impl<'a> Conv<'a> {
                         "the same case note as a CP visit in ssd_cp_visits: counted once, as a CP visit".into());
                     continue;
                 }
-                let plan = r.get(f.field(&["cppv_cp_plan_id"]));
-                let child = r
-                    .get(f.field(&[&format!("{p}_person_id")]))
-                    .map(str::to_string)
-                    .or_else(|| plan.and_then(|pl| self.plan_child.get(pl).cloned()));
+                if r.get(f.field(&[&field("seen")])).map(flag) == Some(Some(false)) {
+                    self.count(f, "not_seen");
+                    continue;
+                }
+                let child = self.child_via_plan(f, r, &person, &plan);
+                let id = raw_id.map_or(String::new(), |i| {
+                    format!("{prefix}-{}", self.key(f.table, i, child.as_deref()))
+                });
                 let v = [
-                    (
-                        "visit_id",
-                        raw_id.map_or(String::new(), |i| format!("{prefix}-{i}")),
-                    ),
+                    ("visit_id", id),
                     ("child_id", child.unwrap_or_default()),
                     ("visit_date", self.date(f, r, &field("date"))),
                     ("visit_type", kind.into()),
@@ -826,32 +949,10 @@ impl<'a> Conv<'a> {
                 );
             }
         }
-        for (file, n) in std::mem::take(&mut self.unmatched_workers) {
-            if let Some(f) = by_name(&file) {
-                self.issue(
-                    f,
-                    None,
-                    "worker_not_matched",
-                    Severity::Warning,
-                    format!(
-                        "{n} worker references match no professional in ssd_professionals (as an \
-                     id, a staff id or a name): left empty, since a name is never carried"
-                    ),
-                );
-            }
-        }
-        for (file, n) in std::mem::take(&mut self.unmatched_teams) {
-            if let Some(f) = by_name(&file) {
-                self.issue(
-                    f,
-                    None,
-                    "team_not_matched",
-                    Severity::Warning,
-                    format!(
-                    "{n} team references are not a dept_team_id of ssd_department: kept as given"
-                ),
-                );
-            }
+        for ((file, what), n) in std::mem::take(&mut self.counts) {
+            let Some(f) = by_name(&file) else { continue };
+            let (sev, message) = count_message(what, n);
+            self.issue(f, None, what, sev, message);
         }
         if self.strategy_links > 0 {
             if let Some(f) = self.file("ssd_s47_enquiry") {
@@ -867,6 +968,22 @@ impl<'a> Conv<'a> {
             }
         }
     }
+}
+
+/// What a count of rows of one kind says in the report.
+fn count_message(what: &str, n: u64) -> (Severity, String) {
+    let (sev, text) = match what {
+        "worker_not_matched" => (Severity::Warning, "worker references match no professional in ssd_professionals (as an id, a staff id or a name): left empty, since a name is never carried"),
+        "worker_shared" => (Severity::Warning, "worker references are a staff id or a name two professionals share: left empty"),
+        "worker_doubtful" => (Severity::Warning, "worker references match one professional as an id (or staff id) and another as a staff id (or name): the first match, in that order, is taken; check ssd_professionals"),
+        "team_not_matched" => (Severity::Warning, "team references are not a dept_team_id of ssd_department: kept as given"),
+        "team_no_departments" => (Severity::Warning, "team references cannot be named: ssd_department is missing or empty (Mosaic loads none), so teams are shown as the department ids"),
+        "not_allocated_worker" => (Severity::Info, "involvements are not the allocated case worker's (a role other than CW): not used for a plan's team and worker"),
+        "not_seen" => (Severity::Info, "visits where the child was not seen (seen = N): left out, as they are not statutory visits"),
+        "transfer_in" => (Severity::Info, "initial conferences are transfers in (icpc_icpc_transfer_in = Y): kept; their timeliness follows another authority's S47"),
+        _ => (Severity::Info, what),
+    };
+    (sev, format!("{n} {text}"))
 }
 
 fn flag(raw: &str) -> Option<bool> {

@@ -136,7 +136,7 @@ fn read_one(table: &'static str, path: &Path, file: &str, conv: &mut Conv) -> Re
             continue;
         }
         let Ok(r) = record else { continue };
-        let values: Vec<(&str, String)> = columns
+        let mut values: Vec<(&str, String)> = columns
             .iter()
             .zip(r.iter())
             .filter_map(|(c, v)| Some((c.as_deref()?, v.to_string())))
@@ -144,6 +144,7 @@ fn read_one(table: &'static str, path: &Path, file: &str, conv: &mut Conv) -> Re
         if table == schema::STRATEGY_DISCUSSIONS {
             note_strategy(&values, conv);
         }
+        follow_shared_keys(&mut values, conv);
         conv.out.push_from(table, file, line, &values);
         rows += 1;
     }
@@ -157,6 +158,25 @@ fn read_one(table: &'static str, path: &Path, file: &str, conv: &mut Conv) -> Re
     );
     conv.report.block_order.push(file.into());
     Ok(())
+}
+
+/// References to SSD rows whose ids siblings share (Mosaic) follow them to `id-child`.
+fn follow_shared_keys(values: &mut [(&str, String)], conv: &Conv) {
+    let child = values
+        .iter()
+        .find(|(c, _)| *c == "child_id")
+        .map(|(_, v)| v.trim().to_string());
+    for (column, v) in values.iter_mut() {
+        let table = match *column {
+            "referral_id" => "ssd_cin_episodes",
+            "plan_id" => "ssd_cp_plans",
+            _ => continue,
+        };
+        let raw = v.trim().to_string();
+        if !raw.is_empty() {
+            *v = conv.key(table, &raw, child.as_deref());
+        }
+    }
 }
 
 /// A strategy discussion an SSD S47 may have started from.

@@ -53,10 +53,15 @@ impl Outcomes {
     }
 }
 
-fn flag_name(key: &str) -> String {
+/// A key's flag name, when the key is a flag (`NFA_FLAG`, `OUTCOME_NFA_FLAG`): anything
+/// else (a comment, a count, a fragment of a comment that broke the JSON) is not kept.
+fn flag_name(key: &str) -> Option<String> {
     let k = key.trim().trim_matches('"').trim().to_ascii_uppercase();
+    if k.is_empty() || !k.bytes().all(|b| b.is_ascii_uppercase() || b == b'_') {
+        return None;
+    }
     let k = k.strip_prefix("OUTCOME_").unwrap_or(&k);
-    k.strip_suffix("_FLAG").unwrap_or(k).to_string()
+    k.strip_suffix("_FLAG").map(str::to_string)
 }
 
 fn is_yes(value: &str) -> bool {
@@ -89,7 +94,7 @@ fn object_flags(raw: &str) -> BTreeSet<String> {
         };
     pairs
         .into_iter()
-        .map(|(k, v)| (flag_name(&k), v))
+        .filter_map(|(k, v)| Some((flag_name(&k)?, v)))
         .filter(|(k, v)| !NOT_OUTCOMES.contains(&k.as_str()) && is_yes(v))
         .map(|(k, _)| k)
         .collect()
@@ -107,17 +112,19 @@ fn description_flag(d: &str) -> Option<String> {
     if d.is_empty() {
         return None;
     }
-    // Whole words only: `nfa` is not in `infant`.
-    let flag = DESCRIPTIONS
+    // "Strategy discussion not required" is not a strategy discussion.
+    if d.iter().any(|w| w == "not") {
+        return None;
+    }
+    // Whole words only: `nfa` is not in `infant`. A description csc-audit does not know
+    // is not kept: only the flags the native tables need are read.
+    DESCRIPTIONS
         .iter()
         .find(|(phrase, _)| {
             let p = words(phrase);
             d.windows(p.len()).any(|w| w == p.as_slice())
         })
-        .map(|(_, f)| f.to_string());
-    // A description csc-audit does not know is kept as its words: a step type, not a
-    // person's details.
-    Some(flag.unwrap_or_else(|| d.join("_").to_ascii_uppercase()))
+        .map(|(_, f)| f.to_string())
 }
 
 #[cfg(test)]
@@ -142,12 +149,14 @@ mod tests {
             flags("Strategy Discussion, No Further Action"),
             vec!["NFA", "STRATEGY_DISCUSSION"]
         );
-        assert_eq!(
-            flags("Refer to Youth Offending"),
-            vec!["REFER_TO_YOUTH_OFFENDING"]
-        );
+        // Only the flags the native tables need: other steps, and negated ones, are dropped.
+        assert!(flags("Refer to Youth Offending").is_empty());
         assert!(flags("").is_empty());
-        assert_eq!(flags("Infant welfare check"), vec!["INFANT_WELFARE_CHECK"]);
+        assert!(flags("Infant welfare check").is_empty());
+        assert!(flags("Strategy discussion not required").is_empty());
+        // A comment with a quote breaks the JSON: its fragments are never flags.
+        let broken = r#"{"NFA_FLAG":"Y","COMMENTS":"said "no", Jane Smith: Y"}"#;
+        assert_eq!(flags(broken), vec!["NFA"]);
         assert_eq!(Outcomes::parse(Some(systemc)).text(), "single_assessment");
     }
 }

@@ -35,12 +35,36 @@ impl Departments {
     }
 }
 
-/// Every way a professional is referred to -> their professional id.
+/// Every way a professional is referred to -> their professional id (`None` where two
+/// professionals share the staff id or the name).
 #[derive(Debug, Default)]
 pub struct Professionals {
     ids: std::collections::HashSet<String>,
-    staff: HashMap<String, String>,
-    names: HashMap<String, String>,
+    staff: HashMap<String, Option<String>>,
+    names: HashMap<String, Option<String>>,
+}
+
+/// What a worker reference matched.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Match<'a> {
+    /// One professional, and no other by a later rule.
+    One(&'a str),
+    /// One professional by the first rule that matched, another by a later rule (both
+    /// numbers in SystemC, say): the first rule's is taken, and the count reported.
+    Doubtful(&'a str),
+    /// A staff id or name that two professionals share: left empty.
+    Shared,
+    None,
+}
+
+fn insert_unique(map: &mut HashMap<String, Option<String>>, key: String, id: &str) {
+    map.entry(key)
+        .and_modify(|v| {
+            if v.as_deref() != Some(id) {
+                *v = None;
+            }
+        })
+        .or_insert_with(|| Some(id.to_string()));
 }
 
 impl Professionals {
@@ -54,29 +78,39 @@ impl Professionals {
             let Some(pid) = r.get(id) else { continue };
             p.ids.insert(pid.to_string());
             if let Some(s) = r.get(staff) {
-                p.staff
-                    .entry(s.to_string())
-                    .or_insert_with(|| pid.to_string());
+                insert_unique(&mut p.staff, s.to_string(), pid);
             }
             if let Some(n) = r.get(name) {
-                p.names
-                    .entry(name_key(n))
-                    .or_insert_with(|| pid.to_string());
+                insert_unique(&mut p.names, name_key(n), pid);
             }
         }
         p
     }
 
     /// The professional id a reference means, matched as an id, then a staff id, then a
-    /// name; `None` when it matches none (it is then left out: it may be a name).
-    pub fn resolve(&self, reference: &str) -> Option<&str> {
-        if let Some(id) = self.ids.get(reference) {
-            return Some(id);
+    /// name (the order the SSD's SystemC tables need); never the name itself.
+    pub fn resolve(&self, reference: &str) -> Match<'_> {
+        let by_id = self.ids.get(reference).map(String::as_str);
+        let by_staff = self.staff.get(reference);
+        let by_name = self.names.get(&name_key(reference));
+        let found: Vec<Option<&str>> = [by_staff, by_name]
+            .into_iter()
+            .flatten()
+            .map(Option::as_deref)
+            .collect();
+        let first = by_id.map(Some).or_else(|| found.first().copied());
+        match first {
+            None => Match::None,
+            Some(None) => Match::Shared,
+            Some(Some(id)) => {
+                let others = by_id.iter().map(|i| Some(*i)).chain(found);
+                if others.flatten().any(|o| o != id) {
+                    Match::Doubtful(id)
+                } else {
+                    Match::One(id)
+                }
+            }
         }
-        self.staff
-            .get(reference)
-            .or_else(|| self.names.get(&name_key(reference)))
-            .map(String::as_str)
     }
 }
 
@@ -104,6 +138,12 @@ pub struct Involvement {
 pub struct Involvements {
     by_person: HashMap<String, Vec<Involvement>>,
     by_referral: HashMap<String, Vec<Involvement>>,
+    /// Rows kept as allocations.
+    pub used: u64,
+    /// Rows of another role than the allocated case worker's.
+    pub not_allocated: u64,
+    /// Lines of rows that name neither a child nor a referral.
+    pub no_child: Vec<u64>,
 }
 
 /// A date of an involvement: `1900-01-01` (an open involvement in SystemC) is no date.
@@ -131,6 +171,7 @@ impl Involvements {
         .map(|n| f.field(&[n]));
         for r in &f.rows {
             if coded && r.get(role) != Some("CW") {
+                out.not_allocated += 1;
                 continue;
             }
             let i = Involvement {
@@ -145,7 +186,11 @@ impl Involvements {
                 out.by_person.entry(p.clone()).or_default().push(i);
             } else if let Some(rf) = &i.referral {
                 out.by_referral.entry(rf.clone()).or_default().push(i);
+            } else {
+                out.no_child.push(r.line);
+                continue;
             }
+            out.used += 1;
         }
         out
     }

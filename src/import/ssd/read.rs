@@ -53,11 +53,17 @@ pub struct SsdFile {
     pub bad_rows: u64,
 }
 
+/// A row's cells in one buffer (a cell each would cost 24 bytes more than its text).
 #[derive(Debug)]
 pub struct SsdRow {
     pub line: u64,
-    cells: Vec<String>,
+    text: String,
+    ends: Vec<u32>,
 }
+
+/// The most cells read from one SSD file: about 2 GB of memory. A council's largest SSD
+/// table (case notes as visits) is a few million rows of a few dozen fields.
+pub const MAX_CELLS: u64 = 200_000_000;
 
 /// A field of an SSD table, found by the first of its names present in the header.
 #[derive(Debug, Clone, Copy)]
@@ -88,7 +94,10 @@ impl SsdFile {
 impl SsdRow {
     /// A cell's value: `None` when empty or the literal `NULL` (as SSMS writes it).
     pub fn get(&self, f: Field) -> Option<&str> {
-        let v = self.cells.get(f.0?)?.as_str();
+        let i = f.0?;
+        let end = *self.ends.get(i)? as usize;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        let v = &self.text[start..end];
         (!v.is_empty() && !v.eq_ignore_ascii_case("null")).then_some(v)
     }
     pub fn text(&self, f: Field) -> String {
@@ -117,6 +126,21 @@ pub fn read_folder(
             continue;
         };
         match TABLES.iter().find(|t| **t == stem) {
+            Some(t) if found.contains_key(*t) => issues.push(Issue {
+                table: t.to_string(),
+                file: path
+                    .file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into(),
+                line: None,
+                column: None,
+                rule: "duplicate_file".into(),
+                severity: Severity::Fatal,
+                message: format!(
+                    "a second file for {t} (names differing only in case): not read; keep one"
+                ),
+            }),
             Some(t) => {
                 found.insert(t.to_string(), path);
             }
@@ -145,6 +169,16 @@ pub fn is_ssd_folder(dir: &Path) -> bool {
             n.strip_suffix(".csv").is_some_and(|s| TABLES.contains(&s))
         })
     })
+}
+
+fn row_of(line: u64, r: &csv::StringRecord) -> SsdRow {
+    let mut text = String::with_capacity(r.as_slice().len());
+    let mut ends = Vec::with_capacity(r.len());
+    for c in r.iter() {
+        text.push_str(&crate::values::tidy(c));
+        ends.push(text.len() as u32);
+    }
+    SsdRow { line, text, ends }
 }
 
 fn read_file(table: &'static str, path: &Path, issues: &mut Vec<Issue>) -> SsdFile {
@@ -200,6 +234,7 @@ fn read_file(table: &'static str, path: &Path, issues: &mut Vec<Issue>) -> SsdFi
         out.columns.entry(name.clone()).or_insert(i);
     }
     let width = header.len();
+    let mut cells = 0u64;
     for record in records {
         let row_issue = |line: u64, message: String| Issue {
             table: table.into(),
@@ -224,13 +259,16 @@ fn read_file(table: &'static str, path: &Path, issues: &mut Vec<Issue>) -> SsdFi
                     ));
                     continue;
                 }
-                out.rows.push(SsdRow {
-                    line,
-                    cells: r
-                        .iter()
-                        .map(|c| crate::values::tidy(c).into_owned())
-                        .collect(),
-                });
+                cells += width as u64;
+                if cells > MAX_CELLS || r.as_slice().len() > u32::MAX as usize / 2 {
+                    issues.push(fatal(format!(
+                        "the file holds more than {MAX_CELLS} cells; rows from line {line} on \
+                         are not read: export the table in parts (by year)"
+                    )));
+                    out.bad_rows += 1;
+                    break;
+                }
+                out.rows.push(row_of(line, &r));
             }
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line());
