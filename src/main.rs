@@ -84,9 +84,11 @@ enum Command {
     /// Exit codes: 0 the data could be read (row problems are reported); 1 with --strict when
     /// any row was rejected; 2 when a required file or column is missing or a file cannot be read.
     Check {
-        /// Folder holding the extract CSV files (children.csv, referrals.csv, ...).
-        #[arg(long, default_value = "sample_data")]
-        data: PathBuf,
+        /// Folder holding the extract CSV files (children.csv, referrals.csv, ...), a folder
+        /// of SSD tables, an Annex A workbook, a CIN census, or a folder of such returns;
+        /// given more than once, the returns are merged into one history.
+        #[arg(long, default_value = "sample_data", action = clap::ArgAction::Append)]
+        data: Vec<PathBuf>,
         /// Extract date (YYYY-MM-DD or DD/MM/YYYY); default: the latest event date in the data.
         #[arg(long, value_parser = parse_cli_date)]
         as_of: Option<NaiveDate>,
@@ -108,9 +110,10 @@ enum Command {
     /// denominator, value, pending, target, rag, ci_low, ci_high, then category, excluded,
     /// rate_per_10k, p25, p75, unit, polarity, complete.
     Metrics {
-        /// Folder holding the extract CSV files.
-        #[arg(long, default_value = "sample_data")]
-        data: PathBuf,
+        /// Folder holding the extract CSV files (or any input `check` reads); given more
+        /// than once, the returns are merged into one history.
+        #[arg(long, default_value = "sample_data", action = clap::ArgAction::Append)]
+        data: Vec<PathBuf>,
         /// Folder of metric definitions (*.toml, with standards.toml); default: ./metrics if
         /// it exists, else the measures built into csc-audit.
         #[arg(long)]
@@ -243,6 +246,19 @@ enum ImportSource {
         #[command(flatten)]
         out: ImportOut,
     },
+    /// Several returns (CIN census files, Annex A workbooks, folders of native extracts or
+    /// SSD tables) merged into one history: the same row in several returns is one row, the
+    /// later return wins, and every value it changed is written to history_changes.csv.
+    ///
+    /// Exit codes: 0 written; 1 with --strict when any row was not loaded; 2 when a return
+    /// cannot be read.
+    History {
+        /// The returns, in any order (they are ordered by reference date, else file date).
+        #[arg(required = true)]
+        sources: Vec<PathBuf>,
+        #[command(flatten)]
+        out: ImportOut,
+    },
 }
 
 #[derive(clap::Args)]
@@ -268,19 +284,31 @@ fn parse_cli_date(s: &str) -> Result<NaiveDate, String> {
 
 /// Loads `--data` (a folder, or a CIN census file) and says on stderr which it found.
 fn load_data(
-    data: &std::path::Path,
+    data: &[PathBuf],
     as_of: Option<NaiveDate>,
     today: NaiveDate,
 ) -> Result<ingest::Extracts> {
-    let (extracts, kind) = csc_audit::import::load_data(data, &LoadOptions { as_of, today })?;
-    tell!("reading {}: {}", data.display(), kind.describe());
+    let opts = LoadOptions { as_of, today };
+    let (extracts, kind) = match data {
+        [one] => csc_audit::import::load_data(one, &opts)?,
+        several => csc_audit::import::load_history(several, &opts)?,
+    };
+    tell!("reading {}: {}", shown(data), kind.describe());
     Ok(extracts)
+}
+
+/// `--data` as the user gave it.
+fn shown(data: &[PathBuf]) -> String {
+    data.iter()
+        .map(|d| d.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `--data` with its working-day calendar, ready for the measures: data with a fatal problem
 /// is refused with its report; rejected rows are pointed out.
 fn load_usable(
-    data: &std::path::Path,
+    data: &[PathBuf],
     as_of: Option<NaiveDate>,
     calendar: Option<&std::path::Path>,
 ) -> Result<(ingest::Extracts, Calendar)> {
@@ -296,7 +324,7 @@ fn load_usable(
         tell!(
             "note: {rejected} rows were rejected and are not used; `csc-audit check --data {}` \
              lists them",
-            data.display()
+            shown(data)
         );
     }
     Ok((extracts, cal))
@@ -382,7 +410,7 @@ fn run() -> Result<ExitCode> {
             // Before anything runs: never into an input or a sample, never over a device.
             if let Some(path) = &out {
                 let defs = metrics_dir(metrics.as_deref());
-                let mut inputs = vec![data.as_path()];
+                let mut inputs: Vec<&std::path::Path> = data.iter().map(PathBuf::as_path).collect();
                 inputs.extend(defs.as_deref());
                 inputs.extend(calendar.as_deref());
                 csc_audit::fsutil::check_output(path, &inputs).map_err(anyhow::Error::msg)?;
@@ -461,14 +489,18 @@ fn run() -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Import { source } => {
-            use csc_audit::import::{self, annex_a, cin_census, ssd};
-            let (file, opts) = match &source {
+            use csc_audit::import::{self, annex_a, cin_census, history, ssd};
+            let (inputs, opts): (Vec<&std::path::Path>, _) = match &source {
                 ImportSource::AnnexA { file, out }
                 | ImportSource::CinCensus { file, out }
-                | ImportSource::Ssd { file, out } => (file, out),
+                | ImportSource::Ssd { file, out } => (vec![file.as_path()], out),
+                ImportSource::History { sources, out } => {
+                    (sources.iter().map(PathBuf::as_path).collect(), out)
+                }
             };
+            let file = inputs[0];
             // Before the import's work: never into the file imported, never into a sample.
-            csc_audit::fsutil::check_output(&opts.out.join(import::IMPORT_REPORT), &[file])
+            csc_audit::fsutil::check_output(&opts.out.join(import::IMPORT_REPORT), &inputs)
                 .map_err(anyhow::Error::msg)?;
             csc_audit::fsutil::guard_extract_folder(
                 &opts.out,
@@ -477,6 +509,7 @@ fn run() -> Result<ExitCode> {
                 opts.force,
             )
             .map_err(anyhow::Error::msg)?;
+            let mut extra: Vec<(String, Vec<u8>)> = Vec::new();
             let (tables, report, specs) = match &source {
                 ImportSource::AnnexA { .. } => {
                     let (t, r) = annex_a::import(file)?;
@@ -490,14 +523,23 @@ fn run() -> Result<ExitCode> {
                     let (t, r) = ssd::import(file)?;
                     (t, r, ssd::tables(file))
                 }
+                ImportSource::History { sources, .. } => {
+                    let h = history::read(sources)?;
+                    extra.push((
+                        history::CHANGES_FILE.into(),
+                        history::changes_csv(&h.changes),
+                    ));
+                    (h.tables, h.report, h.specs)
+                }
             };
             let out = &opts.out;
             let mut files = tables.to_csv_files(&specs);
             files.push((import::IMPORT_REPORT.into(), report.to_json().into_bytes()));
+            files.append(&mut extra);
             // Every file checked before any is written: never over the file imported, never
             // into a sample folder.
             for (name, _) in &files {
-                csc_audit::fsutil::check_output(&out.join(name), &[file.as_path()])
+                csc_audit::fsutil::check_output(&out.join(name), &inputs)
                     .map_err(anyhow::Error::msg)?;
             }
             std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;

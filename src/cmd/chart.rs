@@ -75,7 +75,11 @@ pub fn run(a: ChartArgs) -> Result<ExitCode> {
     let mut lib = crate::load_library(a.sources.metrics.as_deref())?;
     lib.select(std::slice::from_ref(&a.metric))
         .map_err(anyhow::Error::msg)?;
-    let (ex, cal) = crate::load_usable(&a.data, a.as_of, a.sources.calendar.as_deref())?;
+    let (ex, cal) = crate::load_usable(
+        std::slice::from_ref(&a.data),
+        a.as_of,
+        a.sources.calendar.as_deref(),
+    )?;
     let period = |s: &Option<String>| -> Result<Option<Period>> {
         s.as_deref()
             .map(|t| Period::parse(grain, t).map_err(anyhow::Error::msg))

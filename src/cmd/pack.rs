@@ -97,8 +97,12 @@ pub fn run(a: PackArgs) -> Result<ExitCode> {
     let step = |s: &str| bar.set_message(s.to_string());
     step("reading the data");
     let library = crate::load_library(a.sources.metrics.as_deref())?;
-    let (mut ex, calendar) = crate::load_usable(&a.data, a.as_of, a.sources.calendar.as_deref())
-        .inspect_err(|_| bar.finish_and_clear())?;
+    let (mut ex, calendar) = crate::load_usable(
+        std::slice::from_ref(&a.data),
+        a.as_of,
+        a.sources.calendar.as_deref(),
+    )
+    .inspect_err(|_| bar.finish_and_clear())?;
     for note in pack::bound_labels(&mut ex) {
         bar.suspend(|| tell!("note: {note}"));
     }

@@ -4,7 +4,9 @@
 
 pub mod annex_a;
 pub mod cin_census;
+pub mod history;
 mod inflate;
+pub mod native;
 pub mod ssd;
 pub mod workbook;
 
@@ -71,6 +73,12 @@ impl Tables {
     pub fn origin(&self, table: &str, csv_line: u64) -> Option<(&str, u64)> {
         let row = usize::try_from(csv_line.checked_sub(2)?).ok()?;
         let (p, line) = *self.origin.get(table)?.get(row)?;
+        Some((self.parts.get(p as usize).map_or("", String::as_str), line))
+    }
+
+    /// The part and line row `n` of a table came from.
+    pub fn origin_of(&self, table: &str, n: usize) -> Option<(&str, u64)> {
+        let (p, line) = *self.origin.get(table)?.get(n)?;
         Some((self.parts.get(p as usize).map_or("", String::as_str), line))
     }
 
@@ -214,6 +222,8 @@ pub enum DataKind {
     AnnexA,
     /// A folder of Standard Safeguarding Dataset tables, read as `import ssd` would.
     Ssd,
+    /// Several returns merged into one history, as `import history` would.
+    History,
 }
 
 impl DataKind {
@@ -224,6 +234,9 @@ impl DataKind {
             DataKind::AnnexA => "an Ofsted Annex A workbook (read as `import annex-a` does)",
             DataKind::Ssd => {
                 "a folder of Standard Safeguarding Dataset tables (read as `import ssd` does)"
+            }
+            DataKind::History => {
+                "several returns merged into one history (read as `import history` does)"
             }
         }
     }
@@ -251,10 +264,22 @@ pub fn load_data(
     path: &Path,
     opts: &crate::ingest::LoadOptions,
 ) -> Result<(crate::ingest::Extracts, DataKind), DataError> {
+    if let Some(paths) = history::returns_in(path) {
+        return load_history(&paths, opts);
+    }
     if path.is_dir() && ssd::is_ssd_folder(path) {
         let (tables, import) = ssd::import(path)?;
         let specs = ssd::tables(path);
-        let mut ex = load_imported(path, &tables, import, &specs, "the SSD", None, opts);
+        let mut ex = load_imported(
+            path,
+            &name_of(path),
+            &tables,
+            import,
+            &specs,
+            "the SSD",
+            None,
+            opts,
+        );
         // The import has said which native extract would add each missing table.
         ex.report.issues.retain(|i| {
             !(i.rule == "missing_file" && ssd::NATIVE_EXTRAS.contains(&i.table.as_str()))
@@ -277,6 +302,7 @@ pub fn load_data(
                 .and_then(|d| crate::values::parse_date(d).ok().flatten());
             let ex = load_imported(
                 path,
+                &name_of(path),
                 &tables,
                 import,
                 &cin_census::tables(),
@@ -290,6 +316,7 @@ pub fn load_data(
             let (tables, import) = annex_a::import(path)?;
             let ex = load_imported(
                 path,
+                &name_of(path),
                 &tables,
                 import,
                 &annex_a::tables(),
@@ -310,10 +337,43 @@ pub fn load_data(
     }
 }
 
+fn name_of(path: &Path) -> String {
+    path.file_name()
+        .map_or(String::new(), |n| n.to_string_lossy().into_owned())
+}
+
+/// Loads several returns merged into one history (`--data` given more than once, or a
+/// folder of returns). The as-of date defaults to the latest census reference date when
+/// every return is a census.
+pub fn load_history(
+    paths: &[std::path::PathBuf],
+    opts: &crate::ingest::LoadOptions,
+) -> Result<(crate::ingest::Extracts, DataKind), DataError> {
+    let h = history::read(paths)?;
+    let label = paths
+        .first()
+        .and_then(|p| p.parent())
+        .map_or_else(|| Path::new(".").to_path_buf(), Path::to_path_buf);
+    let reference = h.reference.map(|d| (d, "the latest census ReferenceDate"));
+    let ex = load_imported(
+        &label,
+        "",
+        &h.tables,
+        h.report,
+        &h.specs,
+        "the history",
+        reference,
+        opts,
+    );
+    Ok((ex, DataKind::History))
+}
+
 /// Loads an import's tables in memory. Issues about rows name the source file (and sheet)
 /// and the line the row came from; the import's own issues come first.
+#[allow(clippy::too_many_arguments)]
 fn load_imported(
     path: &Path,
+    source: &str,
     tables: &Tables,
     import: ImportReport,
     specs: &[&'static TableSpec],
@@ -331,9 +391,6 @@ fn load_imported(
     if let Some((_, why)) = default_as_of {
         ex.report.as_of_source = why.into();
     }
-    let source = path
-        .file_name()
-        .map_or(String::new(), |n| n.to_string_lossy().into_owned());
     for issue in &mut ex.report.issues {
         if !files.contains_key(&issue.file) {
             if issue.rule == "missing_file" {
@@ -349,10 +406,11 @@ fn load_imported(
                 "{} (the {} row made from this line)",
                 issue.message, issue.table
             );
-            issue.file = match (part.is_empty(), path.is_dir()) {
-                (true, _) => source.clone(),
-                (false, true) => format!("{source}/{part}"),
-                (false, false) => format!("{source} {part}"),
+            issue.file = match (part.is_empty(), source.is_empty(), path.is_dir()) {
+                (true, _, _) => source.to_string(),
+                (false, true, _) => part.to_string(),
+                (false, false, true) => format!("{source}/{part}"),
+                (false, false, false) => format!("{source} {part}"),
             };
             issue.line = Some(line);
         }

@@ -391,7 +391,10 @@ fn a_census_file_can_be_given_to_data_directly() {
 }
 
 /// Reads a CSV file of a folder into rows keyed by column name.
-fn read_csv(dir: &std::path::Path, table: &str) -> Vec<std::collections::HashMap<String, String>> {
+pub(crate) fn read_csv(
+    dir: &std::path::Path,
+    table: &str,
+) -> Vec<std::collections::HashMap<String, String>> {
     let mut r = csv::Reader::from_path(dir.join(format!("{table}.csv"))).unwrap();
     let headers = r.headers().unwrap().clone();
     r.records()
@@ -410,6 +413,11 @@ fn read_csv(dir: &std::path::Path, table: &str) -> Vec<std::collections::HashMap
 /// assessment goes in its referral's episode; an S47 (with its initial conference) and a
 /// plan (with its reviews) go in the child's latest episode that began on or before them.
 fn census_xml(dir: &std::path::Path) -> String {
+    census_xml_at(dir, "2025", "2025-03-31")
+}
+
+/// [`census_xml`] with the collection year and reference date of its header.
+pub(crate) fn census_xml_at(dir: &std::path::Path, year: &str, reference: &str) -> String {
     use std::collections::HashMap;
     use std::fmt::Write as _;
     let day = |s: &str| s.get(..10).unwrap_or("").to_string();
@@ -503,9 +511,9 @@ fn census_xml(dir: &std::path::Path) -> String {
         x.push_str("</Reviews></ChildProtectionPlans>");
         inside.entry(ep).or_default().push_str(&x);
     }
-    let mut xml = String::from(
-        "<Message><Header><CollectionDetails><Collection>CIN</Collection><Year>2025</Year>\
-         <ReferenceDate>2025-03-31</ReferenceDate></CollectionDetails></Header><Children>\n",
+    let mut xml = format!(
+        "<Message><Header><CollectionDetails><Collection>CIN</Collection><Year>{year}</Year>\
+         <ReferenceDate>{reference}</ReferenceDate></CollectionDetails></Header><Children>\n",
     );
     for c in &children {
         let id = &c["child_id"];

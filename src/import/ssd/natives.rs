@@ -7,28 +7,11 @@ use std::path::{Path, PathBuf};
 use super::convert::Conv;
 use super::SsdError;
 use crate::report::{Issue, Severity};
-use crate::schema::{self, normalise_header};
-
-/// The native extract files in `dir` (names matched ignoring case), by table.
-fn native_files(dir: &Path) -> Vec<(&'static str, PathBuf)> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut out: Vec<(&'static str, PathBuf)> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter_map(|p| {
-            let name = p.file_name()?.to_string_lossy().to_lowercase();
-            let t = schema::TABLES.iter().find(|t| t.file_name() == name)?;
-            Some((t.name, p))
-        })
-        .collect();
-    out.sort();
-    out
-}
+use crate::schema;
 
 /// The native extracts of what the SSD lacks that `dir` holds.
 pub fn present(dir: &Path) -> Vec<(&'static str, PathBuf)> {
-    native_files(dir)
+    crate::import::native::files_in(dir)
         .into_iter()
         .filter(|(t, _)| super::NATIVE_EXTRAS.contains(t))
         .collect()
@@ -36,7 +19,7 @@ pub fn present(dir: &Path) -> Vec<(&'static str, PathBuf)> {
 
 /// A folder with SSD tables and a native file of a table the SSD fills is ambiguous.
 pub fn refuse_overlap(dir: &Path) -> Result<(), SsdError> {
-    let overlap: Vec<String> = native_files(dir)
+    let overlap: Vec<String> = crate::import::native::files_in(dir)
         .into_iter()
         .filter(|(t, _)| !super::NATIVE_EXTRAS.contains(t))
         .map(|(t, _)| format!("{t}.csv"))
@@ -78,85 +61,14 @@ pub fn read(dir: &Path, conv: &mut Conv) {
 }
 
 fn read_one(table: &'static str, path: &Path, file: &str, conv: &mut Conv) -> Result<(), String> {
-    let spec = schema::table(table).expect("a schema table");
-    let bytes = crate::fsutil::read_input(path, crate::fsutil::MAX_INPUT_BYTES)
-        .map_err(|e| format!("cannot read the file: {e}"))?;
-    let (text, _) = crate::ingest::decode(&bytes)?;
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(text.as_bytes());
-    let mut records = reader.records();
-    let header = match records.next() {
-        Some(Ok(h)) => h,
-        _ => return Err("the file has no header row".into()),
-    };
-    let columns: Vec<Option<&'static str>> = header
-        .iter()
-        .map(|h| {
-            let n = normalise_header(h);
-            spec.columns.iter().find(|c| c.name == n).map(|c| c.name)
-        })
-        .collect();
-    for (h, c) in header.iter().zip(&columns) {
-        if c.is_none() {
-            conv.report
-                .ignored
-                .insert(format!("{file}.{h} (not a {table} column)"), 1);
-        }
-    }
-    let (mut rows, mut bad) = (0u64, 0u64);
-    for record in records {
-        let (line, problem) = match &record {
-            Ok(r) if r.len() == header.len() => (r.position().map_or(0, |p| p.line()), None),
-            Ok(r) => (
-                r.position().map_or(0, |p| p.line()),
-                Some(format!(
-                    "the row has {} fields, the header {}: row not read",
-                    r.len(),
-                    header.len()
-                )),
-            ),
-            Err(e) => (
-                e.position().map_or(0, |p| p.line()),
-                Some(format!("the row cannot be read: {e}")),
-            ),
-        };
-        if let Some(message) = problem {
-            bad += 1;
-            conv.report.issues.push(Issue {
-                table: table.into(),
-                file: file.into(),
-                line: Some(line),
-                column: None,
-                rule: "bad_row".into(),
-                severity: Severity::Error,
-                message,
-            });
-            continue;
-        }
-        let Ok(r) = record else { continue };
-        let mut values: Vec<(&str, String)> = columns
-            .iter()
-            .zip(r.iter())
-            .filter_map(|(c, v)| Some((c.as_deref()?, v.to_string())))
-            .collect();
+    let rows = crate::import::native::read_table(table, path, file, &mut conv.report)?;
+    for (line, mut values) in rows {
         if table == schema::STRATEGY_DISCUSSIONS {
             note_strategy(&values, conv);
         }
         follow_shared_keys(&mut values, conv);
         conv.out.push_from(table, file, line, &values);
-        rows += 1;
     }
-    conv.report.blocks.insert(
-        file.into(),
-        crate::import::BlockCount {
-            read: rows + bad,
-            loaded: rows,
-            rejected: bad,
-        },
-    );
-    conv.report.block_order.push(file.into());
     Ok(())
 }
 
