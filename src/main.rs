@@ -89,6 +89,10 @@ enum Command {
         /// given more than once, the returns are merged into one history.
         #[arg(long, default_value = "sample_data", action = clap::ArgAction::Append)]
         data: Vec<PathBuf>,
+        /// A column map (TOML): read --data, a council's own export, through it
+        /// (`csc-audit map init` writes a first one).
+        #[arg(long)]
+        map: Option<PathBuf>,
         /// Extract date (YYYY-MM-DD or DD/MM/YYYY); default: the latest event date in the data.
         #[arg(long, value_parser = parse_cli_date)]
         as_of: Option<NaiveDate>,
@@ -114,6 +118,9 @@ enum Command {
         /// than once, the returns are merged into one history.
         #[arg(long, default_value = "sample_data", action = clap::ArgAction::Append)]
         data: Vec<PathBuf>,
+        /// A column map (TOML): read --data, a council's own export, through it.
+        #[arg(long)]
+        map: Option<PathBuf>,
         /// Folder of metric definitions (*.toml, with standards.toml); default: ./metrics if
         /// it exists, else the measures built into csc-audit.
         #[arg(long)]
@@ -155,6 +162,12 @@ enum Command {
     Import {
         #[command(subcommand)]
         source: ImportSource,
+    },
+    /// Column maps, for exports in a council's own layout: `map init DIR --out map.toml`
+    /// writes a first map from the headers it finds, every guess marked.
+    Map {
+        #[command(subcommand)]
+        action: MapAction,
     },
     /// Working days between two dates, or the date N working days after one (a deadline).
     Days {
@@ -205,6 +218,22 @@ enum Command {
         #[arg(long)]
         dirty: bool,
         /// Replace extract files in --out even if synth did not write them.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum MapAction {
+    /// Writes a starting column map for the CSV files of an export: the table each file
+    /// holds and the column of each native column, guessed from names, each guess marked.
+    Init {
+        /// The export's folder.
+        dir: PathBuf,
+        /// The map to write (TOML).
+        #[arg(long)]
+        out: PathBuf,
+        /// Replace --out if it exists.
         #[arg(long)]
         force: bool,
     },
@@ -285,10 +314,23 @@ fn parse_cli_date(s: &str) -> Result<NaiveDate, String> {
 /// Loads `--data` (a folder, or a CIN census file) and says on stderr which it found.
 fn load_data(
     data: &[PathBuf],
+    map: Option<&std::path::Path>,
     as_of: Option<NaiveDate>,
     today: NaiveDate,
 ) -> Result<ingest::Extracts> {
     let opts = LoadOptions { as_of, today };
+    if let Some(m) = map {
+        let [dir] = data else {
+            anyhow::bail!("--map reads one export: give --data once, with the export's folder");
+        };
+        let map = csc_audit::import::map::ColumnMap::from_file(m)?;
+        tell!(
+            "reading {} through the column map {}",
+            dir.display(),
+            m.display()
+        );
+        return Ok(csc_audit::import::load_mapped(dir, &map, &opts));
+    }
     let (extracts, kind) = match data {
         [one] => csc_audit::import::load_data(one, &opts)?,
         several => csc_audit::import::load_history(several, &opts)?,
@@ -309,11 +351,12 @@ fn shown(data: &[PathBuf]) -> String {
 /// is refused with its report; rejected rows are pointed out.
 fn load_usable(
     data: &[PathBuf],
+    map: Option<&std::path::Path>,
     as_of: Option<NaiveDate>,
     calendar: Option<&std::path::Path>,
 ) -> Result<(ingest::Extracts, Calendar)> {
     let (cal, source) = load_calendar(calendar)?;
-    let mut extracts = load_data(data, as_of, chrono::Local::now().date_naive())?;
+    let mut extracts = load_data(data, map, as_of, chrono::Local::now().date_naive())?;
     extracts.note_calendar(&cal, &source);
     if extracts.report.has_fatal() {
         tell_raw!("{}", extracts.report.to_text(20));
@@ -322,9 +365,12 @@ fn load_usable(
     let rejected = extracts.report.rows_rejected();
     if rejected > 0 {
         tell!(
-            "note: {rejected} rows were rejected and are not used; `csc-audit check --data {}` \
-             lists them",
-            shown(data)
+            "note: {rejected} rows were rejected and are not used; `csc-audit check {}` lists \
+             them",
+            data.iter()
+                .map(|d| format!("--data {}", d.display()))
+                .collect::<Vec<_>>()
+                .join(" ")
         );
     }
     Ok((extracts, cal))
@@ -370,6 +416,7 @@ fn run() -> Result<ExitCode> {
     match Cli::parse().command {
         Command::Check {
             data,
+            map,
             as_of,
             format,
             strict,
@@ -378,7 +425,7 @@ fn run() -> Result<ExitCode> {
         } => {
             let (cal, source) = load_calendar(calendar.as_deref())?;
             let today = chrono::Local::now().date_naive();
-            let mut extracts = load_data(&data, as_of, today)?;
+            let mut extracts = load_data(&data, map.as_deref(), as_of, today)?;
             extracts.note_calendar(&cal, &source);
             let report = &extracts.report;
             match format {
@@ -395,6 +442,7 @@ fn run() -> Result<ExitCode> {
         }
         Command::Metrics {
             data,
+            map,
             metrics,
             grain,
             from,
@@ -452,7 +500,7 @@ fn run() -> Result<ExitCode> {
                 anyhow::bail!("an xlsx workbook needs a file: add --out measures.xlsx");
             }
             let started = std::time::Instant::now();
-            let (extracts, cal) = load_usable(&data, as_of, calendar.as_deref())?;
+            let (extracts, cal) = load_usable(&data, map.as_deref(), as_of, calendar.as_deref())?;
             let loaded = started.elapsed();
             let ev = csc_audit::metrics::evaluate(&extracts, &lib, &cal, &opts)?;
             let evaluated = started.elapsed() - loaded;
@@ -563,6 +611,24 @@ fn run() -> Result<ExitCode> {
             } else {
                 ExitCode::SUCCESS
             })
+        }
+        Command::Map {
+            action: MapAction::Init { dir, out, force },
+        } => {
+            csc_audit::fsutil::check_output(&out, &[dir.as_path()]).map_err(anyhow::Error::msg)?;
+            if out.exists() && !force {
+                anyhow::bail!("{} exists: give --force to replace it", out.display());
+            }
+            let text = csc_audit::import::map::init(&dir).map_err(anyhow::Error::msg)?;
+            csc_audit::fsutil::write_atomic(&out, text.as_bytes())
+                .with_context(|| format!("writing {}", out.display()))?;
+            tell!(
+                "wrote {}: check every line marked `# guess`, then `csc-audit check --data {} --map {}`",
+                out.display(),
+                dir.display(),
+                out.display()
+            );
+            Ok(ExitCode::SUCCESS)
         }
         Command::Days {
             from,

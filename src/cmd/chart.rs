@@ -77,6 +77,7 @@ pub fn run(a: ChartArgs) -> Result<ExitCode> {
         .map_err(anyhow::Error::msg)?;
     let (ex, cal) = crate::load_usable(
         std::slice::from_ref(&a.data),
+        None,
         a.as_of,
         a.sources.calendar.as_deref(),
     )?;

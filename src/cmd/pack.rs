@@ -99,6 +99,7 @@ pub fn run(a: PackArgs) -> Result<ExitCode> {
     let library = crate::load_library(a.sources.metrics.as_deref())?;
     let (mut ex, calendar) = crate::load_usable(
         std::slice::from_ref(&a.data),
+        None,
         a.as_of,
         a.sources.calendar.as_deref(),
     )

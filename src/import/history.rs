@@ -10,7 +10,7 @@
 //! its type and date. Keys that two different rows share across returns are told apart
 //! (`X12-R1~2`), and every reference follows its row.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use super::{DataError, DataKind, ImportReport, Tables};
 use crate::report::{Issue, Severity};
-use crate::schema::{self, TableSpec};
+use crate::schema::{self, Kind, TableSpec};
 
 pub const FORMAT: &str = "several returns merged into one history";
 
@@ -43,6 +43,8 @@ pub struct Change {
     pub source: String,
     pub table: String,
     pub key: String,
+    /// The child the row is about: the key alone may be one made by a merge.
+    pub child: String,
     pub field: String,
     pub old: String,
     pub new: String,
@@ -165,27 +167,33 @@ fn natural_key(table: &str) -> &'static [&'static str] {
     }
 }
 
-/// A value as it is compared: dates in one form (a census writes ISO, Excel UK order),
-/// a datetime's date for matching.
-fn comparable(column: &str, value: &str, for_matching: bool) -> String {
+/// A value as it is compared, by the column's kind: dates in one form (a census writes
+/// ISO, Excel UK order), a datetime's date for matching, flags as Y or N.
+fn comparable(kind: Kind, value: &str, for_matching: bool) -> String {
     let v = value.trim();
-    if let Ok(Some(s)) = crate::values::parse_stamp(v) {
-        if column.ends_with("_date") || column.ends_with("_at") || column == "date" {
-            return if for_matching || !s.has_time {
-                s.date().to_string()
-            } else {
-                s.at.to_string()
-            };
-        }
+    match kind {
+        Kind::Date | Kind::DateTime => match crate::values::parse_stamp(v) {
+            Ok(Some(s)) if for_matching || !s.has_time => s.date().to_string(),
+            Ok(Some(s)) => s.at.to_string(),
+            _ => v.to_string(),
+        },
+        Kind::Flag => match crate::values::parse_flag(v) {
+            Ok(Some(true)) => "Y".into(),
+            Ok(Some(false)) => "N".into(),
+            _ => v.to_string(),
+        },
+        _ => v.to_string(),
     }
-    v.to_string()
 }
 
 struct Merged {
     /// Per table: identity -> (output key, row, origin part, origin line, return label).
     rows: BTreeMap<&'static str, Vec<(Vec<String>, String, u64)>>,
     index: HashMap<(&'static str, String), usize>,
-    keys_used: HashSet<(&'static str, String)>,
+    /// (table, key) -> the return that first used it.
+    keys_used: HashMap<(&'static str, String), usize>,
+    /// (table, key) -> the last `~N` given to it.
+    next_suffix: HashMap<(&'static str, String), u32>,
     /// (return, table, key in the return) -> key in the history.
     rekey: HashMap<(usize, &'static str, String), String>,
     changes: Vec<Change>,
@@ -200,7 +208,8 @@ pub fn merge(mut returns: Vec<Return>) -> History {
     let mut m = Merged {
         rows: BTreeMap::new(),
         index: HashMap::new(),
-        keys_used: HashSet::new(),
+        keys_used: HashMap::new(),
+        next_suffix: HashMap::new(),
         rekey: HashMap::new(),
         changes: Vec::new(),
     };
@@ -262,16 +271,22 @@ fn merge_table(m: &mut Merged, spec: &'static TableSpec, ri: usize, ret: &Return
             }
         }
         let own_key = row[key_at].clone();
-        let identity = if by_key || natural.is_empty() {
+        let base = if by_key || natural.is_empty() {
             own_key.clone()
         } else {
-            let base: Vec<String> = natural
+            let parts: Vec<String> = natural
                 .iter()
-                .map(|i| comparable(spec.columns[*i].name, &row[*i], true))
+                .map(|i| comparable(spec.columns[*i].kind, &row[*i], true))
                 .collect();
-            let base = base.join("\u{1f}");
-            let nth = seen.entry(base.clone()).or_default();
-            *nth += 1;
+            parts.join("\u{1f}")
+        };
+        // The n-th row of a return with this identity: a return's own duplicates (and rows
+        // with no key) stay apart, for the checks to report.
+        let nth = seen.entry(base.clone()).or_default();
+        *nth += 1;
+        let identity = if base.is_empty() {
+            format!("{ri}\u{1f}{n}")
+        } else {
             format!("{base}\u{1f}{nth}")
         };
         let (part, line) = ret
@@ -280,53 +295,96 @@ fn merge_table(m: &mut Merged, spec: &'static TableSpec, ri: usize, ret: &Return
             .map_or((ret.label.clone(), 0), |(p, l)| {
                 (label_part(&ret.label, p), l)
             });
-        match m.index.get(&(table, identity.clone())) {
-            Some(&at) => {
-                let out_key = m.rows[table][at].0[key_at].clone();
-                row[key_at] = out_key.clone();
-                let old = &mut m
-                    .rows
-                    .get_mut(table)
-                    .expect("the table")
-                    .get_mut(at)
-                    .expect("the row");
-                for (ci, c) in spec.columns.iter().enumerate() {
-                    let new = row[ci].trim();
-                    if ci == key_at || new.is_empty() {
-                        continue;
-                    }
-                    if comparable(c.name, &old.0[ci], false) != comparable(c.name, new, false) {
-                        m.changes.push(Change {
-                            source: ret.label.clone(),
-                            table: table.into(),
-                            key: out_key.clone(),
-                            field: c.name.into(),
-                            old: old.0[ci].clone(),
-                            new: new.to_string(),
-                        });
-                    }
-                    old.0[ci] = new.to_string();
+        let out_key = match m.index.get(&(table, identity.clone())) {
+            Some(&at) => update(m, spec, at, row, ret, part, line),
+            None => insert(m, spec, ri, identity, row, part, line),
+        };
+        m.rekey.entry((ri, table, own_key)).or_insert(out_key);
+    }
+}
+
+/// A row a later return holds again: its values replace the earlier ones, each change said.
+fn update(
+    m: &mut Merged,
+    spec: &'static TableSpec,
+    at: usize,
+    row: Vec<String>,
+    ret: &Return,
+    part: String,
+    line: u64,
+) -> String {
+    let key_at = spec.column_index(spec.key).unwrap_or(0);
+    let child_at = spec.column_index("child_id");
+    let old = &mut m.rows.get_mut(spec.name).expect("the table")[at];
+    let out_key = old.0[key_at].clone();
+    for (ci, c) in spec.columns.iter().enumerate() {
+        let new = row[ci].trim();
+        if ci == key_at || new.is_empty() {
+            continue;
+        }
+        let (was, now) = (
+            comparable(c.kind, &old.0[ci], false),
+            comparable(c.kind, new, false),
+        );
+        // A date without a time says nothing against the same date with one.
+        let same_day = matches!(c.kind, Kind::DateTime)
+            && !new.contains(':')
+            && comparable(c.kind, &old.0[ci], true) == comparable(c.kind, new, true);
+        if was == now || same_day {
+            continue;
+        }
+        m.changes.push(Change {
+            source: ret.label.clone(),
+            table: spec.name.into(),
+            key: out_key.clone(),
+            child: child_at.map_or(String::new(), |i| old.0[i].clone()),
+            field: c.name.into(),
+            old: old.0[ci].clone(),
+            new: new.to_string(),
+        });
+        old.0[ci] = new.to_string();
+    }
+    old.1 = part;
+    old.2 = line;
+    out_key
+}
+
+/// A row no earlier return holds. Its key is kept unless an earlier return gave it to
+/// another row: then it gets the first free `key~N`.
+fn insert(
+    m: &mut Merged,
+    spec: &'static TableSpec,
+    ri: usize,
+    identity: String,
+    mut row: Vec<String>,
+    part: String,
+    line: u64,
+) -> String {
+    let table = spec.name;
+    let key_at = spec.column_index(spec.key).unwrap_or(0);
+    let own_key = row[key_at].clone();
+    let mut out_key = own_key.clone();
+    match m.keys_used.get(&(table, own_key.clone())) {
+        // The same return's duplicate (or no key): kept, for the checks to report.
+        Some(&first) if first == ri || own_key.is_empty() => {}
+        Some(_) => {
+            let next = m.next_suffix.entry((table, own_key.clone())).or_insert(1);
+            loop {
+                *next += 1;
+                out_key = format!("{own_key}~{next}");
+                if !m.keys_used.contains_key(&(table, out_key.clone())) {
+                    break;
                 }
-                old.1 = part;
-                old.2 = line;
-                m.rekey.insert((ri, table, own_key), out_key);
-            }
-            None => {
-                let mut out_key = own_key.clone();
-                let mut tries = 1;
-                while !own_key.is_empty() && m.keys_used.contains(&(table, out_key.clone())) {
-                    tries += 1;
-                    out_key = format!("{own_key}~{}", ri + tries - 1);
-                }
-                m.keys_used.insert((table, out_key.clone()));
-                row[key_at] = out_key.clone();
-                let rows = m.rows.entry(table).or_default();
-                m.index.insert((table, identity), rows.len());
-                rows.push((row, part, line));
-                m.rekey.insert((ri, table, own_key), out_key);
             }
         }
+        None => {}
     }
+    m.keys_used.entry((table, out_key.clone())).or_insert(ri);
+    row[key_at] = out_key.clone();
+    let rows = m.rows.entry(table).or_default();
+    m.index.insert((table, identity), rows.len());
+    rows.push((row, part, line));
+    out_key
 }
 
 /// Where a row came from, for issues: `census_2024.xml`, `annex.xlsx List 3`,
@@ -383,7 +441,11 @@ fn report_of(
         }
         for issue in &r.report.issues {
             let mut issue = issue.clone();
-            if !issue.file.starts_with(&r.label) {
+            let f = &issue.file;
+            let named = f == &r.label
+                || f.starts_with(&format!("{}/", r.label))
+                || f.starts_with(&format!("{} ", r.label));
+            if !named {
                 issue.file = label_part(&r.label, &issue.file);
             }
             report.issues.push(issue);
@@ -394,6 +456,26 @@ fn report_of(
         if n > 0 {
             report.rows_written.insert(spec.name.into(), n);
         }
+    }
+    let by_file: Vec<&str> = returns
+        .iter()
+        .filter(|r| r.date_source == "its file date")
+        .map(|r| r.label.as_str())
+        .collect();
+    if returns.len() > 1 && !by_file.is_empty() {
+        report.issues.push(Issue {
+            table: String::new(),
+            file: String::new(),
+            line: None,
+            column: None,
+            rule: "ordered_by_file_date".into(),
+            severity: Severity::Warning,
+            message: format!(
+                "{} have no reference date, so their file dates decide which return is later (a \
+                 copy or an unzip can change them): check the order under `details`",
+                by_file.join(", ")
+            ),
+        });
     }
     let mut by_field: BTreeMap<(String, String), u64> = BTreeMap::new();
     for c in changes {
@@ -418,14 +500,16 @@ fn report_of(
     report
 }
 
-/// The change report as CSV: `source,table,key,field,old,new`.
+/// The change report as CSV: `source,table,key,child_id,field,old,new`.
 pub fn changes_csv(changes: &[Change]) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(["source", "table", "key", "field", "old", "new"])
+    w.write_record(["source", "table", "key", "child_id", "field", "old", "new"])
         .expect("writing to memory");
     for c in changes {
-        w.write_record([&c.source, &c.table, &c.key, &c.field, &c.old, &c.new])
-            .expect("writing to memory");
+        w.write_record([
+            &c.source, &c.table, &c.key, &c.child, &c.field, &c.old, &c.new,
+        ])
+        .expect("writing to memory");
     }
     w.into_inner().expect("writing to memory")
 }
@@ -533,5 +617,42 @@ mod tests {
             ["X-R2-A1,X,X-R2,2023-01-10", "X-R2-A1~2,X,X-R2~2,2024-02-06"]
         );
         assert!(h.changes.is_empty(), "{:?}", h.changes);
+    }
+
+    /// A return's own duplicate key is kept as a second row, for the checks to reject with
+    /// its line, never merged into the first; the same key in a later return is the same row.
+    #[test]
+    fn a_returns_own_duplicates_stay_apart_and_later_returns_update_by_key() {
+        let mut early = census(
+            "a",
+            "2023-03-31",
+            &[("K", "2023-01-09"), ("K", "2023-02-01")],
+            &[],
+        );
+        early.kind = DataKind::Folder;
+        let mut late = census("b", "2024-03-31", &[("K", "2023-01-09 10:30")], &[]);
+        late.kind = DataKind::Folder;
+        let h = merge(vec![early, late]);
+        let keys: Vec<&str> = h
+            .tables
+            .rows(schema::REFERRALS)
+            .iter()
+            .map(|r| r[0].as_str())
+            .collect();
+        assert_eq!(keys, ["K", "K"]);
+        // The later return adds a time to the same day: a change, with the child named.
+        assert_eq!(h.changes.len(), 1, "{:?}", h.changes);
+        assert_eq!(
+            (h.changes[0].child.as_str(), h.changes[0].new.as_str()),
+            ("X", "2023-01-09 10:30")
+        );
+        // A date alone says nothing against the same day with a time.
+        let mut a = census("a", "2023-03-31", &[("K", "2023-01-09 10:30")], &[]);
+        a.kind = DataKind::Folder;
+        let mut b = census("b", "2024-03-31", &[("K", "09/01/2023")], &[]);
+        b.kind = DataKind::Folder;
+        let h = merge(vec![a, b]);
+        assert!(h.changes.is_empty(), "{:?}", h.changes);
+        assert_eq!(h.tables.rows(schema::REFERRALS)[0][2], "2023-01-09 10:30");
     }
 }

@@ -6,6 +6,7 @@ pub mod annex_a;
 pub mod cin_census;
 pub mod history;
 mod inflate;
+pub mod map;
 pub mod native;
 pub mod ssd;
 pub mod workbook;
@@ -340,6 +341,26 @@ pub fn load_data(
 fn name_of(path: &Path) -> String {
     path.file_name()
         .map_or(String::new(), |n| n.to_string_lossy().into_owned())
+}
+
+/// Loads an export through a column map.
+pub fn load_mapped(
+    dir: &Path,
+    map: &map::ColumnMap,
+    opts: &crate::ingest::LoadOptions,
+) -> crate::ingest::Extracts {
+    let (tables, import) = map::import(dir, map);
+    let specs = map::tables(map);
+    load_imported(
+        dir,
+        &name_of(dir),
+        &tables,
+        import,
+        &specs,
+        "the mapped export",
+        None,
+        opts,
+    )
 }
 
 /// Loads several returns merged into one history (`--data` given more than once, or a

@@ -226,7 +226,10 @@ fn import_history_writes_the_merged_tables_and_every_change() {
     );
     let changes = std::fs::read_to_string(out.join(history::CHANGES_FILE)).unwrap();
     let mut lines = changes.lines();
-    assert_eq!(lines.next(), Some("source,table,key,field,old,new"));
+    assert_eq!(
+        lines.next(),
+        Some("source,table,key,child_id,field,old,new")
+    );
     assert!(
         lines.next().is_some_and(|l| l.starts_with("cin_2025.xml,")),
         "{changes}"

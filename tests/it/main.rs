@@ -6,6 +6,7 @@ mod history;
 mod hostile;
 mod import;
 mod ingest;
+mod map;
 mod metrics;
 mod pack;
 mod sample;
