@@ -490,13 +490,8 @@ fn translate<'a>(
 
 /// The file's records with their lines.
 fn read_rows(path: &Path) -> Result<Vec<(u64, Vec<String>)>, String> {
-    let bytes = crate::fsutil::read_input(path, crate::fsutil::MAX_INPUT_BYTES)
-        .map_err(|e| format!("cannot read the file: {e}"))?;
-    let (text, _) = crate::ingest::decode(&bytes)?;
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(text.as_bytes());
+    let text = super::native::read_text(path)?;
+    let mut reader = super::native::records_of(&text);
     let mut out = Vec::new();
     let mut cells = 0u64;
     for record in reader.records() {

@@ -28,6 +28,21 @@ pub fn files_in(dir: &Path) -> Vec<(&'static str, PathBuf)> {
     out
 }
 
+/// A CSV file's text (decoded as the loader decodes it), within the input size limit.
+pub(crate) fn read_text(path: &Path) -> Result<String, String> {
+    let bytes = crate::fsutil::read_input(path, crate::fsutil::MAX_INPUT_BYTES)
+        .map_err(|e| format!("cannot read the file: {e}"))?;
+    Ok(crate::ingest::decode(&bytes)?.0.into_owned())
+}
+
+/// A reader of CSV records, the header among them, rows of any width.
+pub(crate) fn records_of(text: &str) -> csv::Reader<&[u8]> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes())
+}
+
 /// Reads one native table file: its rows, every row that cannot be read reported, its
 /// columns csc-audit does not know listed, the count in `report.blocks` under `file`.
 pub fn read_table(
@@ -37,13 +52,8 @@ pub fn read_table(
     report: &mut ImportReport,
 ) -> Result<Vec<Row>, String> {
     let spec = schema::table(table).expect("a schema table");
-    let bytes = crate::fsutil::read_input(path, crate::fsutil::MAX_INPUT_BYTES)
-        .map_err(|e| format!("cannot read the file: {e}"))?;
-    let (text, _) = crate::ingest::decode(&bytes)?;
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(text.as_bytes());
+    let text = read_text(path)?;
+    let mut reader = records_of(&text);
     let mut records = reader.records();
     let header = match records.next() {
         Some(Ok(h)) => h,

@@ -86,7 +86,7 @@ fn split(sample: &Path, early: &Path, late: &Path) -> HashSet<String> {
 }
 
 fn returns() -> (tempfile::TempDir, Vec<std::path::PathBuf>, HashSet<String>) {
-    let sample = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample_data");
+    let sample = crate::sample_data();
     let dir = tempfile::tempdir().unwrap();
     let (early, late) = (dir.path().join("early"), dir.path().join("late"));
     std::fs::create_dir_all(&early).unwrap();
@@ -104,7 +104,6 @@ fn returns() -> (tempfile::TempDir, Vec<std::path::PathBuf>, HashSet<String>) {
 
 #[test]
 fn two_census_years_merge_into_the_history_of_the_native_folder() {
-    use csc_audit::metrics::{evaluate, EvalOptions, Library};
     let (_dir, paths, both) = returns();
     let opts = LoadOptions {
         as_of: None,
@@ -114,7 +113,7 @@ fn two_census_years_merge_into_the_history_of_the_native_folder() {
     assert_eq!(kind, DataKind::History);
     // The as-of date is the later census' reference date.
     assert_eq!(merged.as_of.to_string(), "2025-03-31");
-    let sample = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample_data");
+    let sample = crate::sample_data();
     let native = csc_audit::ingest::load(
         &sample,
         &LoadOptions {
@@ -137,54 +136,11 @@ fn two_census_years_merge_into_the_history_of_the_native_folder() {
             "{table}"
         );
     }
-    let eval = EvalOptions {
-        grain: csc_audit::periods::Grain::Quarter,
-        from: None,
-        to: None,
-        by: vec![],
-        cases: false,
-    };
-    let lib = Library::builtin();
-    let cal = csc_audit::calendar::Calendar::england_and_wales();
     let (a, b) = (
-        evaluate(&native, &lib, &cal, &eval).unwrap(),
-        evaluate(&merged, &lib, &cal, &eval).unwrap(),
+        crate::quarterly(&native, &[]),
+        crate::quarterly(&merged, &[]),
     );
-    let pick = |ev: &csc_audit::metrics::Evaluation, id: &str| -> Vec<String> {
-        ev.rows
-            .iter()
-            .filter(|r| r.metric_id == id)
-            .map(|r| {
-                format!(
-                    "{} {} {:?} {:?} {}",
-                    r.period, r.category, r.numerator, r.denominator, r.pending
-                )
-            })
-            .collect()
-    };
-    for id in [
-        "referrals",
-        "referral_nfa",
-        "re_referral_12m",
-        "assessment_45wd",
-        "assessment_working_days",
-        "s47_started",
-        "s47_to_icpc",
-        "icpc_held",
-        "icpc_15wd",
-        "icpc_to_plan",
-        "cp_plans_started",
-        "cp_repeat_plan",
-        "cp_plan_number",
-        "cp_plans_open",
-        "cp_open_2y",
-        "cp_open_duration",
-        "cp_review_on_time",
-    ] {
-        let native_rows = pick(&a, id);
-        assert!(!native_rows.is_empty(), "{id}");
-        assert_eq!(pick(&b, id), native_rows, "{id}");
-    }
+    crate::assert_same_measures(&a, &b, crate::import::CENSUS_SUPPORTED);
     // Every change is the later census filling in what the earlier one did not know yet:
     // one per plan of an overlap child that was open at the cutoff and ended after it.
     let h = history::read(&paths).unwrap();

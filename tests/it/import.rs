@@ -539,10 +539,7 @@ pub(crate) fn census_xml_at(dir: &std::path::Path, year: &str, reference: &str) 
 
 #[test]
 fn synth_to_census_and_back_gives_the_same_measures() {
-    use csc_audit::calendar::Calendar;
     use csc_audit::ingest::{load, LoadOptions};
-    use csc_audit::metrics::{evaluate, EvalOptions, Library};
-    use csc_audit::periods::Grain;
     let sample = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample_data");
     let dir = tempfile::tempdir().unwrap();
     let xml = dir.path().join("census.xml");
@@ -554,54 +551,12 @@ fn synth_to_census_and_back_gives_the_same_measures() {
     let native = load(&sample, &opts).unwrap();
     let (census, kind) = csc_audit::import::load_data(&xml, &opts).unwrap();
     assert_eq!(kind, csc_audit::import::DataKind::CinCensus);
-    let lib = Library::builtin();
-    let cal = Calendar::england_and_wales();
-    let eval = EvalOptions {
-        grain: Grain::Quarter,
-        from: None,
-        to: None,
-        by: vec![],
-        cases: false,
-    };
-    let a = evaluate(&native, &lib, &cal, &eval).unwrap();
-    let b = evaluate(&census, &lib, &cal, &eval).unwrap();
+    let (a, b) = (
+        crate::quarterly(&native, &[]),
+        crate::quarterly(&census, &[]),
+    );
     // The measures the census supports: the same numbers from either source.
-    let supported = [
-        "referrals",
-        "referral_nfa",
-        "re_referral_12m",
-        "assessment_45wd",
-        "assessment_working_days",
-        "s47_started",
-        "s47_to_icpc",
-        "icpc_held",
-        "icpc_15wd",
-        "icpc_to_plan",
-        "cp_plans_started",
-        "cp_repeat_plan",
-        "cp_plan_number",
-        "cp_plans_open",
-        "cp_open_2y",
-        "cp_open_duration",
-        "cp_review_on_time",
-    ];
-    let pick = |ev: &csc_audit::metrics::Evaluation, id: &str| -> Vec<String> {
-        ev.rows
-            .iter()
-            .filter(|r| r.metric_id == id)
-            .map(|r| {
-                format!(
-                    "{} {} {:?} {:?} {:?} {}",
-                    r.period, r.category, r.numerator, r.denominator, r.value, r.pending
-                )
-            })
-            .collect()
-    };
-    for id in supported {
-        let native_rows = pick(&a, id);
-        assert!(!native_rows.is_empty(), "{id}");
-        assert_eq!(pick(&b, id), native_rows, "{id}");
-    }
+    crate::assert_same_measures(&a, &b, CENSUS_SUPPORTED);
     // And the ones it cannot support are not available, never 0%.
     for id in [
         "referral_decision_1wd",
@@ -609,15 +564,30 @@ fn synth_to_census_and_back_gives_the_same_measures() {
         "cp_visits_timely",
         "s47_with_strategy",
     ] {
-        assert!(pick(&b, id).is_empty(), "{id}");
-        assert!(
-            b.notes
-                .iter()
-                .any(|n| n.starts_with(&format!("{id}: not available"))),
-            "{id}"
-        );
+        crate::assert_not_available(&b, id);
     }
 }
+
+/// The measures a CIN census supports.
+pub(crate) const CENSUS_SUPPORTED: &[&str] = &[
+    "referrals",
+    "referral_nfa",
+    "re_referral_12m",
+    "assessment_45wd",
+    "assessment_working_days",
+    "s47_started",
+    "s47_to_icpc",
+    "icpc_held",
+    "icpc_15wd",
+    "icpc_to_plan",
+    "cp_plans_started",
+    "cp_repeat_plan",
+    "cp_plan_number",
+    "cp_plans_open",
+    "cp_open_2y",
+    "cp_open_duration",
+    "cp_review_on_time",
+];
 
 // ---- Ofsted Annex A -------------------------------------------------------------------
 

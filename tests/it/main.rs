@@ -39,3 +39,69 @@ pub fn load_dir(dir: &Path) -> Extracts {
     )
     .unwrap()
 }
+
+/// The sample council of the repository.
+pub fn sample_data() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample_data")
+}
+
+/// Every built-in measure by financial quarter, broken down `by` these.
+pub fn quarterly(ex: &Extracts, by: &[&str]) -> csc_audit::metrics::Evaluation {
+    use csc_audit::metrics::{evaluate, EvalOptions, Library};
+    let eval = EvalOptions {
+        grain: csc_audit::periods::Grain::Quarter,
+        from: None,
+        to: None,
+        by: by.iter().map(|b| b.to_string()).collect(),
+        cases: false,
+    };
+    let cal = csc_audit::calendar::Calendar::england_and_wales();
+    evaluate(ex, &Library::builtin(), &cal, &eval).unwrap()
+}
+
+/// A measure's output rows, as text to compare.
+pub fn measure_rows(ev: &csc_audit::metrics::Evaluation, id: &str) -> Vec<String> {
+    ev.rows
+        .iter()
+        .filter(|r| r.metric_id == id)
+        .map(|r| {
+            format!(
+                "{} {}={} {} {:?} {:?} {:?} {}",
+                r.period,
+                r.breakdown,
+                r.group,
+                r.category,
+                r.numerator,
+                r.denominator,
+                r.value,
+                r.pending
+            )
+        })
+        .collect()
+}
+
+/// The measure has no rows, and a note says it is not available.
+#[track_caller]
+pub fn assert_not_available(ev: &csc_audit::metrics::Evaluation, id: &str) {
+    assert!(measure_rows(ev, id).is_empty(), "{id}");
+    let prefix = format!("{id}: not available");
+    assert!(
+        ev.notes.iter().any(|n| n.starts_with(&prefix)),
+        "{id}: {:?}",
+        ev.notes
+    );
+}
+
+/// Each measure gives the same rows from both sources, and has rows.
+#[track_caller]
+pub fn assert_same_measures(
+    a: &csc_audit::metrics::Evaluation,
+    b: &csc_audit::metrics::Evaluation,
+    ids: &[&str],
+) {
+    for id in ids {
+        let expected = measure_rows(a, id);
+        assert!(!expected.is_empty(), "{id}");
+        assert_eq!(measure_rows(b, id), expected, "{id}");
+    }
+}

@@ -810,44 +810,6 @@ fn write_visits(native: &Path, out: &Path) {
     );
 }
 
-fn evaluate(ex: &csc_audit::ingest::Extracts, by: &[&str]) -> csc_audit::metrics::Evaluation {
-    use csc_audit::metrics::{EvalOptions, Library};
-    let eval = EvalOptions {
-        grain: csc_audit::periods::Grain::Quarter,
-        from: None,
-        to: None,
-        by: by.iter().map(|b| b.to_string()).collect(),
-        cases: false,
-    };
-    csc_audit::metrics::evaluate(
-        ex,
-        &Library::builtin(),
-        &csc_audit::calendar::Calendar::england_and_wales(),
-        &eval,
-    )
-    .unwrap()
-}
-
-fn pick(ev: &csc_audit::metrics::Evaluation, id: &str) -> Vec<String> {
-    ev.rows
-        .iter()
-        .filter(|r| r.metric_id == id)
-        .map(|r| {
-            format!(
-                "{} {}={} {} {:?} {:?} {:?} {}",
-                r.period,
-                r.breakdown,
-                r.group,
-                r.category,
-                r.numerator,
-                r.denominator,
-                r.value,
-                r.pending
-            )
-        })
-        .collect()
-}
-
 /// The measures the SSD alone supports.
 const SUPPORTED: &[&str] = &[
     "referrals",
@@ -881,7 +843,7 @@ fn opts() -> LoadOptions {
 
 #[test]
 fn synth_to_ssd_and_back_gives_the_same_measures() {
-    let sample = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample_data");
+    let sample = crate::sample_data();
     let dir = tempfile::tempdir().unwrap();
     write_ssd(&sample, dir.path());
     let native = csc_audit::ingest::load(&sample, &opts()).unwrap();
@@ -894,12 +856,11 @@ fn synth_to_ssd_and_back_gives_the_same_measures() {
         from_ssd.report.to_text(30)
     );
     for by in [&[][..], &["team", "worker", "source", "category"][..]] {
-        let (a, b) = (evaluate(&native, by), evaluate(&from_ssd, by));
-        for id in SUPPORTED {
-            let native_rows = pick(&a, id);
-            assert!(!native_rows.is_empty(), "{id}");
-            assert_eq!(pick(&b, id), native_rows, "{id} by {by:?}");
-        }
+        let (a, b) = (
+            crate::quarterly(&native, by),
+            crate::quarterly(&from_ssd, by),
+        );
+        crate::assert_same_measures(&a, &b, SUPPORTED);
         // What the SSD does not hold is not available, never 0%.
         for id in [
             "referral_decision_1wd",
@@ -910,21 +871,14 @@ fn synth_to_ssd_and_back_gives_the_same_measures() {
             "s47_with_strategy",
             "strategy_minutes_timely",
         ] {
-            assert!(pick(&b, id).is_empty(), "{id}");
-            assert!(
-                b.notes
-                    .iter()
-                    .any(|n| n.starts_with(&format!("{id}: not available"))),
-                "{id}: {:?}",
-                b.notes
-            );
+            crate::assert_not_available(&b, id);
         }
     }
 }
 
 #[test]
 fn native_supervision_and_strategy_files_beside_the_ssd_switch_those_measures_on() {
-    let sample = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample_data");
+    let sample = crate::sample_data();
     let dir = tempfile::tempdir().unwrap();
     write_ssd(&sample, dir.path());
     for t in ["strategy_discussions", "supervisions", "core_groups"] {
@@ -950,20 +904,23 @@ fn native_supervision_and_strategy_files_beside_the_ssd_switch_those_measures_on
         "{}",
         linked.message
     );
-    let (a, b) = (evaluate(&native, &[]), evaluate(&from_ssd, &[]));
-    for id in [
-        "cp_supervision_2m",
-        "supervision_recorded",
-        "core_group_10wd",
-        "s47_with_strategy",
-        "icpc_15wd_strategy",
-        "strategy_police_present",
-        "strategy_minutes_timely",
-    ] {
-        let native_rows = pick(&a, id);
-        assert!(!native_rows.is_empty(), "{id}");
-        assert_eq!(pick(&b, id), native_rows, "{id}");
-    }
+    let (a, b) = (
+        crate::quarterly(&native, &[]),
+        crate::quarterly(&from_ssd, &[]),
+    );
+    crate::assert_same_measures(
+        &a,
+        &b,
+        &[
+            "cp_supervision_2m",
+            "supervision_recorded",
+            "core_group_10wd",
+            "s47_with_strategy",
+            "icpc_15wd_strategy",
+            "strategy_police_present",
+            "strategy_minutes_timely",
+        ],
+    );
 }
 
 #[test]

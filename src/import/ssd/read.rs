@@ -199,24 +199,14 @@ fn read_file(table: &'static str, path: &Path, issues: &mut Vec<Issue>) -> SsdFi
         severity: Severity::Fatal,
         message,
     };
-    let bytes = match crate::fsutil::read_input(path, crate::fsutil::MAX_INPUT_BYTES) {
-        Ok(b) => b,
-        Err(e) => {
-            issues.push(fatal(format!("cannot read the file: {e}")));
-            return out;
-        }
-    };
-    let text = match crate::ingest::decode(&bytes) {
-        Ok((t, _)) => t,
+    let text = match crate::import::native::read_text(path) {
+        Ok(t) => t,
         Err(e) => {
             issues.push(fatal(e));
             return out;
         }
     };
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(text.as_bytes());
+    let mut reader = crate::import::native::records_of(&text);
     let mut records = reader.records();
     let Some(Ok(header)) = records.next() else {
         issues.push(fatal("the file has no header row".into()));
