@@ -839,6 +839,7 @@ pub fn build(ev: &crate::metrics::Evaluation, r: &Request) -> Result<Chart, Stri
                         })
                         .collect(),
                     signals: spc.signals,
+                    trial: spc.trial,
                 };
                 let v = x
                     .iter()

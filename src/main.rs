@@ -198,6 +198,10 @@ enum Command {
     /// One chart of one measure (trend, SPC, funnel, distribution, small multiples), SVG or
     /// PNG.
     Chart(cmd::chart::ChartArgs),
+    /// An SPC chart of any series (`period,value[,denominator]`), as NHSRplotthedots draws
+    /// it: XmR or p-chart, outlier screening, rebasing, a baseline, trial limits; the
+    /// points as a table and the readings.
+    Spc(cmd::spc::SpcArgs),
     /// Writes a synthetic council's extracts: realistic, internally consistent, seeded.
     Synth {
         /// Folder to write (created if missing; existing extract files are replaced).
@@ -668,6 +672,7 @@ fn run() -> Result<ExitCode> {
         }
         Command::Sample(args) => cmd::sample::run(args),
         Command::Chart(args) => cmd::chart::run(args),
+        Command::Spc(args) => cmd::spc::run(args),
         Command::Pack(args) => cmd::pack::run(args),
         Command::AuditResults(args) => cmd::sample::audit_results(args),
         Command::Synth {

@@ -22,6 +22,16 @@ pub enum Rule {
 }
 
 impl Rule {
+    /// The rule's code in tables: `beyond_limit`, `shift`, `trend`, `two_of_three`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Rule::BeyondLimit => "beyond_limit",
+            Rule::Shift => "shift",
+            Rule::Trend => "trend",
+            Rule::TwoOfThree => "two_of_three",
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Rule::BeyondLimit => "beyond a limit",
@@ -48,28 +58,141 @@ pub struct Limits {
 pub struct Spc {
     pub limits: Vec<Limits>,
     pub signals: Vec<Vec<Rule>>,
+    /// Per point: its phase has fewer points than limits need, so they are trial limits,
+    /// revised with each new point.
+    pub trial: Vec<bool>,
+}
+
+/// How limits are made, as NHSRplotthedots' `ptd_spc` options.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Options {
+    /// Limits from the first N points of each phase (`fix_after_n_points`); all when `None`.
+    pub baseline: Option<usize>,
+    /// Leave moving ranges of 3.267 x the mean moving range or more out of the limits
+    /// (`screen_outliers`, NHSRplotthedots' default).
+    pub screen_outliers: bool,
+    /// Points where a new phase starts (`rebase`): each phase has its own limits, and runs
+    /// and trends do not cross into the next.
+    pub rebase: Vec<usize>,
+}
+
+/// A moving range at or above this many mean moving ranges is an outlier when screening.
+pub const SCREEN: f64 = 3.267;
+/// Phases shorter than this have trial limits: NHSRplotthedots warns below 13 points
+/// (`ptd_spc.warning_threshold`, "n < 12 ... trial limits").
+pub const TRIAL_BELOW: usize = 13;
+
+/// The phases of a series: (start, end) of each.
+fn phases(n: usize, rebase: &[usize]) -> Vec<(usize, usize)> {
+    let mut starts: Vec<usize> = rebase.iter().copied().filter(|&i| i > 0 && i < n).collect();
+    starts.sort_unstable();
+    starts.dedup();
+    let mut out = Vec::new();
+    let mut from = 0;
+    for s in starts {
+        out.push((from, s));
+        from = s;
+    }
+    out.push((from, n));
+    out
+}
+
+/// XmR limits of one phase, from its first `baseline` points; NaN with fewer than two.
+fn xmr_limits(values: &[f64], o: &Options) -> Limits {
+    let fix = &values[..o.baseline.unwrap_or(values.len()).min(values.len())];
+    let mean = fix.iter().sum::<f64>() / fix.len() as f64;
+    let mut mr: Vec<f64> = fix.windows(2).map(|w| (w[1] - w[0]).abs()).collect();
+    let mut amr = mr.iter().sum::<f64>() / mr.len() as f64;
+    if o.screen_outliers {
+        mr.retain(|m| *m < SCREEN * amr);
+        amr = mr.iter().sum::<f64>() / mr.len() as f64;
+    }
+    let (w, w2) = (XMR_SCALE * amr, XMR_SCALE * amr * 2.0 / 3.0);
+    Limits {
+        mean,
+        lower: mean - w,
+        upper: mean + w,
+        lower_2s: mean - w2,
+        upper_2s: mean + w2,
+    }
+}
+
+/// An XmR chart as NHSRplotthedots draws one: limits per phase (trial limits where a phase
+/// is short), the special-cause rules within each phase.
+pub fn xmr_with(values: &[f64], o: &Options) -> Spc {
+    let mut out = Spc {
+        limits: Vec::with_capacity(values.len()),
+        signals: Vec::with_capacity(values.len()),
+        trial: Vec::with_capacity(values.len()),
+    };
+    for (from, to) in phases(values.len(), &o.rebase) {
+        let v = &values[from..to];
+        let l = xmr_limits(v, o);
+        let limits = vec![l; v.len()];
+        out.signals.extend(rules(v, &limits));
+        out.limits.extend(limits);
+        out.trial
+            .extend(std::iter::repeat_n(v.len() < TRIAL_BELOW, v.len()));
+    }
+    out
 }
 
 /// XmR limits from the baseline points (the first `baseline` values, all when `None`):
 /// mean +/- 2.66 x mean moving range; 2 sigma at two thirds of that. `None` with fewer than
 /// [`MIN_POINTS`] baseline points.
 pub fn xmr(values: &[f64], baseline: Option<usize>) -> Option<Spc> {
-    let base = &values[..baseline.unwrap_or(values.len()).min(values.len())];
-    if base.len() < MIN_POINTS {
+    if baseline.unwrap_or(values.len()).min(values.len()) < MIN_POINTS {
         return None;
     }
-    let mean = base.iter().sum::<f64>() / base.len() as f64;
-    let mr = base.windows(2).map(|w| (w[1] - w[0]).abs()).sum::<f64>() / (base.len() - 1) as f64;
-    let l = Limits {
-        mean,
-        lower: mean - XMR_SCALE * mr,
-        upper: mean + XMR_SCALE * mr,
-        lower_2s: mean - XMR_SCALE * mr * 2.0 / 3.0,
-        upper_2s: mean + XMR_SCALE * mr * 2.0 / 3.0,
+    let o = Options {
+        baseline,
+        ..Options::default()
     };
-    let limits = vec![l; values.len()];
-    let signals = rules(values, &limits);
-    Some(Spc { limits, signals })
+    Some(xmr_with(values, &o))
+}
+
+/// A p-chart in phases: each phase's p from its first `baseline` points with a
+/// denominator, limits from each point's own denominator, the rules within each phase.
+/// Outlier screening is an XmR idea and does not apply.
+pub fn p_chart_with(x: &[f64], n: &[f64], o: &Options) -> Spc {
+    let mut out = Spc {
+        limits: Vec::new(),
+        signals: Vec::new(),
+        trial: Vec::new(),
+    };
+    for (from, to) in phases(x.len(), &o.rebase) {
+        let (px, pn) = (&x[from..to], &n[from..to]);
+        let b = o.baseline.unwrap_or(px.len()).min(px.len());
+        let p = px[..b].iter().sum::<f64>() / pn[..b].iter().sum::<f64>();
+        let limits: Vec<Limits> = pn.iter().map(|&ni| p_limits(p, ni)).collect();
+        let values: Vec<f64> = px
+            .iter()
+            .zip(pn)
+            .map(|(&a, &b)| if b > 0.0 { a / b } else { f64::NAN })
+            .collect();
+        out.signals.extend(rules(&values, &limits));
+        out.limits.extend(limits);
+        let points = pn.iter().filter(|n| **n > 0.0).count();
+        out.trial
+            .extend(std::iter::repeat_n(points < TRIAL_BELOW, px.len()));
+    }
+    out
+}
+
+/// p +/- 3 sqrt(p (1 - p) / n), within 0 and 1; NaN with no denominator.
+fn p_limits(p: f64, n: f64) -> Limits {
+    let s = if n > 0.0 {
+        (p * (1.0 - p) / n).sqrt()
+    } else {
+        f64::NAN
+    };
+    Limits {
+        mean: p,
+        lower: (p - 3.0 * s).max(0.0),
+        upper: (p + 3.0 * s).min(1.0),
+        lower_2s: (p - 2.0 * s).max(0.0),
+        upper_2s: (p + 2.0 * s).min(1.0),
+    }
 }
 
 /// p-chart of `x_i` of `n_i`: p = sum x / sum n over the baseline, limits at each point
@@ -82,30 +205,19 @@ pub fn p_chart(x: &[f64], n: &[f64], baseline: Option<usize>) -> Option<Spc> {
         return None;
     }
     let p = x[..b].iter().sum::<f64>() / n[..b].iter().sum::<f64>();
-    let limits: Vec<Limits> = n
-        .iter()
-        .map(|&ni| {
-            let s = if ni > 0.0 {
-                (p * (1.0 - p) / ni).sqrt()
-            } else {
-                f64::NAN
-            };
-            Limits {
-                mean: p,
-                lower: (p - 3.0 * s).max(0.0),
-                upper: (p + 3.0 * s).min(1.0),
-                lower_2s: (p - 2.0 * s).max(0.0),
-                upper_2s: (p + 2.0 * s).min(1.0),
-            }
-        })
-        .collect();
+    let limits: Vec<Limits> = n.iter().map(|&ni| p_limits(p, ni)).collect();
     let values: Vec<f64> = x
         .iter()
         .zip(n)
         .map(|(&a, &b)| if b > 0.0 { a / b } else { f64::NAN })
         .collect();
     let signals = rules(&values, &limits);
-    Some(Spc { limits, signals })
+    let trial = vec![false; values.len()];
+    Some(Spc {
+        limits,
+        signals,
+        trial,
+    })
 }
 
 /// The special-cause rules; every point of a run, trend or 2-of-3 group is marked. NaN
@@ -170,22 +282,21 @@ pub fn rules(values: &[f64], limits: &[Limits]) -> Vec<Vec<Rule>> {
             start = i;
         }
     }
-    // 2 of 3 beyond 2 sigma, same side.
+    // 2 of 3 beyond 2 sigma, as NHSRplotthedots: of 3 points in a row, all on one side of
+    // the mean, 2 or more are between the 2 sigma line and the limit; those are marked (a
+    // point beyond the limit is that rule's, not this one's).
+    let close: Vec<bool> = (0..n)
+        .map(|i| {
+            let (v, l) = (values[i], limits[i]);
+            !(v > l.upper || v < l.lower) && (v > l.upper_2s || v < l.lower_2s)
+        })
+        .collect();
     for i in 0..n.saturating_sub(2) {
-        for up in [true, false] {
-            let beyond = |j: usize| {
-                let (v, l) = (values[j], limits[j]);
-                if up {
-                    v > l.upper_2s
-                } else {
-                    v < l.lower_2s
-                }
-            };
-            let hits: Vec<usize> = (i..i + 3).filter(|&j| beyond(j)).collect();
-            if hits.len() >= 2 {
-                for j in hits {
-                    mark(&mut out, j, j + 1, Rule::TwoOfThree);
-                }
+        let sides: i8 = side[i..i + 3].iter().sum();
+        let hits = close[i..i + 3].iter().filter(|c| **c).count();
+        if sides.abs() == 3 && hits >= 2 {
+            for j in (i..i + 3).filter(|&j| close[j]) {
+                mark(&mut out, j, j + 1, Rule::TwoOfThree);
             }
         }
     }
@@ -403,21 +514,23 @@ mod tests {
         let base: Vec<f64> = (0..12)
             .map(|i| if i % 2 == 0 { 10.0 } else { 12.0 })
             .collect();
-        let mut v = base.clone();
-        v.extend([15.0, 11.0, 15.0]);
-        let s = xmr(&v, Some(12)).unwrap();
-        assert_eq!(s.signals[12], [Rule::TwoOfThree]);
-        assert!(s.signals[13].is_empty());
-        assert_eq!(s.signals[14], [Rule::TwoOfThree]);
-        // Opposite sides do not count.
-        let mut v = base;
-        v.extend([15.0, 11.0, 7.0]);
-        let s = xmr(&v, Some(12)).unwrap();
-        assert!(
-            s.signals[12..].iter().all(|x| x.is_empty()),
-            "{:?}",
-            s.signals
-        );
+        let with = |tail: [f64; 3]| {
+            let mut v = base.clone();
+            v.extend(tail);
+            xmr(&v, Some(12)).unwrap().signals[12..].to_vec()
+        };
+        let two = vec![Rule::TwoOfThree];
+        assert_eq!(with([15.0, 12.0, 15.0]), [two.clone(), vec![], two]);
+        // NHSRplotthedots' conventions: all three on one side of the mean (a point on the
+        // mean, or on the other side, spoils it), and a point beyond the limit is not one
+        // of the two.
+        for tail in [[15.0, 11.0, 15.0], [15.0, 7.0, 15.0], [15.0, 17.0, 12.0]] {
+            let s = with(tail);
+            assert!(
+                s.iter().all(|x| !x.contains(&Rule::TwoOfThree)),
+                "{tail:?}: {s:?}"
+            );
+        }
     }
 
     /// p = 100 / 1000 = 0.1; at n = 100: 0.1 +/- 3 x 0.03 = 0.01 to 0.19; at n = 25: 0.1 +/-
@@ -479,5 +592,120 @@ mod tests {
         assert_eq!(funnel_band(0.8, 95.0, 100.0), 2);
         // The same 70% from a team of 10 is inside the funnel.
         assert_eq!(funnel_band(0.8, 7.0, 10.0), 0);
+    }
+
+    /// R: `set.seed(123); rnorm(20)`, the values issue #14 gives with NHSRplotthedots'
+    /// `ptd_spc` results: mean 0.1416238, limits -3.01138 / 3.294627; with point 15 set to
+    /// 10, mean 0.6694159, unscreened limits -4.596625 / 5.935457, screened (its two moving
+    /// ranges of 10.56 and 9.50 are at least 3.267 x the mean 2.55) -2.383666 / 3.722497.
+    const RNORM_123: [f64; 20] = [
+        -0.56047565,
+        -0.23017749,
+        1.55870831,
+        0.07050839,
+        0.12928774,
+        1.71506499,
+        0.46091621,
+        -1.26506123,
+        -0.68685285,
+        -0.44566197,
+        1.22408180,
+        0.35981383,
+        0.40077145,
+        0.11068272,
+        -0.55584113,
+        1.78691314,
+        0.49785048,
+        -1.96661716,
+        0.70135590,
+        -0.47279141,
+    ];
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-4
+    }
+
+    #[test]
+    fn limits_match_nhsrplotthedots_reference_values() {
+        let s = xmr_with(&RNORM_123, &Options::default());
+        let l = s.limits[0];
+        assert!(
+            close(l.mean, 0.1416238) && close(l.lower, -3.01138) && close(l.upper, 3.294627),
+            "{l:?}"
+        );
+        assert!(s.trial.iter().all(|t| !t));
+        let mut v = RNORM_123;
+        v[14] = 10.0;
+        let l = xmr_with(&v, &Options::default()).limits[0];
+        assert!(
+            close(l.mean, 0.6694159) && close(l.lower, -4.596625) && close(l.upper, 5.935457),
+            "{l:?}"
+        );
+        let screened = Options {
+            screen_outliers: true,
+            ..Options::default()
+        };
+        let s = xmr_with(&v, &screened);
+        let l = s.limits[0];
+        assert!(
+            close(l.mean, 0.6694159) && close(l.lower, -2.383666) && close(l.upper, 3.722497),
+            "{l:?}"
+        );
+        // The point itself is beyond the screened limit.
+        assert_eq!(s.signals[14], [Rule::BeyondLimit]);
+    }
+
+    /// Rebased at point 10 (by hand): phase 1 is 10 points of 1, 3, 1, 3, ...: mean 2,
+    /// moving ranges all 2, limits 2 -/+ 5.32; phase 2 is 13 points of 11, 12, 11, ...:
+    /// mean 149 / 13 = 11.461538, moving ranges 1, limits -/+ 2.66. Phase 1 has trial
+    /// limits (fewer than 13 points, as NHSRplotthedots); a run does not cross the rebase.
+    #[test]
+    fn each_phase_has_its_own_limits_and_short_ones_are_trial() {
+        let mut v: Vec<f64> = (0..10)
+            .map(|i| if i % 2 == 0 { 1.0 } else { 3.0 })
+            .collect();
+        v.extend((0..13).map(|i| if i % 2 == 0 { 11.0 } else { 12.0 }));
+        let s = xmr_with(
+            &v,
+            &Options {
+                rebase: vec![10],
+                ..Options::default()
+            },
+        );
+        assert_eq!(
+            (s.limits[0].mean, s.limits[0].lower, s.limits[0].upper),
+            (2.0, 2.0 - 5.32, 2.0 + 5.32)
+        );
+        let l = s.limits[10];
+        let m = 149.0 / 13.0;
+        assert!(
+            close(l.mean, m) && close(l.lower, m - 2.66) && close(l.upper, m + 2.66),
+            "{l:?}"
+        );
+        assert!(s.trial[..10].iter().all(|t| *t) && s.trial[10..].iter().all(|t| !t));
+        assert!(s.signals.iter().all(|x| x.is_empty()), "{:?}", s.signals);
+        // Without the rebase, phase 2 is one long run above the overall mean of 169 / 23 = 7.35.
+        let s = xmr_with(&v, &Options::default());
+        assert!(s.signals[10..].iter().all(|x| x.contains(&Rule::Shift)));
+    }
+
+    /// Limits from the first 4 points only (fix_after_n_points = 4): 1, 3, 1, 3 give mean 2
+    /// and moving ranges 2, whatever follows.
+    #[test]
+    fn a_baseline_fixes_the_limits_after_n_points() {
+        let v = [1.0, 3.0, 1.0, 3.0, 20.0, 30.0, 25.0];
+        let s = xmr_with(
+            &v,
+            &Options {
+                baseline: Some(4),
+                ..Options::default()
+            },
+        );
+        assert!(s
+            .limits
+            .iter()
+            .all(|l| l.mean == 2.0 && close(l.upper, 7.32)));
+        assert_eq!(s.signals[4], [Rule::BeyondLimit]);
+        assert!(s.trial.iter().all(|t| *t));
     }
 }

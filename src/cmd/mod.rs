@@ -3,6 +3,7 @@
 pub mod chart;
 pub mod pack;
 pub mod sample;
+pub mod spc;
 
 use std::path::PathBuf;
 

@@ -10,6 +10,7 @@ mod map;
 mod metrics;
 mod pack;
 mod sample;
+mod spc;
 mod ssd;
 mod synth;
 
