@@ -711,6 +711,10 @@ pub struct Request<'a> {
     pub p_chart: bool,
     /// SPC: limits from the first N points.
     pub baseline: Option<usize>,
+    /// SPC: moving ranges of 3.267 x their mean or more left out of the limits.
+    pub screen_outliers: bool,
+    /// SPC: periods where a new phase, with its own limits, starts.
+    pub rebase: &'a [String],
 }
 
 fn higher_is_better(m: &crate::metrics::Metric) -> Option<bool> {
@@ -824,7 +828,11 @@ pub fn build(ev: &crate::metrics::Evaluation, r: &Request) -> Result<Chart, Stri
                     .iter()
                     .map(|r| r.and_then(|r| r.denominator).unwrap_or(0.0))
                     .collect();
-                let spc = spc::p_chart(&x, &n, r.baseline).ok_or_else(|| too_few(labels.len()))?;
+                let o = spc_options(r, &labels)?;
+                if labels.len() < 2 {
+                    return Err(too_few(labels.len()));
+                }
+                let spc = spc::p_chart_with(&x, &n, &o);
                 // Drawn in percent.
                 let spc = Spc {
                     limits: spc
@@ -855,11 +863,20 @@ pub fn build(ev: &crate::metrics::Evaluation, r: &Request) -> Result<Chart, Stri
                 if v.iter().any(|x| x.is_nan()) {
                     return Err(format!("{} has months with no value; an XmR chart needs every month (try --p-chart)", m.id));
                 }
-                let spc = spc::xmr(&v, r.baseline).ok_or_else(|| too_few(labels.len()))?;
+                if v.len() < 2 {
+                    return Err(too_few(labels.len()));
+                }
+                let spc = spc::xmr_with(&v, &spc_options(r, &labels)?);
                 (v, spc, "XmR")
             };
             let var = spc::variation(&values, &spc, h);
             let mut reading = format!("latest point: {}", var.label());
+            if spc.trial.iter().any(|t| *t) {
+                reading.push_str(&format!(
+                    "; trial limits (a phase of fewer than {} points)",
+                    spc::TRIAL_BELOW
+                ));
+            }
             if let (Some(t), Some(h), Some(l)) = (m.target, h, spc.limits.last()) {
                 reading.push_str(&format!(
                     "; against the target {}: {}",
@@ -945,8 +962,25 @@ pub fn build(ev: &crate::metrics::Evaluation, r: &Request) -> Result<Chart, Stri
 }
 
 fn too_few(n: usize) -> String {
-    format!(
-        "{n} finished periods: SPC limits need at least {} (give a longer --from)",
-        spc::MIN_POINTS
-    )
+    format!("{n} finished periods: an SPC chart needs at least 2 (give a longer --from)")
+}
+
+/// The SPC options of a request, its rebase periods found among the chart's.
+fn spc_options(r: &Request, labels: &[String]) -> Result<spc::Options, String> {
+    let mut rebase = Vec::new();
+    for p in r.rebase {
+        let at = labels.iter().position(|l| l == p).ok_or_else(|| {
+            format!(
+                "--rebase {p} is not a period of the chart ({} to {})",
+                labels.first().map_or("", String::as_str),
+                labels.last().map_or("", String::as_str)
+            )
+        })?;
+        rebase.push(at);
+    }
+    Ok(spc::Options {
+        baseline: r.baseline,
+        screen_outliers: r.screen_outliers,
+        rebase,
+    })
 }

@@ -196,6 +196,15 @@ pub struct PackInputs<'a> {
     pub profile: Profile,
     /// The month's audit sample, when a plan exists: its strata go in the audit sheet.
     pub sample: Option<&'a crate::sampling::Sample>,
+    /// How the SPC charts are made (screening, rebase periods).
+    pub spc: SpcChoices,
+}
+
+/// The pack's SPC options.
+#[derive(Debug, Clone, Default)]
+pub struct SpcChoices {
+    pub screen_outliers: bool,
+    pub rebase: Vec<String>,
 }
 
 /// One line of the at-a-glance table.
@@ -559,6 +568,8 @@ pub fn build(inp: &PackInputs, progress: &dyn Fn(&str)) -> Result<Pack, PackErro
                 period,
                 p_chart: false,
                 baseline: None,
+                screen_outliers: inp.spc.screen_outliers,
+                rebase: &inp.spc.rebase,
             };
             let chart = match kind {
                 // A distribution's bands of the quarter, with suppressed bands left out.

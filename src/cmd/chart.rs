@@ -42,9 +42,15 @@ pub struct ChartArgs {
     /// SPC: a p-chart (limits from each period's denominator) instead of XmR.
     #[arg(long)]
     p_chart: bool,
-    /// SPC: limits from the first N points only.
+    /// SPC: limits from the first N points of each phase only.
     #[arg(long)]
     baseline: Option<usize>,
+    /// SPC: leave moving ranges of 3.267 x their mean or more out of the limits.
+    #[arg(long)]
+    screen_outliers: bool,
+    /// SPC: periods where a new phase, with its own limits, starts (`2024-04,2025-01`).
+    #[arg(long, value_delimiter = ',')]
+    rebase: Vec<String>,
     /// The chart file: .svg or .png.
     #[arg(long)]
     out: PathBuf,
@@ -114,6 +120,8 @@ pub fn run(a: ChartArgs) -> Result<ExitCode> {
             period: a.period.as_deref(),
             p_chart: a.p_chart,
             baseline: a.baseline,
+            screen_outliers: a.screen_outliers,
+            rebase: &a.rebase,
         },
     )
     .map_err(anyhow::Error::msg)?;

@@ -45,6 +45,12 @@ pub struct PackArgs {
     /// Replace the whole --out folder (never merged with what it held).
     #[arg(long)]
     force: bool,
+    /// SPC: leave moving ranges of 3.267 x their mean or more out of the limits.
+    #[arg(long)]
+    screen_outliers: bool,
+    /// SPC: months where a new phase, with its own limits, starts (`2024-04,2025-01`).
+    #[arg(long, value_delimiter = ',')]
+    rebase: Vec<String>,
 }
 
 /// Where an internal pack keeps this month's audit sample.
@@ -147,6 +153,10 @@ pub fn run(a: PackArgs) -> Result<ExitCode> {
             quarter,
             profile,
             sample: sample.as_ref(),
+            spc: csc_audit::pack::SpcChoices {
+                screen_outliers: a.screen_outliers,
+                rebase: a.rebase.clone(),
+            },
         },
         &step,
     )?;

@@ -142,22 +142,31 @@ fn chart_command_draws_a_measure_from_data() {
     let s = std::fs::read_to_string(&out).unwrap();
     assert!(s.contains("Initial conferences within 15 working days of the S47 start"));
     assert!(s.contains("XmR: latest point:"));
-    // Too few months for limits: a clear error.
-    Command::cargo_bin("csc-audit")
-        .unwrap()
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
-            "chart",
-            "--metric",
-            "icpc_15wd",
-            "--kind",
-            "spc",
-            "--from",
-            "2024-10",
-            "--out",
-        ])
-        .arg(&out)
-        .assert()
+    // Too few months for settled limits: trial limits, drawn and said (issue #14), never
+    // silently absent; a rebase month names a phase; an unknown one is refused.
+    let chart = |args: &[&str]| {
+        Command::cargo_bin("csc-audit")
+            .unwrap()
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["chart", "--metric", "icpc_15wd", "--kind", "spc"])
+            .args(args)
+            .arg("--out")
+            .arg(&out)
+            .assert()
+    };
+    chart(&["--from", "2024-10"]).success();
+    let s = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        s.contains("trial limits (a phase of fewer than 13 points)"),
+        "{s}"
+    );
+    chart(&["--rebase", "2024-04", "--screen-outliers"]).success();
+    chart(&["--rebase", "2031-01"])
         .code(2)
-        .stderr(predicates::str::contains("SPC limits need at least 12"));
+        .stderr(predicates::str::contains(
+            "--rebase 2031-01 is not a period of the chart",
+        ));
+    chart(&["--from", "2025-03"])
+        .code(2)
+        .stderr(predicates::str::contains("an SPC chart needs at least 2"));
 }
