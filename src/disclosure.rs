@@ -38,6 +38,8 @@ pub const COUNT_COLUMNS: &[&str] = &[
     "rows rejected",
     "loaded",
     "rejected",
+    // A funnel's cases per group, in its data table.
+    "cases",
 ];
 
 /// Columns that hold a count in the rows whose `unit` column says `count` (a count

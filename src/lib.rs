@@ -6,6 +6,7 @@
 //! and its estimates) with [`stats`]. [`synth`] makes a synthetic council to try it on.
 
 pub mod calendar;
+pub mod chart_text;
 pub mod charts;
 pub mod disclosure;
 pub mod fsutil;

@@ -519,7 +519,7 @@ pub fn build(inp: &PackInputs, progress: &dyn Fn(&str)) -> Result<Pack, PackErro
     // Charts, and each measure's SPC reading.
     progress("charts");
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
-    let mut svgs: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    let mut svgs: BTreeMap<String, Vec<Figure>> = BTreeMap::new();
     let mut readings: BTreeMap<String, String> = BTreeMap::new();
     // Monthly values with suppressed months removed (published).
     let mut masked = monthly.clone();
@@ -603,6 +603,25 @@ pub fn build(inp: &PackInputs, progress: &dyn Fn(&str)) -> Result<Pack, PackErro
                     continue;
                 }
             };
+            // No chart that says nothing: a funnel compares three groups or more, small
+            // multiples need two panels (said in words, without a count, for the guard).
+            match &chart {
+                Chart::Funnel(f) if f.points.len() < 3 => {
+                    notes.push(format!(
+                        "{}: no funnel: fewer than three teams have cases this quarter",
+                        m.id
+                    ));
+                    continue;
+                }
+                Chart::Multiples { charts, .. } if charts.len() < 2 => {
+                    notes.push(format!(
+                        "{}: no chart by team: only one team has cases",
+                        m.id
+                    ));
+                    continue;
+                }
+                _ => {}
+            }
             if let Chart::Spc(s) = &chart {
                 readings.insert(m.id.clone(), s.reading.clone());
             }
@@ -616,10 +635,10 @@ pub fn build(inp: &PackInputs, progress: &dyn Fn(&str)) -> Result<Pack, PackErro
             let svg = charts::render(&chart, charts::Format::Svg)?;
             let png = charts::render(&chart, charts::Format::Png)?;
             let base = format!("charts/{}-{kind_name}", m.id);
-            svgs.entry(m.id.clone()).or_default().push((
-                kind_name.to_string(),
-                String::from_utf8_lossy(&svg).into_owned(),
-            ));
+            svgs.entry(m.id.clone()).or_default().push(Figure {
+                svg: String::from_utf8_lossy(&svg).into_owned(),
+                text: crate::chart_text::describe(&chart),
+            });
             files.push((format!("{base}.svg"), svg));
             files.push((format!("{base}.png"), png));
         }
@@ -1034,16 +1053,18 @@ fn html(
     inp: &PackInputs,
     tables: &Tables,
     glance: &[Glance],
-    svgs: &BTreeMap<String, Vec<(String, String)>>,
+    svgs: &BTreeMap<String, Vec<Figure>>,
     notes: &[String],
 ) -> String {
     let ex = inp.extracts;
     let q = inp.quarter.label();
+    let mut figures = 0;
     let mut h = String::new();
     h.push_str(&format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>Children's social care performance, {q}</title>\n<style>{}</style></head><body>\n",
+         <title>Children's social care performance, {q}</title>\n<style>{}</style></head><body>\n\
+         <a class=\"skip\" href=\"#main\">Skip to the measures</a>\n",
         STYLE
     ));
     h.push_str(&format!(
@@ -1057,7 +1078,8 @@ fn html(
             " &mdash; for internal use: small numbers are shown"
         }
     ));
-    h.push_str("<section><h2>At a glance</h2><table class=\"glance\"><thead><tr><th>Area</th><th>Measure</th><th>This quarter</th><th>Target</th><th>RAG</th><th>Change on last quarter</th><th>SPC</th></tr></thead><tbody>\n");
+    h.push_str(&contents(glance, tables.audit.is_some()));
+    h.push_str("<main id=\"main\">\n<section id=\"glance\"><h2>At a glance</h2><table class=\"glance\"><thead><tr><th>Area</th><th>Measure</th><th>This quarter</th><th>Target</th><th>RAG</th><th>Change on last quarter</th><th>SPC</th></tr></thead><tbody>\n");
     for g in glance {
         let change = match (g.value, g.previous) {
             (Some(a), Some(b)) => {
@@ -1087,7 +1109,8 @@ fn html(
             continue;
         }
         h.push_str(&format!(
-            "<section class=\"area\"><h2>{}</h2><p>{}</p>\n",
+            "<section class=\"area\" id=\"area-{}\"><h2>{}</h2><p>{}</p>\n",
+            esc(&a.replace(' ', "-")),
             esc(&capitalise(a)),
             esc(desc)
         ));
@@ -1102,10 +1125,9 @@ fn html(
                     .map(|t| format!(" (target {})", tabular::num(Some(t), 1)))
                     .unwrap_or_default()
             ));
-            for (_, svg) in svgs.get(&g.metric).into_iter().flatten() {
-                h.push_str("<figure>");
-                h.push_str(svg);
-                h.push_str("</figure>\n");
+            for f in svgs.get(&g.metric).into_iter().flatten() {
+                figures += 1;
+                h.push_str(&figure(f, figures, inp.profile == Profile::Published));
             }
             h.push_str("</article>\n");
         }
@@ -1114,7 +1136,7 @@ fn html(
     if let Some(a) = tables.audit {
         let s = a.sample;
         h.push_str(&format!(
-            "<section><h2>Audit sample, {}</h2><p>{}: {} strata (seed {}); the last row gives the cases drawn and the population they were drawn from.</p><table><thead><tr><th>Stratum</th><th>Population</th><th>Sample</th></tr></thead><tbody>\n",
+            "<section id=\"audit\"><h2>Audit sample, {}</h2><p>{}: {} strata (seed {}); the last row gives the cases drawn and the population they were drawn from.</p><table><thead><tr><th>Stratum</th><th>Population</th><th>Sample</th></tr></thead><tbody>\n",
             esc(&s.period.label()),
             esc(&s.plan.title),
             s.strata.len(),
@@ -1130,7 +1152,7 @@ fn html(
         }
         h.push_str("</tbody></table></section>\n");
     }
-    h.push_str("<section><h2>Data quality</h2><table><thead><tr><th>Extract</th><th>Rows read</th><th>Loaded</th><th>Rejected</th></tr></thead><tbody>\n");
+    h.push_str("<section id=\"quality\"><h2>Data quality</h2><table><thead><tr><th>Extract</th><th>Rows read</th><th>Loaded</th><th>Rejected</th></tr></thead><tbody>\n");
     for r in tables.quality {
         h.push_str(&format!(
             "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>\n",
@@ -1149,10 +1171,91 @@ fn html(
         h.push_str("</ul>\n");
     }
     h.push_str(&format!(
-        "</section><footer>Made by csc-audit {} from the council's extracts as of {}; measures defined in metrics/*.toml.</footer>\n</body></html>\n",
+        "</section></main><footer>Made by csc-audit {} from the council's extracts as of {}; measures defined in metrics/*.toml.</footer>\n</body></html>\n",
         env!("CARGO_PKG_VERSION"),
         ex.as_of
     ));
+    h
+}
+
+/// A chart of the report and its text alternative.
+struct Figure {
+    svg: String,
+    text: crate::chart_text::Described,
+}
+
+/// A chart as a figure a screen reader can read: the drawing named by its caption, and
+/// its data as a table behind a disclosure, closed by default.
+fn figure(f: &Figure, n: usize, published: bool) -> String {
+    let svg = f.svg.replacen(
+        "<svg ",
+        &format!("<svg role=\"img\" aria-labelledby=\"fig-{n}\" "),
+        1,
+    );
+    let mut h = format!(
+        "<figure>{svg}<figcaption id=\"fig-{n}\">{}</figcaption>\n<details><summary>The chart's data</summary><table><thead><tr>",
+        esc(&f.text.caption)
+    );
+    for c in &f.text.header {
+        h.push_str(&format!("<th scope=\"col\">{}</th>", esc(c)));
+    }
+    h.push_str("</tr></thead><tbody>\n");
+    for r in &f.text.rows {
+        h.push_str("<tr>");
+        for (i, c) in r.iter().enumerate() {
+            // Published: a count column's 1 to 5 is shown as c, as in every other table.
+            let counted = f
+                .text
+                .header
+                .get(i)
+                .is_some_and(|h| crate::disclosure::is_count_column(h));
+            let small = c.parse::<f64>().is_ok_and(|v| {
+                (crate::disclosure::SMALLEST_SUPPRESSED..=crate::disclosure::LARGEST_SUPPRESSED)
+                    .contains(&v)
+            });
+            let c = if published && counted && small {
+                "c"
+            } else {
+                c.as_str()
+            };
+            if i == 0 {
+                h.push_str(&format!("<th scope=\"row\">{}</th>", esc(c)));
+            } else {
+                h.push_str(&format!("<td class=\"num\">{}</td>", esc(c)));
+            }
+        }
+        h.push_str("</tr>\n");
+    }
+    h.push_str("</tbody></table></details></figure>\n");
+    h
+}
+
+/// The contents list: the parts of the report and each area's measures.
+fn contents(glance: &[Glance], audit: bool) -> String {
+    let mut h = String::from("<nav aria-label=\"Contents\"><h2>Contents</h2><ul><li><a href=\"#glance\">At a glance</a></li>\n");
+    for (a, _) in AREAS {
+        let in_area: Vec<&Glance> = glance.iter().filter(|g| g.area == *a).collect();
+        if in_area.is_empty() {
+            continue;
+        }
+        h.push_str(&format!(
+            "<li><a href=\"#area-{}\">{}</a><ul>",
+            esc(&a.replace(' ', "-")),
+            esc(&capitalise(a))
+        ));
+        for g in in_area {
+            h.push_str(&format!(
+                "<li><a href=\"#{}\">{}</a></li>",
+                esc(&g.metric),
+                esc(&g.title)
+            ));
+        }
+        h.push_str("</ul></li>\n");
+    }
+    if audit {
+        h.push_str("<li><a href=\"#audit\">Audit sample</a></li>");
+    }
+    h.push_str("<li><a href=\"#quality\">Data quality</a></li></ul></nav>\n");
     h
 }
 
@@ -1168,7 +1271,10 @@ const STYLE: &str = "body{font-family:'DejaVu Sans',Arial,sans-serif;margin:2em 
 h1{font-size:1.6em}h2{border-bottom:2px solid #111;padding-bottom:.2em;margin-top:2em}\
 table{border-collapse:collapse;width:100%;font-size:.9em}th,td{border:1px solid #999;padding:.25em .4em;text-align:left;vertical-align:top}\
 th{background:#eee}td.num{text-align:right;font-variant-numeric:tabular-nums}\
-td.rag.red{background:#d9d9d9;font-weight:bold}td.rag.amber{background:#ececec}td.rag.green{background:#fff}\
+td.rag.red{background:#f4c7c3;font-weight:bold}td.rag.amber{background:#fce8b2}td.rag.green{background:#cde8d0}\
+a.skip{position:absolute;left:-999em}a.skip:focus{left:1em;top:1em;background:#fff;padding:.3em;border:2px solid #111}\
+nav>ul{columns:2;column-gap:2em}nav li{margin:.2em 0;break-inside:avoid}nav a,td a{display:inline-block;min-height:24px;line-height:24px;vertical-align:top}figcaption{font-size:.9em;margin:.3em 0}details{margin:.3em 0 1em}summary{cursor:pointer}\
+@media print{details{display:none}}\
 figure{margin:1em 0}figure svg{max-width:100%;height:auto}article{page-break-inside:avoid;break-inside:avoid}\
 footer{margin-top:3em;font-size:.8em;color:#444}\
 @media print{body{margin:0;max-width:none}a{color:inherit;text-decoration:none}section.area{break-before:page}h2{break-after:avoid}}";

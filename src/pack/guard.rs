@@ -11,8 +11,8 @@
 //! or made of fewer than [`MIN_NUMBER_DIGITS`] digits only, cannot be told from a word or a
 //! count in running text: it is matched as a whole table cell instead. The count columns
 //! are the ones `disclosure::COUNT_COLUMNS` declares, the same declaration the writers
-//! suppress by; the report's notes (`<li>`) and the workbook's `note` column are prose in
-//! which no whole number from 1 to 5 may appear.
+//! suppress by; the report's lists (`<li>`, but for the contents `<nav>`) and the
+//! workbook's `note` column are prose in which no whole number from 1 to 5 may appear.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -465,10 +465,19 @@ fn html_counts(rel: &str, h: &str, found: &mut Findings) {
         }
         at = end.max(start + 6);
     }
-    // The notes: prose, with no whole number from 1 to 5.
+    // The notes: prose, with no whole number from 1 to 5. The contents list (`<nav>`, of
+    // measure titles such as "within 1 working day") is the one list that is not a note.
+    let navs: Vec<(usize, usize)> = h
+        .match_indices("<nav")
+        .map(|(i, _)| (i, h[i..].find("</nav>").map_or(h.len(), |j| j + i)))
+        .collect();
     let mut at = 0;
     while let Some(i) = h[at..].find("<li>").map(|i| i + at) {
         let end = h[i..].find("</li>").map_or(h.len(), |j| j + i);
+        if navs.iter().any(|(a, b)| (*a..*b).contains(&i)) {
+            at = end.max(i + 4);
+            continue;
+        }
         if let Some(v) = disclosure::small_number_in(&unescape(&strip_tags(&h[i + 4..end]))) {
             found.count(rel, &format!("line {}", line(i)), "note", v);
         }

@@ -332,4 +332,117 @@ fn the_report_opens_in_a_browser() {
     assert!(png.len() > 50_000, "a blank page? {} bytes", png.len());
     let console: Vec<&str> = log.lines().filter(|l| l.contains("CONSOLE")).collect();
     assert!(console.is_empty(), "console messages: {console:?}");
+    // In colour: the RAG cells of the at-a-glance table, near the top of the page.
+    let coloured = coloured_pixels(&png);
+    assert!(
+        coloured > 2_000,
+        "only {coloured} coloured pixels: is the pack grey?"
+    );
+}
+
+/// Pixels whose channels differ by more than 40: a colour, not a grey.
+fn coloured_pixels(png_bytes: &[u8]) -> usize {
+    let mut r = png::Decoder::new(std::io::Cursor::new(png_bytes))
+        .read_info()
+        .unwrap();
+    let mut buf = vec![0; r.output_buffer_size()];
+    let info = r.next_frame(&mut buf).unwrap();
+    let step = info.color_type.samples();
+    assert!(step >= 3, "{:?}", info.color_type);
+    buf[..info.buffer_size()]
+        .chunks(step)
+        .filter(|p| {
+            let (hi, lo) = (p[..3].iter().max().unwrap(), p[..3].iter().min().unwrap());
+            hi - lo > 40
+        })
+        .count()
+}
+
+/// axe-core, run in headless Chromium by `tests/a11y/axe.mjs` (npm packages installed by
+/// `.ci/run` with `npm ci --prefix tests/a11y`), finds no violation of WCAG 2.2 AA
+/// (tags wcag2a, wcag2aa, wcag21a, wcag21aa, wcag22aa) in the report of either profile, for
+/// the sample council and for a council of 10 teams; every violation is printed.
+#[test]
+fn the_report_passes_axe_on_both_profiles_and_a_ten_team_council() {
+    if std::env::var_os("CSC_AUDIT_NO_BROWSER").is_some() {
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    assert!(
+        root.join("tests/a11y/node_modules/axe-core").exists(),
+        "axe-core is needed: `npm ci --prefix tests/a11y` (.ci/run does), or set CSC_AUDIT_NO_BROWSER=1"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let council = dir.path().join("ten-teams");
+    Command::cargo_bin("csc-audit")
+        .unwrap()
+        .args([
+            "synth", "--scale", "2", "--years", "2", "--seed", "3", "--out",
+        ])
+        .arg(&council)
+        .assert()
+        .success();
+    let teams: std::collections::HashSet<String> =
+        csv::Reader::from_path(council.join("workers.csv"))
+            .unwrap()
+            .records()
+            .map(|r| r.unwrap()[1].to_string())
+            .collect();
+    assert_eq!(teams.len(), 10);
+    for (data, profile) in [
+        (root.join("sample_data"), "internal"),
+        (root.join("sample_data"), "published"),
+        (council.clone(), "internal"),
+        (council.clone(), "published"),
+    ] {
+        let out = dir.path().join(format!(
+            "{}-{profile}",
+            data.file_name().unwrap().to_string_lossy()
+        ));
+        Command::cargo_bin("csc-audit")
+            .unwrap()
+            .args(["pack", "--profile", profile, "--data"])
+            .arg(&data)
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .success();
+        let run = std::process::Command::new("node")
+            .arg(root.join("tests/a11y/axe.mjs"))
+            .arg(out.join("report.html"))
+            .output()
+            .expect("node is needed for the axe test (Debian's nodejs)");
+        let said = String::from_utf8_lossy(&run.stdout);
+        assert_eq!(
+            run.status.code(),
+            Some(0),
+            "{} {profile}:\n{said}{}",
+            data.display(),
+            String::from_utf8_lossy(&run.stderr)
+        );
+        assert!(said.contains("0 violations"), "{said}");
+        // No chart that says nothing: the front door is one team, so no funnel of one point
+        // and no small multiples of one panel, and a note says so; every chart has a caption.
+        let report = std::fs::read_to_string(out.join("report.html")).unwrap();
+        if data.ends_with("sample_data") && profile == "internal" {
+            assert!(
+                report.contains(
+                    "re_referral_12m: no funnel: fewer than three teams have cases this quarter"
+                ),
+                "{}",
+                report
+                    .lines()
+                    .filter(|l| l.contains("no funnel") || l.contains("<li>"))
+                    .take(12)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+            assert!(!report.contains("Funnel plot of Re-referrals"));
+        }
+        assert_eq!(
+            report.matches("<figure>").count(),
+            report.matches("<figcaption id=").count()
+        );
+        assert!(report.contains("<a class=\"skip\" href=\"#main\">"));
+    }
 }
