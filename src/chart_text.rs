@@ -7,6 +7,8 @@ use crate::spc;
 /// A chart's text alternative.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Described {
+    /// What the chart is of, for the data table's caption.
+    pub title: String,
     pub caption: String,
     pub header: Vec<String>,
     pub rows: Vec<Vec<String>>,
@@ -20,6 +22,15 @@ fn num(v: f64, unit: &str) -> String {
         "%" => format!("{v:.1}%"),
         "cases" => format!("{}", v.round()),
         _ => crate::tabular::num(Some(v), 1),
+    }
+}
+
+/// A count measure's values are headed `Cases`, a count column the published guard reads.
+fn value_heading(unit: &str) -> String {
+    if unit == "cases" {
+        "Cases".into()
+    } else {
+        "Value".into()
     }
 }
 
@@ -65,12 +76,13 @@ fn trend(t: &Trend) -> Described {
         .target
         .map_or(String::new(), |x| format!("; target {}", num(x, &t.unit)));
     Described {
+        title: t.title.clone(),
         caption: format!(
             "{}, {span}: {}{target}.",
             t.title,
             change(&t.labels, &t.values, &t.unit)
         ),
-        header: vec!["Period".into(), "Value".into(), "Target".into()],
+        header: vec!["Period".into(), value_heading(&t.unit), "Target".into()],
         rows: t
             .labels
             .iter()
@@ -88,6 +100,7 @@ fn spc_chart(s: &SpcChart) -> Described {
         .collect();
     let signals = s.spc.signals.iter().filter(|x| !x.is_empty()).count();
     Described {
+        title: format!("{} chart of {}", s.kind, s.title),
         caption: format!(
             "{} chart of {}: {}; {signals} of {} points are part of a special cause; {}.",
             s.kind,
@@ -96,16 +109,14 @@ fn spc_chart(s: &SpcChart) -> Described {
             s.values.len(),
             s.reading
         ),
-        header: [
-            "Period",
-            "Value",
-            "Mean",
-            "Lower limit",
-            "Upper limit",
-            "Signals",
-        ]
-        .map(String::from)
-        .to_vec(),
+        header: vec![
+            "Period".into(),
+            value_heading(&s.unit),
+            "Mean".into(),
+            "Lower limit".into(),
+            "Upper limit".into(),
+            "Signals".into(),
+        ],
         rows: s
             .labels
             .iter()
@@ -140,6 +151,7 @@ fn funnel(f: &Funnel) -> Described {
         .filter(|(_, x, n)| spc::funnel_band(f.overall, *x, *n).abs() == 2)
         .count();
     Described {
+        title: format!("Funnel plot of {}", f.title),
         caption: format!(
             "Funnel plot of {}: {} groups against the overall {:.1}%; {outside} outside the 99.8% limits.",
             f.title,
@@ -167,8 +179,9 @@ fn distribution(d: &Distribution) -> Described {
             format!("; the largest is {c} ({})", num(*v, &d.unit))
         });
     Described {
+        title: d.title.clone(),
         caption: format!("{}: {} bands{top}.", d.title, d.bars.len()),
-        header: vec!["Band".into(), "Value".into()],
+        header: vec!["Band".into(), value_heading(&d.unit)],
         rows: d
             .bars
             .iter()
@@ -183,8 +196,13 @@ fn multiples(title: &str, charts: &[Trend]) -> Described {
         .map(|t| format!("{} {}", t.title, change(&t.labels, &t.values, &t.unit)))
         .collect();
     Described {
+        title: title.to_string(),
         caption: format!("{title}, one small chart per group: {}.", latest.join("; ")),
-        header: vec!["Group".into(), "Period".into(), "Value".into()],
+        header: vec![
+            "Group".into(),
+            "Period".into(),
+            value_heading(charts.first().map_or("", |t| t.unit.as_str())),
+        ],
         rows: charts
             .iter()
             .flat_map(|t| {

@@ -65,7 +65,7 @@ pub fn is_count_when_unit_is_count(heading: &str) -> bool {
 
 /// Columns of prose (the notes) in which a published pack shows no whole number from 1
 /// to 5 at all: a note may count rows ("3 rows have no start date").
-pub const PROSE_COLUMNS: &[&str] = &["note"];
+pub const PROSE_COLUMNS: &[&str] = &["note", "commentary"];
 
 /// Whether a heading names a column of prose.
 pub fn is_prose_column(heading: &str) -> bool {

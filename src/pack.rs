@@ -5,10 +5,11 @@
 
 pub mod folder;
 pub mod guard;
+pub mod words;
 
 use std::collections::BTreeMap;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook};
 
 use crate::charts::{self, Chart, Kind, Request};
@@ -198,6 +199,8 @@ pub struct PackInputs<'a> {
     pub sample: Option<&'a crate::sampling::Sample>,
     /// How the SPC charts are made (screening, rebase periods).
     pub spc: SpcChoices,
+    /// The analyst's words, shown as given.
+    pub commentary: words::Commentary,
 }
 
 /// The pack's SPC options.
@@ -223,6 +226,10 @@ pub struct Glance {
     pub hidden: bool,
     /// A distribution: its bands are in the data set and the chart.
     pub bands: bool,
+    /// The analyst's commentary on the measure.
+    pub commentary: Option<String>,
+    /// England's figure beside the council's financial year, in words.
+    pub england: Option<String>,
 }
 
 /// The pack in memory: files by relative path, and what went into it.
@@ -665,11 +672,14 @@ pub fn build(inp: &PackInputs, progress: &dyn Fn(&str)) -> Result<Pack, PackErro
         .filter(|m| data.rows.iter().any(|r| r.metric_id == m.id))
         .collect();
     in_order.sort_by_key(|m| AREAS.iter().position(|a| a.0 == area(m)));
+    let england = england_beside(inp, lib)?;
     let glance: Vec<Glance> = in_order
         .into_iter()
         .map(|m| {
             let (now, hidden) = find(&data, &m.id);
             Glance {
+                commentary: inp.commentary.measures.get(&m.id).cloned(),
+                england: england.get(&m.id).cloned(),
                 hidden,
                 bands: m.kind == MetricKind::Distribution,
                 metric: m.id.clone(),
@@ -850,6 +860,8 @@ fn workbook<'a>(
         "target",
         "rag",
         "spc",
+        "england",
+        "commentary",
     ];
     let change: Vec<Option<f64>> = glance
         .iter()
@@ -870,6 +882,8 @@ fn workbook<'a>(
                 Cell::Number(x.target),
                 Cell::Text(x.rag.unwrap_or("")),
                 Cell::Text(&x.spc),
+                Cell::Text(x.england.as_deref().unwrap_or("")),
+                Cell::Text(x.commentary.as_deref().unwrap_or("")),
             ]
         }),
         "0.0",
@@ -1114,6 +1128,12 @@ fn html(
             esc(&capitalise(a)),
             esc(desc)
         ));
+        if let Some(c) = inp.commentary.areas.get(*a) {
+            h.push_str(&format!(
+                "<p class=\"commentary\"><b>Commentary:</b> {}</p>\n",
+                esc(c)
+            ));
+        }
         for g in in_area {
             h.push_str(&format!(
                 "<article id=\"{}\"><h3>{}</h3><p class=\"value\">{}: {}{}</p>\n",
@@ -1125,6 +1145,15 @@ fn html(
                     .map(|t| format!(" (target {})", tabular::num(Some(t), 1)))
                     .unwrap_or_default()
             ));
+            if let Some(e) = &g.england {
+                h.push_str(&format!("<p class=\"england\">{}</p>\n", esc(e)));
+            }
+            if let Some(c) = &g.commentary {
+                h.push_str(&format!(
+                    "<p class=\"commentary\"><b>Commentary:</b> {}</p>\n",
+                    esc(c)
+                ));
+            }
             for f in svgs.get(&g.metric).into_iter().flatten() {
                 figures += 1;
                 h.push_str(&figure(f, figures, inp.profile == Profile::Published));
@@ -1171,11 +1200,63 @@ fn html(
         h.push_str("</ul>\n");
     }
     h.push_str(&format!(
-        "</section></main><footer>Made by csc-audit {} from the council's extracts as of {}; measures defined in metrics/*.toml.</footer>\n</body></html>\n",
+        "</section></main><footer>Made by csc-audit {} from the council's extracts as of {}; measures defined in metrics/*.toml. England's figures: {} ({}).</footer>\n</body></html>\n",
         env!("CARGO_PKG_VERSION"),
-        ex.as_of
+        ex.as_of,
+        esc(&words::England::builtin().source),
+        esc(&words::England::builtin().licence)
     ));
     h
+}
+
+/// England's figure for the financial year of the quarter, beside the council's for the
+/// same year, for the measures whose definition matches England's. In the published
+/// profile the council's figure is shown only when neither side of it is a count of 1 to 5.
+fn england_beside(inp: &PackInputs, lib: &Library) -> Result<BTreeMap<String, String>, PackError> {
+    let e = words::England::builtin();
+    let year = Period::containing(Grain::Year, inp.quarter.end());
+    let ev = metrics::evaluate(
+        inp.extracts,
+        lib,
+        inp.calendar,
+        &EvalOptions {
+            grain: Grain::Year,
+            from: Some(year),
+            to: Some(year),
+            by: vec![],
+            cases: false,
+        },
+    )?;
+    let ends = year.end().year();
+    let mut out = BTreeMap::new();
+    for id in e.measures.keys() {
+        let Some((y, v)) = e.figure(id, ends) else {
+            continue;
+        };
+        let council = ev
+            .find(id, &year.label(), "all", "all", "all")
+            .and_then(|r| {
+                let (x, n) = (r.numerator?, r.denominator?);
+                let small = |c: f64| {
+                    (disclosure::SMALLEST_SUPPRESSED..=disclosure::LARGEST_SUPPRESSED).contains(&c)
+                };
+                if inp.profile == Profile::Published && (small(x) || small(n - x)) {
+                    return Some("c".to_string());
+                }
+                r.value.map(|v| format!("{v:.1}%"))
+            });
+        let to_date = if year.end() > inp.extracts.as_of {
+            " to date"
+        } else {
+            ""
+        };
+        let mut text = format!("England, year to 31 March {y}: {v:.1}%");
+        if let Some(c) = council {
+            text.push_str(&format!("; this council, {}{to_date}: {c}", year.label()));
+        }
+        out.insert(id.clone(), text);
+    }
+    Ok(out)
 }
 
 /// A chart of the report and its text alternative.
@@ -1193,8 +1274,10 @@ fn figure(f: &Figure, n: usize, published: bool) -> String {
         1,
     );
     let mut h = format!(
-        "<figure>{svg}<figcaption id=\"fig-{n}\">{}</figcaption>\n<details><summary>The chart's data</summary><table><thead><tr>",
-        esc(&f.text.caption)
+        "<figure>{svg}<figcaption id=\"fig-{n}\">{}</figcaption>\n<details><summary>The chart's data: {}</summary><table><caption>{}</caption><thead><tr>",
+        esc(&f.text.caption),
+        esc(&f.text.title),
+        esc(&f.text.title)
     );
     for c in &f.text.header {
         h.push_str(&format!("<th scope=\"col\">{}</th>", esc(c)));

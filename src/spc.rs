@@ -242,7 +242,8 @@ pub fn rules(values: &[f64], limits: &[Limits]) -> Vec<Vec<Rule>> {
     let side: Vec<i8> = (0..n)
         .map(|i| {
             let (v, m) = (values[i], limits[i].mean);
-            if v.is_nan() || v == m {
+            // No value, or no mean (a phase too short for one): on neither side.
+            if v.is_nan() || !m.is_finite() || v == m {
                 0
             } else if v > m {
                 1
@@ -368,21 +369,20 @@ impl Assurance {
 }
 
 pub fn assurance(limits: &Limits, target: f64, higher_is_better: bool) -> Assurance {
-    let (worst, best) = if higher_is_better {
-        (limits.lower, limits.upper)
+    // As NHSRplotthedots: the target strictly beyond a limit; on a limit, or with no
+    // limits, the process may or may not meet it.
+    let (lower, upper) = (limits.lower, limits.upper);
+    if !(lower.is_finite() && upper.is_finite()) {
+        return Assurance::HitAndMiss;
+    }
+    let (passes, fails) = if higher_is_better {
+        (target < lower, target > upper)
     } else {
-        (limits.upper, limits.lower)
+        (target > upper, target < lower)
     };
-    let meets = |v: f64| {
-        if higher_is_better {
-            v >= target
-        } else {
-            v <= target
-        }
-    };
-    if meets(worst) {
+    if passes {
         Assurance::ConsistentlyPassing
-    } else if !meets(best) {
+    } else if fails {
         Assurance::ConsistentlyFailing
     } else {
         Assurance::HitAndMiss
@@ -707,5 +707,37 @@ mod tests {
             .all(|l| l.mean == 2.0 && close(l.upper, 7.32)));
         assert_eq!(s.signals[4], [Rule::BeyondLimit]);
         assert!(s.trial.iter().all(|t| *t));
+    }
+
+    /// As NHSRplotthedots' `ptd_calculate_assurance_type`: a target on a limit is neither
+    /// passed nor failed every time; no limits, no assurance; no mean, no runs.
+    #[test]
+    fn assurance_at_a_limit_and_without_limits_is_hit_and_miss() {
+        let l = Limits {
+            mean: 80.0,
+            lower: 70.0,
+            upper: 90.0,
+            lower_2s: 73.3,
+            upper_2s: 86.7,
+        };
+        assert_eq!(assurance(&l, 70.0, true), Assurance::HitAndMiss);
+        assert_eq!(assurance(&l, 69.9, true), Assurance::ConsistentlyPassing);
+        assert_eq!(assurance(&l, 90.1, true), Assurance::ConsistentlyFailing);
+        assert_eq!(assurance(&l, 90.1, false), Assurance::ConsistentlyPassing);
+        let none = Limits {
+            lower: f64::NAN,
+            upper: f64::NAN,
+            ..l
+        };
+        assert_eq!(assurance(&none, 50.0, true), Assurance::HitAndMiss);
+        let v = [1.0; 9];
+        let nan = vec![
+            Limits {
+                mean: f64::NAN,
+                ..none
+            };
+            9
+        ];
+        assert!(rules(&v, &nan).iter().all(|r| r.is_empty()));
     }
 }

@@ -51,6 +51,10 @@ pub struct PackArgs {
     /// SPC: months where a new phase, with its own limits, starts (`2024-04,2025-01`).
     #[arg(long, value_delimiter = ',')]
     rebase: Vec<String>,
+    /// The analyst's commentary (TOML: `[measure_id]` or `["area"]` with `text = "..."`),
+    /// shown under the measure or area in the report and in the workbook.
+    #[arg(long)]
+    commentary: Option<PathBuf>,
 }
 
 /// Where an internal pack keeps this month's audit sample.
@@ -71,6 +75,7 @@ fn refuse_inputs(a: &PackArgs) -> Result<()> {
     inputs.extend(defs.as_deref());
     inputs.extend(a.sources.calendar.as_deref());
     inputs.extend(history.as_deref());
+    inputs.extend(a.commentary.as_deref());
     csc_audit::fsutil::check_output_dir(&a.out, &inputs).map_err(anyhow::Error::msg)?;
     // The pack's own child-level sample is replaced with it; any other sample is not.
     if let Some(s) = csc_audit::fsutil::sample_within(&a.out, &a.out.join(CHILD_LEVEL)) {
@@ -103,6 +108,11 @@ pub fn run(a: PackArgs) -> Result<ExitCode> {
     let step = |s: &str| bar.set_message(s.to_string());
     step("reading the data");
     let library = crate::load_library(a.sources.metrics.as_deref())?;
+    let commentary = match &a.commentary {
+        Some(p) => csc_audit::pack::words::Commentary::from_file(p, &library)
+            .map_err(anyhow::Error::msg)?,
+        None => csc_audit::pack::words::Commentary::default(),
+    };
     let (mut ex, calendar) = crate::load_usable(
         std::slice::from_ref(&a.data),
         None,
@@ -157,6 +167,7 @@ pub fn run(a: PackArgs) -> Result<ExitCode> {
                 screen_outliers: a.screen_outliers,
                 rebase: a.rebase.clone(),
             },
+            commentary,
         },
         &step,
     )?;

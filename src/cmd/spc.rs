@@ -236,6 +236,16 @@ pub fn run(a: SpcArgs) -> Result<ExitCode> {
     for o in &outputs {
         csc_audit::fsutil::check_output(o, &[a.input.as_path()]).map_err(anyhow::Error::msg)?;
     }
+    if let (Some(o), Some(t)) = (&a.out, &a.table) {
+        if o == t {
+            bail!("--out and --table name the same file: give each its own");
+        }
+    }
+    if let Some(b) = a.baseline.filter(|b| *b < spc::MIN_POINTS) {
+        bail!(
+            "--baseline {b}: limits are fixed after 12 points or more, as NHSRplotthedots requires"
+        );
+    }
     let s = read_series(&a.input)?;
     let (spc, values) = compute(&a, &s)?;
     let reading = readings(&a, &values, &spc);

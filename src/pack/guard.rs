@@ -467,9 +467,12 @@ fn html_counts(rel: &str, h: &str, found: &mut Findings) {
     }
     // The notes: prose, with no whole number from 1 to 5. The contents list (`<nav>`, of
     // measure titles such as "within 1 working day") is the one list that is not a note.
-    let navs: Vec<(usize, usize)> = h
-        .match_indices("<nav")
-        .map(|(i, _)| (i, h[i..].find("</nav>").map_or(h.len(), |j| j + i)))
+    // Only the report's own contents list, before `<main`, is left out.
+    let main = h.find("<main").unwrap_or(0);
+    let navs: Vec<(usize, usize)> = h[..main]
+        .find("<nav aria-label=\"Contents\">")
+        .and_then(|i| h[i..main].find("</nav>").map(|j| (i, i + j)))
+        .into_iter()
         .collect();
     let mut at = 0;
     while let Some(i) = h[at..].find("<li>").map(|i| i + at) {
@@ -480,6 +483,15 @@ fn html_counts(rel: &str, h: &str, found: &mut Findings) {
         }
         if let Some(v) = disclosure::small_number_in(&unescape(&strip_tags(&h[i + 4..end]))) {
             found.count(rel, &format!("line {}", line(i)), "note", v);
+        }
+        at = end.max(i + 4);
+    }
+    // The analyst's commentary: prose too.
+    let mut at = 0;
+    while let Some(i) = h[at..].find("<p class=\"commentary\">").map(|i| i + at) {
+        let end = h[i..].find("</p>").map_or(h.len(), |j| j + i);
+        if let Some(v) = disclosure::small_number_in(&unescape(&strip_tags(&h[i..end]))) {
+            found.count(rel, &format!("line {}", line(i)), "commentary", v);
         }
         at = end.max(i + 4);
     }

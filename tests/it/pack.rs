@@ -446,3 +446,86 @@ fn the_report_passes_axe_on_both_profiles_and_a_ten_team_council() {
         assert!(report.contains("<a class=\"skip\" href=\"#main\">"));
     }
 }
+
+/// The analyst's words and England beside the council: commentary under its measure and
+/// area in the report and in the workbook; England's figure beside the council's financial
+/// year for the measures defined as England's; a commentary with a small count is refused
+/// by the published pack's guard, as a note would be.
+#[test]
+fn commentary_and_england_appear_in_the_report_and_the_workbook() {
+    let dir = tempfile::tempdir().unwrap();
+    let words = dir.path().join("commentary.toml");
+    std::fs::write(
+        &words,
+        "[icpc_15wd]\ntext = \"Timeliness rose after the new conference rota.\"\n\n[\"front door\"]\ntext = \"Demand was stable.\"\n",
+    )
+    .unwrap();
+    let out = dir.path().join("pack");
+    Command::cargo_bin("csc-audit")
+        .unwrap()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["pack", "--quarter", "2024-25 Q4", "--commentary"])
+        .arg(&words)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let report = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(report.contains("<p class=\"commentary\"><b>Commentary:</b> Timeliness rose after the new conference rota.</p>"));
+    assert!(report.contains("<b>Commentary:</b> Demand was stable."));
+    // England 2025 (DfE): re-referrals 22.6%, beside the council's 2024-25.
+    assert!(
+        report.contains("England, year to 31 March 2025: 22.6%; this council, 2024-25: "),
+        "{}",
+        report
+            .lines()
+            .filter(|l| l.contains("England"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert!(report.contains("Open Government Licence v3.0"));
+    let mut wb: calamine::Xlsx<_> = calamine::open_workbook(out.join("dataset.xlsx")).unwrap();
+    let g = wb.worksheet_range("at a glance").unwrap();
+    let head: Vec<String> = g
+        .rows()
+        .next()
+        .unwrap()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    let (e, c) = (
+        head.iter().position(|h| h == "england").unwrap(),
+        head.iter().position(|h| h == "commentary").unwrap(),
+    );
+    let row = g.rows().find(|r| r[1].to_string() == "icpc_15wd").unwrap();
+    assert_eq!(
+        row[c].to_string(),
+        "Timeliness rose after the new conference rota."
+    );
+    assert!(row[e]
+        .to_string()
+        .starts_with("England, year to 31 March 2025: 81.4%"));
+    // A small count in the published commentary is refused, fail-closed.
+    std::fs::write(
+        &words,
+        "[icpc_15wd]\ntext = \"3 children waited longest.\"\n",
+    )
+    .unwrap();
+    Command::cargo_bin("csc-audit")
+        .unwrap()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "pack",
+            "--quarter",
+            "2024-25 Q4",
+            "--profile",
+            "published",
+            "--commentary",
+        ])
+        .arg(&words)
+        .arg("--out")
+        .arg(dir.path().join("published"))
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("`commentary`: 3"));
+}
