@@ -9,7 +9,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
-use crate::spc::{self, Rule, Spc};
+use crate::spc::{self, Spc};
 
 #[derive(Debug, thiserror::Error)]
 #[error("drawing the chart failed: {0}")]
@@ -368,6 +368,13 @@ fn fmt_num(v: f64) -> String {
     crate::tabular::num(Some(v), 1)
 }
 
+/// Making Data Count's colours of a point (NHSRplotthedots' `ptd_spc_colours`, darkened so
+/// each has at least 3:1 contrast against white).
+pub const COMMON_CAUSE: RGBColor = RGBColor(0x76, 0x76, 0x76);
+pub const IMPROVEMENT: RGBColor = RGBColor(0x00, 0x70, 0xc0);
+pub const CONCERN: RGBColor = RGBColor(0xc5, 0x5a, 0x11);
+pub const NEUTRAL: RGBColor = RGBColor(0x49, 0x00, 0x92);
+
 fn spc_chart<DB: DrawingBackend>(
     s: &SpcChart,
     root: &DrawingArea<DB, Shift>,
@@ -459,8 +466,11 @@ fn spc_chart<DB: DrawingBackend>(
         BLACK.stroke_width(1),
     ))
     .map_err(e)?;
-    // Common cause: small hollow circles. Special cause: large filled markers, a triangle
-    // pointing the way the signal goes; a square where there is no better direction.
+    // Common cause: small hollow grey circles. Special cause: large filled markers in the
+    // Making Data Count colours (blue improvement, orange concern, purple where neither way
+    // is better; NHSRplotthedots' hues darkened to 3:1 against white, WCAG 1.4.11), a
+    // triangle pointing the way the signal goes, a square where there is no better way:
+    // the shape still reads in black and white.
     for &(x, v) in &points {
         let i = x as usize;
         let sig = &s.spc.signals[i];
@@ -468,29 +478,30 @@ fn spc_chart<DB: DrawingBackend>(
             c.draw_series(std::iter::once(Circle::new(
                 (x, v),
                 4,
-                BLACK.stroke_width(1),
+                COMMON_CAUSE.stroke_width(1),
             )))
             .map_err(e)?;
             continue;
         }
-        let up = if sig.as_slice() == [Rule::Trend] {
-            i > 0 && v > s.values[i - 1]
-        } else {
-            v > s.spc.limits[i].mean
-        };
+        let up = spc::signal_up(&s.values, &s.spc, i);
         match s.higher_is_better {
             None => {
                 c.draw_series(std::iter::once(Rectangle::new(
                     [(x - 0.15, v), (x + 0.15, v)],
-                    BLACK.stroke_width(8),
+                    NEUTRAL.stroke_width(8),
                 )))
                 .map_err(e)?;
             }
-            Some(_) => {
+            Some(better_up) => {
+                let colour = if up == better_up {
+                    IMPROVEMENT
+                } else {
+                    CONCERN
+                };
                 c.draw_series(std::iter::once(TriangleMarker::new(
                     (x, v),
                     if up { 7 } else { -7 },
-                    BLACK.filled(),
+                    colour.filled(),
                 )))
                 .map_err(e)?;
             }

@@ -334,20 +334,28 @@ pub fn variation(values: &[f64], spc: &Spc, higher_is_better: Option<bool>) -> V
     if spc.signals[last].is_empty() {
         return Variation::CommonCause;
     }
-    let v = values[last];
-    let above = v > spc.limits[last].mean;
-    // A trend says which way by its last step.
-    let rising = last > 0 && v > values[last - 1];
-    let up = if spc.signals[last] == [Rule::Trend] {
-        rising
-    } else {
-        above
-    };
     match higher_is_better {
         None => Variation::SpecialCause,
-        Some(h) if h == up => Variation::Improvement,
+        Some(h) if h == signal_up(values, spc, last) => Variation::Improvement,
         Some(_) => Variation::Concern,
     }
+}
+
+/// Which way the special cause at point `i` points, as NHSRplotthedots decides it
+/// (`ptd_special_cause_type`: beyond a limit first, then a trend, then the rest): beyond a
+/// limit or in a run, the side of the mean; in a trend, the way the trend goes.
+pub fn signal_up(values: &[f64], spc: &Spc, i: usize) -> bool {
+    let sig = &spc.signals[i];
+    let v = values[i];
+    if sig.contains(&Rule::Trend) && !sig.contains(&Rule::BeyondLimit) {
+        let in_trend = |j: usize| spc.signals.get(j).is_some_and(|s| s.contains(&Rule::Trend));
+        return match (i.checked_sub(1).filter(|p| in_trend(*p)), in_trend(i + 1)) {
+            (_, true) => values[i + 1] > v,
+            (Some(p), false) => v > values[p],
+            (None, false) => v > spc.limits[i].mean,
+        };
+    }
+    v > spc.limits[i].mean
 }
 
 /// Will the process meet the target? From where the target lies against the latest limits.
@@ -739,5 +747,20 @@ mod tests {
             9
         ];
         assert!(rules(&v, &nan).iter().all(|r| r.is_empty()));
+    }
+
+    /// A rising trend below the mean, which is also a run below it: NHSRplotthedots reads
+    /// the trend first, so where higher is better it is an improvement, not a concern.
+    #[test]
+    fn a_trend_points_the_way_it_goes_even_below_the_mean() {
+        let mut v: Vec<f64> = (0..12)
+            .map(|i| if i % 2 == 0 { 50.0 } else { 60.0 })
+            .collect();
+        v.extend([40.0, 41.0, 42.0, 43.0, 44.0, 45.0, 46.0]);
+        let s = xmr(&v, Some(12)).unwrap();
+        assert_eq!(s.signals[18], [Rule::Shift, Rule::Trend]);
+        assert_eq!(variation(&v, &s, Some(true)), Variation::Improvement);
+        assert_eq!(variation(&v, &s, Some(false)), Variation::Concern);
+        assert!(signal_up(&v, &s, 12) && signal_up(&v, &s, 18));
     }
 }
