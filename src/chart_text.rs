@@ -20,14 +20,14 @@ fn num(v: f64, unit: &str) -> String {
     }
     match unit {
         "%" => format!("{v:.1}%"),
-        "cases" => format!("{}", v.round()),
+        "cases" | "count" => format!("{}", v.round()),
         _ => crate::tabular::num(Some(v), 1),
     }
 }
 
 /// A count measure's values are headed `Cases`, a count column the published guard reads.
 fn value_heading(unit: &str) -> String {
-    if unit == "cases" {
+    if matches!(unit, "cases" | "count") {
         "Cases".into()
     } else {
         "Value".into()
@@ -138,22 +138,23 @@ fn spc_chart(s: &SpcChart) -> Described {
 }
 
 fn funnel(f: &Funnel) -> Described {
-    let band = |x: f64, n: f64| match spc::funnel_band(f.overall, x, n) {
-        2 => "above the 99.8% limit",
-        1 => "above the 95% limit",
-        -1 => "below the 95% limit",
-        -2 => "below the 99.8% limit",
-        _ => "within the limits",
+    let [inner, outer] = f.levels;
+    let band = |x: f64, n: f64| match spc::funnel_band_at(f.overall, x, n, f.levels) {
+        2 => format!("above the {outer}% limit"),
+        1 => format!("above the {inner}% limit"),
+        -1 => format!("below the {inner}% limit"),
+        -2 => format!("below the {outer}% limit"),
+        _ => "within the limits".to_string(),
     };
     let outside = f
         .points
         .iter()
-        .filter(|(_, x, n)| spc::funnel_band(f.overall, *x, *n).abs() == 2)
+        .filter(|(_, x, n)| spc::funnel_band_at(f.overall, *x, *n, f.levels).abs() == 2)
         .count();
     Described {
         title: format!("Funnel plot of {}", f.title),
         caption: format!(
-            "Funnel plot of {}: {} groups against the overall {:.1}%; {outside} outside the 99.8% limits.",
+            "Funnel plot of {}: {} groups against the overall {:.1}%; {outside} outside the {outer}% limits.",
             f.title,
             f.points.len(),
             100.0 * f.overall
@@ -164,7 +165,7 @@ fn funnel(f: &Funnel) -> Described {
             .iter()
             .map(|(g, x, n)| {
                 let v = if *n > 0.0 { 100.0 * x / n } else { f64::NAN };
-                vec![g.clone(), format!("{}", n.round()), num(v, "%"), band(*x, *n).into()]
+                vec![g.clone(), format!("{}", n.round()), num(v, "%"), band(*x, *n)]
             })
             .collect(),
     }
@@ -213,6 +214,28 @@ fn multiples(title: &str, charts: &[Trend]) -> Described {
             })
             .collect(),
     }
+}
+
+/// A funnel's groups outside its limits: group, cases, value, which limit, direction.
+pub fn funnel_outliers(f: &Funnel) -> Vec<Vec<String>> {
+    f.points
+        .iter()
+        .filter_map(|(g, x, n)| {
+            let band = spc::funnel_band_at(f.overall, *x, *n, f.levels);
+            let limit = match band.abs() {
+                1 => f.levels[0],
+                2 => f.levels[1],
+                _ => return None,
+            };
+            Some(vec![
+                g.clone(),
+                format!("{}", n.round()),
+                num(100.0 * x / n, "%"),
+                format!("{limit}%"),
+                if band > 0 { "above" } else { "below" }.to_string(),
+            ])
+        })
+        .collect()
 }
 
 /// The chart's caption and data.

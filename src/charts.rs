@@ -116,6 +116,8 @@ pub struct Funnel {
     pub title: String,
     pub points: Vec<(String, f64, f64)>,
     pub overall: f64,
+    /// The two limit levels in percent, the inner first (95 and 99.8 by default).
+    pub levels: [f64; 2],
 }
 
 /// Bars: (category, value).
@@ -317,6 +319,7 @@ fn trend_scaled<DB: DrawingBackend>(
         .light_line_style(TRANSPARENT)
         .x_labels(if size < 20 { n.min(4) } else { n.min(13) })
         .x_label_formatter(&x_labels(&t.labels))
+        .y_label_formatter(&|v| axis_num(*v, &t.unit))
         .y_desc(&t.unit)
         .label_style((FONT, size * 3 / 4))
         .draw()
@@ -362,6 +365,16 @@ fn trend_scaled<DB: DrawingBackend>(
             .map_err(e)?;
     }
     Ok(())
+}
+
+/// An axis label: counts are whole numbers (a tick between two is left blank), anything
+/// else to 1 dp.
+fn axis_num(v: f64, unit: &str) -> String {
+    match unit {
+        "cases" | "count" if (v - v.round()).abs() > 1e-9 => String::new(),
+        "cases" | "count" => format!("{}", v.round()),
+        _ => fmt_num(v),
+    }
 }
 
 fn fmt_num(v: f64) -> String {
@@ -411,6 +424,7 @@ fn spc_chart<DB: DrawingBackend>(
         .light_line_style(TRANSPARENT)
         .x_labels(n.min(13))
         .x_label_formatter(&x_labels(&s.labels))
+        .y_label_formatter(&|v| axis_num(*v, &s.unit))
         .y_desc(&s.unit)
         .label_style((FONT, 14))
         .draw()
@@ -519,12 +533,21 @@ fn spc_chart<DB: DrawingBackend>(
 
 fn funnel<DB: DrawingBackend>(f: &Funnel, root: &DrawingArea<DB, Shift>) -> Result<(), ChartError> {
     let max_n = f.points.iter().map(|p| p.2).fold(1.0f64, f64::max) * 1.1;
+    // The axis holds the points and both outer limits at the smallest group, so the limits
+    // show over the range the groups span.
+    let min_n = f
+        .points
+        .iter()
+        .map(|p| p.2)
+        .filter(|n| *n > 0.0)
+        .fold(max_n, f64::min);
+    let [_, (l_out, u_out)] = spc::funnel_limits_at(f.overall, min_n, f.levels);
     let (lo, hi) = y_range(
         f.points
             .iter()
             .filter(|p| p.2 > 0.0)
             .map(|p| 100.0 * p.1 / p.2)
-            .chain([100.0 * f.overall]),
+            .chain([100.0 * f.overall, 100.0 * l_out, 100.0 * u_out]),
     );
     let (lo, hi) = (lo.max(0.0), hi.min(100.0).max(lo + 1.0));
     let mut c = ChartBuilder::on(root)
@@ -536,6 +559,7 @@ fn funnel<DB: DrawingBackend>(f: &Funnel, root: &DrawingArea<DB, Shift>) -> Resu
         .map_err(e)?;
     c.configure_mesh()
         .light_line_style(TRANSPARENT)
+        .x_label_formatter(&|v| axis_num(*v, "cases"))
         .x_desc("cases (denominator)")
         .y_desc("%")
         .label_style((FONT, 14))
@@ -554,18 +578,19 @@ fn funnel<DB: DrawingBackend>(f: &Funnel, root: &DrawingArea<DB, Shift>) -> Resu
     .map_err(e)?
     .label(format!("overall {:.1}%", 100.0 * f.overall))
     .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], grey));
-    for (k, (name, dash)) in [("95% limits", 4), ("99.8% limits", 10)]
+    let names = f.levels.map(|l| format!("{l}% limits"));
+    for (k, (name, dash)) in [(names[0].as_str(), 4), (names[1].as_str(), 10)]
         .into_iter()
         .enumerate()
     {
         for side in [0, 1] {
+            // Over the whole range: held to the axes where they would leave them.
             let pts: Vec<(f64, f64)> = ns
                 .iter()
                 .map(|&n| {
-                    let l = spc::funnel_limits(f.overall, n)[k];
-                    (n, 100.0 * if side == 0 { l.0 } else { l.1 })
+                    let l = spc::funnel_limits_at(f.overall, n, f.levels)[k];
+                    (n, (100.0 * if side == 0 { l.0 } else { l.1 }).clamp(lo, hi))
                 })
-                .filter(|(_, y)| *y >= lo && *y <= hi)
                 .collect();
             let s = c
                 .draw_series(DashedLineSeries::new(pts, dash, 4, BLACK.stroke_width(1)))
@@ -582,7 +607,7 @@ fn funnel<DB: DrawingBackend>(f: &Funnel, root: &DrawingArea<DB, Shift>) -> Resu
             continue;
         }
         let p = (*n, 100.0 * x / n);
-        let band = spc::funnel_band(f.overall, *x, *n);
+        let band = spc::funnel_band_at(f.overall, *x, *n, f.levels);
         if band == 0 {
             c.draw_series(std::iter::once(Circle::new(p, 5, BLACK.stroke_width(2))))
                 .map_err(e)?;
@@ -636,6 +661,7 @@ fn distribution<DB: DrawingBackend>(
                 String::new()
             }
         })
+        .y_label_formatter(&|v| axis_num(*v, &d.unit))
         .y_desc(&d.unit)
         .label_style((FONT, 14))
         .draw()
@@ -726,6 +752,8 @@ pub struct Request<'a> {
     pub screen_outliers: bool,
     /// SPC: periods where a new phase, with its own limits, starts.
     pub rebase: &'a [String],
+    /// Funnel: the two limit levels in percent, the inner first.
+    pub funnel_levels: [f64; 2],
 }
 
 fn higher_is_better(m: &crate::metrics::Metric) -> Option<bool> {
@@ -946,6 +974,7 @@ pub fn build(ev: &crate::metrics::Evaluation, r: &Request) -> Result<Chart, Stri
                 title: format!("{}, {period}, by {}", m.title, r.by),
                 points,
                 overall: x / n,
+                levels: r.funnel_levels,
             }))
         }
         Kind::Distribution => {

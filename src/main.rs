@@ -309,6 +309,29 @@ struct ImportOut {
     format: ReportFormat,
 }
 
+/// A funnel limit level in percent, above 50 and below 100.
+fn parse_level(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a percentage"))?;
+    if v > 50.0 && v < 100.0 {
+        Ok(v)
+    } else {
+        Err(format!(
+            "{v}: a limit level is a percentage above 50 and below 100, as 95 or 99.8"
+        ))
+    }
+}
+
+/// The two funnel levels, the inner first.
+fn two_levels(v: &[f64]) -> Result<[f64; 2]> {
+    match v {
+        [a, b] if a < b => Ok([*a, *b]),
+        _ => anyhow::bail!("--funnel-limits takes two levels, the inner first: 95,99.8"),
+    }
+}
+
 fn parse_cli_date(s: &str) -> Result<NaiveDate, String> {
     csc_audit::values::parse_date(s)
         .map_err(|e| e.message)?

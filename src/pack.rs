@@ -204,10 +204,22 @@ pub struct PackInputs<'a> {
 }
 
 /// The pack's SPC options.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SpcChoices {
     pub screen_outliers: bool,
     pub rebase: Vec<String>,
+    /// The funnels' two limit levels in percent, the inner first.
+    pub funnel_levels: [f64; 2],
+}
+
+impl Default for SpcChoices {
+    fn default() -> SpcChoices {
+        SpcChoices {
+            screen_outliers: false,
+            rebase: Vec::new(),
+            funnel_levels: crate::spc::FUNNEL_LEVELS,
+        }
+    }
 }
 
 /// One line of the at-a-glance table.
@@ -577,6 +589,7 @@ pub fn build(inp: &PackInputs, progress: &dyn Fn(&str)) -> Result<Pack, PackErro
                 baseline: None,
                 screen_outliers: inp.spc.screen_outliers,
                 rebase: &inp.spc.rebase,
+                funnel_levels: inp.spc.funnel_levels,
             };
             let chart = match kind {
                 // A distribution's bands of the quarter, with suppressed bands left out.
@@ -645,6 +658,10 @@ pub fn build(inp: &PackInputs, progress: &dyn Fn(&str)) -> Result<Pack, PackErro
             svgs.entry(m.id.clone()).or_default().push(Figure {
                 svg: String::from_utf8_lossy(&svg).into_owned(),
                 text: crate::chart_text::describe(&chart),
+                outliers: match &chart {
+                    Chart::Funnel(f) => Some((crate::chart_text::funnel_outliers(f), f.levels[0])),
+                    _ => None,
+                },
             });
             files.push((format!("{base}.svg"), svg));
             files.push((format!("{base}.png"), png));
@@ -1098,8 +1115,13 @@ fn html(
         let change = match (g.value, g.previous) {
             (Some(a), Some(b)) => {
                 let d = a - b;
-                let unit = if g.unit == "percent" { " points" } else { "" };
-                format!("{}{:.1}{unit}", if d > 0.0 { "+" } else { "" }, d)
+                let sign = if d > 0.0 { "+" } else { "" };
+                // Counts as whole numbers, percentages to 1 dp in points.
+                match g.unit.as_str() {
+                    "percent" => format!("{sign}{d:.1} points"),
+                    "count" => format!("{sign}{}", d.round()),
+                    _ => format!("{sign}{d:.1}"),
+                }
             }
             _ => String::new(),
         };
@@ -1263,6 +1285,8 @@ fn england_beside(inp: &PackInputs, lib: &Library) -> Result<BTreeMap<String, St
 struct Figure {
     svg: String,
     text: crate::chart_text::Described,
+    /// A funnel's groups outside its limits, and its inner level.
+    outliers: Option<(Vec<Vec<String>>, f64)>,
 }
 
 /// A chart as a figure a screen reader can read: the drawing named by its caption, and
@@ -1310,6 +1334,29 @@ fn figure(f: &Figure, n: usize, published: bool) -> String {
         h.push_str("</tr>\n");
     }
     h.push_str("</tbody></table></details></figure>\n");
+    match &f.outliers {
+        Some((rows, inner)) if rows.is_empty() => {
+            h.push_str(&format!(
+                "<p>No group is outside the {inner}% limits.</p>\n"
+            ));
+        }
+        Some((rows, _)) => {
+            h.push_str("<table class=\"outliers\"><caption>Outside the funnel's limits</caption><thead><tr>");
+            for c in ["Group", "Cases", "Value", "Limit", "Direction"] {
+                h.push_str(&format!("<th scope=\"col\">{c}</th>"));
+            }
+            h.push_str("</tr></thead><tbody>\n");
+            for r in rows {
+                h.push_str(&format!("<tr><th scope=\"row\">{}</th>", esc(&r[0])));
+                for c in &r[1..] {
+                    h.push_str(&format!("<td>{}</td>", esc(c)));
+                }
+                h.push_str("</tr>\n");
+            }
+            h.push_str("</tbody></table>\n");
+        }
+        None => {}
+    }
     h
 }
 

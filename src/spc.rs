@@ -401,17 +401,40 @@ pub fn assurance(limits: &Limits, target: f64, higher_is_better: bool) -> Assura
 /// p0) / n), within 0 and 1 (Spiegelhalter 2005, the normal approximation), with z = 1.96
 /// (95%) and 3.09 (99.8%).
 pub fn funnel_limits(p0: f64, n: f64) -> [(f64, f64); 2] {
+    funnel_limits_at(p0, n, FUNNEL_LEVELS)
+}
+
+/// The funnel's two limit levels by default: 95% and 99.8% (z 1.96 and 3.09).
+pub const FUNNEL_LEVELS: [f64; 2] = [95.0, 99.8];
+
+/// The two-sided z of a level in percent: 95 -> 1.959964.
+pub fn z_of(level: f64) -> f64 {
+    use statrs::distribution::{ContinuousCDF, Normal};
+    let n = Normal::new(0.0, 1.0).expect("the standard normal");
+    n.inverse_cdf(1.0 - (1.0 - level / 100.0) / 2.0)
+}
+
+/// [`funnel_limits`] at other levels (in percent, the inner first).
+pub fn funnel_limits_at(p0: f64, n: f64, levels: [f64; 2]) -> [(f64, f64); 2] {
     let s = (p0 * (1.0 - p0) / n).sqrt();
-    [1.959_964, 3.090_232].map(|z| ((p0 - z * s).max(0.0), (p0 + z * s).min(1.0)))
+    levels.map(|l| {
+        let z = z_of(l);
+        ((p0 - z * s).max(0.0), (p0 + z * s).min(1.0))
+    })
 }
 
 /// Where a unit falls on a funnel: 0 inside 95%, +-1 between 95% and 99.8%, +-2 beyond 99.8%.
 pub fn funnel_band(p0: f64, x: f64, n: f64) -> i8 {
+    funnel_band_at(p0, x, n, FUNNEL_LEVELS)
+}
+
+/// [`funnel_band`] against limits at other levels.
+pub fn funnel_band_at(p0: f64, x: f64, n: f64, levels: [f64; 2]) -> i8 {
     if n <= 0.0 {
         return 0;
     }
     let p = x / n;
-    let [(l95, u95), (l998, u998)] = funnel_limits(p0, n);
+    let [(l95, u95), (l998, u998)] = funnel_limits_at(p0, n, levels);
     if p > u998 {
         2
     } else if p > u95 {
@@ -762,5 +785,20 @@ mod tests {
         assert_eq!(variation(&v, &s, Some(true)), Variation::Improvement);
         assert_eq!(variation(&v, &s, Some(false)), Variation::Concern);
         assert!(signal_up(&v, &s, 12) && signal_up(&v, &s, 18));
+    }
+
+    /// z of a two-sided level (scipy `norm.ppf(0.975)` = 1.959964, `norm.ppf(0.999)` =
+    /// 3.090232); limits at other levels follow.
+    #[test]
+    fn funnel_levels_give_their_z() {
+        assert!((z_of(95.0) - 1.959964).abs() < 1e-6);
+        assert!((z_of(99.8) - 3.090232).abs() < 1e-6);
+        assert!((z_of(90.0) - 1.644854).abs() < 1e-6);
+        // p0 = 0.5, n = 100: s = 0.05; at 90%: 0.5 -/+ 1.644854 x 0.05.
+        let [(l, u), _] = funnel_limits_at(0.5, 100.0, [90.0, 99.0]);
+        assert!((l - 0.417757).abs() < 1e-6 && (u - 0.582243).abs() < 1e-6);
+        assert_eq!(funnel_band_at(0.5, 42.0, 100.0, [90.0, 99.0]), 0);
+        assert_eq!(funnel_band_at(0.5, 41.0, 100.0, [90.0, 99.0]), -1);
+        assert_eq!(funnel_band_at(0.5, 41.0, 100.0, FUNNEL_LEVELS), 0);
     }
 }

@@ -51,6 +51,9 @@ pub struct ChartArgs {
     /// SPC: periods where a new phase, with its own limits, starts (`2024-04,2025-01`).
     #[arg(long, value_delimiter = ',')]
     rebase: Vec<String>,
+    /// Funnel: the two limit levels in percent, the inner first.
+    #[arg(long, value_delimiter = ',', default_values_t = [95.0, 99.8], value_parser = crate::parse_level)]
+    funnel_limits: Vec<f64>,
     /// The chart file: .svg or .png.
     #[arg(long)]
     out: PathBuf,
@@ -122,6 +125,7 @@ pub fn run(a: ChartArgs) -> Result<ExitCode> {
             baseline: a.baseline,
             screen_outliers: a.screen_outliers,
             rebase: &a.rebase,
+            funnel_levels: crate::two_levels(&a.funnel_limits)?,
         },
     )
     .map_err(anyhow::Error::msg)?;

@@ -51,6 +51,9 @@ pub struct PackArgs {
     /// SPC: months where a new phase, with its own limits, starts (`2024-04,2025-01`).
     #[arg(long, value_delimiter = ',')]
     rebase: Vec<String>,
+    /// Funnel: the two limit levels in percent, the inner first.
+    #[arg(long, value_delimiter = ',', default_values_t = [95.0, 99.8], value_parser = crate::parse_level)]
+    funnel_limits: Vec<f64>,
     /// The analyst's commentary (TOML: `[measure_id]` or `["area"]` with `text = "..."`),
     /// shown under the measure or area in the report and in the workbook.
     #[arg(long)]
@@ -166,6 +169,7 @@ pub fn run(a: PackArgs) -> Result<ExitCode> {
             spc: csc_audit::pack::SpcChoices {
                 screen_outliers: a.screen_outliers,
                 rebase: a.rebase.clone(),
+                funnel_levels: crate::two_levels(&a.funnel_limits)?,
             },
             commentary,
         },

@@ -79,6 +79,7 @@ fn funnel_svg() {
             ("East".into(), 7.0, 10.0),
         ],
         overall: 0.8,
+        levels: csc_audit::spc::FUNNEL_LEVELS,
     });
     insta::assert_snapshot!(svg(&chart));
 }
@@ -169,4 +170,40 @@ fn chart_command_draws_a_measure_from_data() {
     chart(&["--from", "2025-03"])
         .code(2)
         .stderr(predicates::str::contains("an SPC chart needs at least 2"));
+    // Funnel limits at other levels.
+    Command::cargo_bin("csc-audit")
+        .unwrap()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "chart",
+            "--metric",
+            "icpc_15wd",
+            "--kind",
+            "funnel",
+            "--funnel-limits",
+            "90,99",
+            "--out",
+        ])
+        .arg(&out)
+        .assert()
+        .success();
+    let s = std::fs::read_to_string(&out).unwrap();
+    assert!(s.contains("90% limits") && s.contains("99% limits"), "{s}");
+    Command::cargo_bin("csc-audit")
+        .unwrap()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "chart",
+            "--metric",
+            "icpc_15wd",
+            "--kind",
+            "funnel",
+            "--funnel-limits",
+            "99,95",
+            "--out",
+        ])
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("the inner first"));
 }

@@ -438,6 +438,11 @@ fn the_report_passes_axe_on_both_profiles_and_a_ten_team_council() {
                     .join("\n")
             );
             assert!(!report.contains("Funnel plot of Re-referrals"));
+            // A funnel of the teams comes with its outliers, or says there are none.
+            assert!(
+                report.contains("<caption>Outside the funnel's limits</caption>")
+                    || report.contains("No group is outside the 95% limits.")
+            );
         }
         assert_eq!(
             report.matches("<figure>").count(),

@@ -118,7 +118,11 @@ fn the_table_reproduces_nhsrplotthedots_screened_and_unscreened() {
         draw.retain(|a| *a != "--table" && *a != table.to_str().unwrap());
         assert_eq!(spc(&draw).status.code(), Some(0));
         let text = std::fs::read_to_string(&svg).unwrap().to_ascii_uppercase();
-        assert!(text.contains("#0070C0") && text.contains("#767676"), "{}", &text[..400]);
+        assert!(
+            text.contains("#0070C0") && text.contains("#767676"),
+            "{}",
+            &text[..400]
+        );
         assert!(!text.contains("#C55A11"));
         // The point itself is beyond the limits either way.
         assert_eq!(rows[14][8], "beyond_limit");
