@@ -324,14 +324,6 @@ fn parse_level(s: &str) -> Result<f64, String> {
     }
 }
 
-/// The two funnel levels, the inner first.
-fn two_levels(v: &[f64]) -> Result<[f64; 2]> {
-    match v {
-        [a, b] if a < b => Ok([*a, *b]),
-        _ => anyhow::bail!("--funnel-limits takes two levels, the inner first: 95,99.8"),
-    }
-}
-
 fn parse_cli_date(s: &str) -> Result<NaiveDate, String> {
     csc_audit::values::parse_date(s)
         .map_err(|e| e.message)?

@@ -5,6 +5,7 @@
 
 pub mod folder;
 pub mod guard;
+pub mod icons;
 pub mod words;
 
 use std::collections::BTreeMap;
@@ -242,6 +243,8 @@ pub struct Glance {
     pub commentary: Option<String>,
     /// England's figure beside the council's financial year, in words.
     pub england: Option<String>,
+    /// The variation and assurance icons (SVG), for the report.
+    pub icons: String,
 }
 
 /// The pack in memory: files by relative path, and what went into it.
@@ -540,6 +543,7 @@ pub fn build(inp: &PackInputs, progress: &dyn Fn(&str)) -> Result<Pack, PackErro
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     let mut svgs: BTreeMap<String, Vec<Figure>> = BTreeMap::new();
     let mut readings: BTreeMap<String, String> = BTreeMap::new();
+    let mut icon_html: BTreeMap<String, String> = BTreeMap::new();
     // Monthly values with suppressed months removed (published).
     let mut masked = monthly.clone();
     masked.rows = months
@@ -644,6 +648,10 @@ pub fn build(inp: &PackInputs, progress: &dyn Fn(&str)) -> Result<Pack, PackErro
             }
             if let Chart::Spc(s) = &chart {
                 readings.insert(m.id.clone(), s.reading.clone());
+                icon_html.insert(
+                    m.id.clone(),
+                    format!("{}{}", icons::variation(s), icons::assurance(s)),
+                );
             }
             let kind_name = match kind {
                 Kind::Spc => "spc",
@@ -696,6 +704,7 @@ pub fn build(inp: &PackInputs, progress: &dyn Fn(&str)) -> Result<Pack, PackErro
             let (now, hidden) = find(&data, &m.id);
             Glance {
                 commentary: inp.commentary.measures.get(&m.id).cloned(),
+                icons: icon_html.get(&m.id).cloned().unwrap_or_default(),
                 england: england.get(&m.id).cloned(),
                 hidden,
                 bands: m.kind == MetricKind::Distribution,
@@ -1135,7 +1144,7 @@ fn html(
             g.rag.unwrap_or(""),
             g.rag.unwrap_or(""),
             change,
-            esc(&g.spc),
+            format!("{}{}", g.icons, esc(&g.spc)),
         ));
     }
     h.push_str("</tbody></table></section>\n");
@@ -1403,7 +1412,7 @@ table{border-collapse:collapse;width:100%;font-size:.9em}th,td{border:1px solid 
 th{background:#eee}td.num{text-align:right;font-variant-numeric:tabular-nums}\
 td.rag.red{background:#f4c7c3;font-weight:bold}td.rag.amber{background:#fce8b2}td.rag.green{background:#cde8d0}\
 a.skip{position:absolute;left:-999em}a.skip:focus{left:1em;top:1em;background:#fff;padding:.3em;border:2px solid #111}\
-nav>ul{columns:2;column-gap:2em}nav li{margin:.2em 0;break-inside:avoid}nav a,td a{display:inline-block;min-height:24px;line-height:24px;vertical-align:top}figcaption{font-size:.9em;margin:.3em 0}details{margin:.3em 0 1em}summary{cursor:pointer}\
+svg.icon{vertical-align:middle;margin-right:.2em}nav>ul{columns:2;column-gap:2em}nav li{margin:.2em 0;break-inside:avoid}nav a,td a{display:inline-block;min-height:24px;line-height:24px;vertical-align:top}figcaption{font-size:.9em;margin:.3em 0}details{margin:.3em 0 1em}summary{cursor:pointer}\
 @media print{details{display:none}}\
 figure{margin:1em 0}figure svg{max-width:100%;height:auto}article{page-break-inside:avoid;break-inside:avoid}\
 footer{margin-top:3em;font-size:.8em;color:#444}\

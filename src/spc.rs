@@ -629,28 +629,14 @@ mod tests {
     /// `ptd_spc` results: mean 0.1416238, limits -3.01138 / 3.294627; with point 15 set to
     /// 10, mean 0.6694159, unscreened limits -4.596625 / 5.935457, screened (its two moving
     /// ranges of 10.56 and 9.50 are at least 3.267 x the mean 2.55) -2.383666 / 3.722497.
-    const RNORM_123: [f64; 20] = [
-        -0.56047565,
-        -0.23017749,
-        1.55870831,
-        0.07050839,
-        0.12928774,
-        1.71506499,
-        0.46091621,
-        -1.26506123,
-        -0.68685285,
-        -0.44566197,
-        1.22408180,
-        0.35981383,
-        0.40077145,
-        0.11068272,
-        -0.55584113,
-        1.78691314,
-        0.49785048,
-        -1.96661716,
-        0.70135590,
-        -0.47279141,
-    ];
+    /// The series, as `tests/fixtures/spc/rnorm_123.csv` holds it for the CLI test too.
+    fn rnorm_123() -> Vec<f64> {
+        include_str!("../tests/fixtures/spc/rnorm_123.csv")
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
+            .collect()
+    }
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() < 1e-4
@@ -658,14 +644,14 @@ mod tests {
 
     #[test]
     fn limits_match_nhsrplotthedots_reference_values() {
-        let s = xmr_with(&RNORM_123, &Options::default());
+        let s = xmr_with(&rnorm_123(), &Options::default());
         let l = s.limits[0];
         assert!(
             close(l.mean, 0.1416238) && close(l.lower, -3.01138) && close(l.upper, 3.294627),
             "{l:?}"
         );
         assert!(s.trial.iter().all(|t| !t));
-        let mut v = RNORM_123;
+        let mut v = rnorm_123();
         v[14] = 10.0;
         let l = xmr_with(&v, &Options::default()).limits[0];
         assert!(

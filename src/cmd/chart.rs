@@ -45,15 +45,8 @@ pub struct ChartArgs {
     /// SPC: limits from the first N points of each phase only.
     #[arg(long)]
     baseline: Option<usize>,
-    /// SPC: leave moving ranges of 3.267 x their mean or more out of the limits.
-    #[arg(long)]
-    screen_outliers: bool,
-    /// SPC: periods where a new phase, with its own limits, starts (`2024-04,2025-01`).
-    #[arg(long, value_delimiter = ',')]
-    rebase: Vec<String>,
-    /// Funnel: the two limit levels in percent, the inner first.
-    #[arg(long, value_delimiter = ',', default_values_t = [95.0, 99.8], value_parser = crate::parse_level)]
-    funnel_limits: Vec<f64>,
+    #[command(flatten)]
+    drawing: super::Drawing,
     /// The chart file: .svg or .png.
     #[arg(long)]
     out: PathBuf,
@@ -123,9 +116,9 @@ pub fn run(a: ChartArgs) -> Result<ExitCode> {
             period: a.period.as_deref(),
             p_chart: a.p_chart,
             baseline: a.baseline,
-            screen_outliers: a.screen_outliers,
-            rebase: &a.rebase,
-            funnel_levels: crate::two_levels(&a.funnel_limits)?,
+            screen_outliers: a.drawing.screen_outliers,
+            rebase: &a.drawing.rebase,
+            funnel_levels: a.drawing.funnel_levels()?,
         },
     )
     .map_err(anyhow::Error::msg)?;

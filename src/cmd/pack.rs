@@ -45,15 +45,8 @@ pub struct PackArgs {
     /// Replace the whole --out folder (never merged with what it held).
     #[arg(long)]
     force: bool,
-    /// SPC: leave moving ranges of 3.267 x their mean or more out of the limits.
-    #[arg(long)]
-    screen_outliers: bool,
-    /// SPC: months where a new phase, with its own limits, starts (`2024-04,2025-01`).
-    #[arg(long, value_delimiter = ',')]
-    rebase: Vec<String>,
-    /// Funnel: the two limit levels in percent, the inner first.
-    #[arg(long, value_delimiter = ',', default_values_t = [95.0, 99.8], value_parser = crate::parse_level)]
-    funnel_limits: Vec<f64>,
+    #[command(flatten)]
+    drawing: super::Drawing,
     /// The analyst's commentary (TOML: `[measure_id]` or `["area"]` with `text = "..."`),
     /// shown under the measure or area in the report and in the workbook.
     #[arg(long)]
@@ -167,9 +160,9 @@ pub fn run(a: PackArgs) -> Result<ExitCode> {
             profile,
             sample: sample.as_ref(),
             spc: csc_audit::pack::SpcChoices {
-                screen_outliers: a.screen_outliers,
-                rebase: a.rebase.clone(),
-                funnel_levels: crate::two_levels(&a.funnel_limits)?,
+                screen_outliers: a.drawing.screen_outliers,
+                rebase: a.drawing.rebase.clone(),
+                funnel_levels: a.drawing.funnel_levels()?,
             },
             commentary,
         },

@@ -438,6 +438,12 @@ fn the_report_passes_axe_on_both_profiles_and_a_ten_team_council() {
                     .join("\n")
             );
             assert!(!report.contains("Funnel plot of Re-referrals"));
+            // The variation and assurance icons, each named in words.
+            assert!(report.contains(
+                "<svg class=\"icon\" role=\"img\" aria-label=\"common cause variation\""
+            ));
+            assert!(report.contains("aria-label=\"special cause variation, higher: improvement\""));
+            assert!(report.contains("aria-label=\"assurance: hit and miss against the target\""));
             // A funnel of the teams comes with its outliers, or says there are none.
             assert!(
                 report.contains("<caption>Outside the funnel's limits</caption>")

@@ -3,28 +3,13 @@
 
 use std::path::Path;
 
-const RNORM_123: [f64; 20] = [
-    -0.56047565,
-    -0.23017749,
-    1.55870831,
-    0.07050839,
-    0.12928774,
-    1.71506499,
-    0.46091621,
-    -1.26506123,
-    -0.68685285,
-    -0.44566197,
-    1.22408180,
-    0.35981383,
-    0.40077145,
-    0.11068272,
-    -0.55584113,
-    1.78691314,
-    0.49785048,
-    -1.96661716,
-    0.70135590,
-    -0.47279141,
-];
+/// R `set.seed(123); rnorm(20)`, in `tests/fixtures/spc/rnorm_123.csv`.
+fn rnorm_123() -> Vec<f64> {
+    let mut r = csv::Reader::from_path(crate::fixture("spc/rnorm_123.csv")).unwrap();
+    r.records()
+        .map(|x| x.unwrap()[1].parse().unwrap())
+        .collect()
+}
 
 fn period(i: usize) -> String {
     format!("{}-{:02}", 2023 + i / 12, i % 12 + 1)
@@ -75,7 +60,7 @@ fn num(s: &str) -> f64 {
 #[test]
 fn the_table_reproduces_nhsrplotthedots_screened_and_unscreened() {
     let dir = tempfile::tempdir().unwrap();
-    let mut v = RNORM_123;
+    let mut v = rnorm_123();
     v[14] = 10.0;
     let input = series(dir.path(), &v, None);
     let table = dir.path().join("points.csv");
