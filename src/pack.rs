@@ -483,7 +483,12 @@ pub fn build(inp: &PackInputs, progress: &dyn Fn(&str)) -> Result<Pack, PackErro
         ));
     }
     // Public tables break down by team only: a worker is a person.
-    let by = vec!["team".to_string()];
+    // The internal pack also breaks the front door down by referral source: its team is
+    // usually the front door alone, so teams side by side say nothing.
+    let mut by = vec!["team".to_string()];
+    if inp.profile == Profile::Internal {
+        by.push("source".to_string());
+    }
     progress("measures by month");
     let last_month = Period::containing(Grain::Month, q.end().min(ex.as_of));
     let mut monthly = metrics::evaluate(
@@ -570,7 +575,8 @@ pub fn build(inp: &PackInputs, progress: &dyn Fn(&str)) -> Result<Pack, PackErro
             MetricKind::Distribution => kinds.push(Kind::Distribution),
             _ if ratio => {
                 kinds.push(Kind::Spc);
-                if inp.profile == Profile::Internal && m.breakdowns.iter().any(|(b, _)| b == "team")
+                if inp.profile == Profile::Internal
+                    && m.breakdowns.iter().any(|(b, _)| b == side_by_side(m))
                 {
                     // Teams side by side: the funnel for the quarter, small multiples over time.
                     kinds.push(Kind::Funnel);
@@ -587,7 +593,7 @@ pub fn build(inp: &PackInputs, progress: &dyn Fn(&str)) -> Result<Pack, PackErro
             let req = Request {
                 metric: m,
                 kind,
-                by: "team",
+                by: side_by_side(m),
                 period,
                 p_chart: false,
                 baseline: None,
@@ -632,14 +638,14 @@ pub fn build(inp: &PackInputs, progress: &dyn Fn(&str)) -> Result<Pack, PackErro
             match &chart {
                 Chart::Funnel(f) if f.points.len() < 3 => {
                     notes.push(format!(
-                        "{}: no funnel: fewer than three teams have cases this quarter",
+                        "{}: no funnel: fewer than three groups have cases this quarter",
                         m.id
                     ));
                     continue;
                 }
                 Chart::Multiples { charts, .. } if charts.len() < 2 => {
                     notes.push(format!(
-                        "{}: no chart by team: only one team has cases",
+                        "{}: no small multiples: only one group has cases",
                         m.id
                     ));
                     continue;
@@ -1288,6 +1294,16 @@ fn england_beside(inp: &PackInputs, lib: &Library) -> Result<BTreeMap<String, St
         out.insert(id.clone(), text);
     }
     Ok(out)
+}
+
+/// What a measure's funnel and small multiples compare: referral sources at the front
+/// door, where the measure breaks down by source, else teams.
+fn side_by_side(m: &Metric) -> &'static str {
+    if area(m) == AREAS[0].0 && m.breakdowns.iter().any(|(b, _)| b == "source") {
+        "source"
+    } else {
+        "team"
+    }
 }
 
 /// A chart of the report and its text alternative.
