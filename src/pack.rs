@@ -1125,7 +1125,7 @@ fn html(
         }
     ));
     h.push_str(&contents(glance, tables.audit.is_some()));
-    h.push_str("<main id=\"main\">\n<section id=\"glance\"><h2>At a glance</h2><table class=\"glance\"><thead><tr><th>Area</th><th>Measure</th><th>This quarter</th><th>Target</th><th>RAG</th><th>Change on last quarter</th><th>SPC</th></tr></thead><tbody>\n");
+    h.push_str("<main id=\"main\">\n<section id=\"glance\"><h2>At a glance</h2><table class=\"glance\"><thead><tr><th>Area</th><th>Measure</th><th>This quarter (change on last quarter)</th><th>Target</th><th>RAG</th><th>SPC</th></tr></thead><tbody>\n");
     for g in glance {
         let change = match (g.value, g.previous) {
             (Some(a), Some(b)) => {
@@ -1133,23 +1133,23 @@ fn html(
                 let sign = if d > 0.0 { "+" } else { "" };
                 // Counts as whole numbers, percentages to 1 dp in points.
                 match g.unit.as_str() {
-                    "percent" => format!("{sign}{d:.1} points"),
-                    "count" => format!("{sign}{}", d.round()),
-                    _ => format!("{sign}{d:.1}"),
+                    "percent" => format!(" ({sign}{d:.1} points on last quarter)"),
+                    "count" => format!(" ({sign}{} on last quarter)", d.round()),
+                    _ => format!(" ({sign}{d:.1} on last quarter)"),
                 }
             }
             _ => String::new(),
         };
         h.push_str(&format!(
-            "<tr><td>{}</td><td><a href=\"#{}\">{}</a></td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"rag {}\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>\n",
+            "<tr><td>{}</td><td><a href=\"#{}\">{}</a></td><td class=\"num\">{}{}</td><td class=\"num\">{}</td><td class=\"rag {}\">{}</td><td>{}</td></tr>\n",
             esc(g.area),
             esc(&g.metric),
             esc(&g.title),
             show_marked(g),
+            change,
             g.target.map(|t| tabular::num(Some(t), 1)).unwrap_or_default(),
             g.rag.unwrap_or(""),
             g.rag.unwrap_or(""),
-            change,
             format!("{}{}", g.icons, esc(&g.spc)),
         ));
     }

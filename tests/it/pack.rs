@@ -499,6 +499,28 @@ fn commentary_and_england_appear_in_the_report_and_the_workbook() {
             .join("\n")
     );
     assert!(report.contains("Open Government Licence v3.0"));
+    // Numbers for people: a count with its change as a whole number, a percentage in points.
+    let referrals = report
+        .lines()
+        .find(|l| l.starts_with("<tr>") && l.contains("href=\"#referrals\">Referrals received"))
+        .unwrap();
+    let cell = referrals.split("<td class=\"num\">").nth(1).unwrap();
+    let (value, rest) = cell.split_once(" (").unwrap();
+    assert!(
+        value
+            .trim_start_matches("<span data-count>")
+            .trim_end_matches("</span>")
+            .parse::<u64>()
+            .is_ok(),
+        "{cell}"
+    );
+    assert!(rest.starts_with('+') || rest.starts_with('-'), "{cell}");
+    assert!(
+        rest.split(' ').next().unwrap()[1..].parse::<u64>().is_ok()
+            && rest.contains(" on last quarter)"),
+        "{cell}"
+    );
+    assert!(report.contains(" points on last quarter)</td>"));
     let mut wb: calamine::Xlsx<_> = calamine::open_workbook(out.join("dataset.xlsx")).unwrap();
     let g = wb.worksheet_range("at a glance").unwrap();
     let head: Vec<String> = g
