@@ -7,7 +7,8 @@ use csc_audit::report::Severity;
 
 use crate::fixture;
 
-fn rows(t: &Tables, table: &str) -> Vec<String> {
+/// A native table's rows as comma-joined text, to compare value by value.
+pub(crate) fn rows(t: &Tables, table: &str) -> Vec<String> {
     t.rows(table).iter().map(|r| r.join(",")).collect()
 }
 

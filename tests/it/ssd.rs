@@ -6,15 +6,12 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use csc_audit::import::{load_data, ssd, DataKind, Tables};
+use crate::import::{read_csv, rows};
+use csc_audit::import::{load_data, ssd, DataKind};
 use csc_audit::ingest::LoadOptions;
 
 fn quirks() -> std::path::PathBuf {
     crate::fixture("ssd/quirks")
-}
-
-fn rows(t: &Tables, table: &str) -> Vec<String> {
-    t.rows(table).iter().map(|r| r.join(",")).collect()
 }
 
 fn rules(report: &csc_audit::import::ImportReport) -> Vec<String> {
@@ -263,21 +260,6 @@ fn native_files_of_tables_the_ssd_fills_are_refused_beside_it() {
 }
 
 // ---- the round trip -----------------------------------------------------------------
-
-fn read_csv(dir: &Path, table: &str) -> Vec<HashMap<String, String>> {
-    let mut r = csv::Reader::from_path(dir.join(format!("{table}.csv"))).unwrap();
-    let headers = r.headers().unwrap().clone();
-    r.records()
-        .map(|rec| {
-            let rec = rec.unwrap();
-            headers
-                .iter()
-                .zip(rec.iter())
-                .map(|(h, v)| (h.to_string(), v.to_string()))
-                .collect()
-        })
-        .collect()
-}
 
 /// A table written as an SSMS export: `NULL` for empty.
 fn write(dir: &Path, table: &str, header: &[&str], rows: Vec<Vec<String>>) {
