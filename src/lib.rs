@@ -3,7 +3,9 @@
 //! The modules follow the data's journey: [`schema`] (the extract format, written once) ->
 //! [`values`] and [`ingest`] (reading and checking every row) -> [`calendar`] (working days)
 //! -> [`report`] (the data-quality report) -> [`metrics`] -> [`sampling`] (the audit sample
-//! and its estimates) with [`stats`]. [`synth`] makes a synthetic council to try it on.
+//! and its estimates) with [`stats`] -> [`pack`], [`charts`] and [`worklist`] (the
+//! managers' list of cases due, from `metrics::due`). [`synth`] makes a synthetic council
+//! to try it on.
 
 pub mod calendar;
 pub mod chart_text;
@@ -30,3 +32,4 @@ pub mod synth;
 pub mod tabular;
 #[deny(clippy::too_many_lines)]
 pub mod values;
+pub mod worklist;

@@ -202,6 +202,12 @@ enum Command {
     /// it: XmR or p-chart, outlier screening, rebasing, a baseline, trial limits; the
     /// points as a table and the readings.
     Spc(cmd::spc::SpcArgs),
+    /// The managers' worklist: every open case due or overdue, by team and worker, from
+    /// the measures' own definitions (child-level: CSV, JSON or xlsx, written only to --out).
+    ///
+    /// Columns: measure, case_id, child_id, team, worker, started, deadline,
+    /// working_days_left, status (overdue, due_today, due_soon).
+    Due(cmd::due::DueArgs),
     /// Writes a synthetic council's extracts: realistic, internally consistent, seeded.
     Synth {
         /// Folder to write (created if missing; existing extract files are replaced).
@@ -688,6 +694,7 @@ fn run() -> Result<ExitCode> {
         Command::Sample(args) => cmd::sample::run(args),
         Command::Chart(args) => cmd::chart::run(args),
         Command::Spc(args) => cmd::spc::run(args),
+        Command::Due(args) => cmd::due::run(args),
         Command::Pack(args) => cmd::pack::run(args),
         Command::AuditResults(args) => cmd::sample::audit_results(args),
         Command::Synth {

@@ -446,6 +446,15 @@ pub fn table(name: &str) -> Option<&'static TableSpec> {
     TABLES.iter().find(|t| t.name == name)
 }
 
+/// The column that closes a case of this table (a plan or an S47 ends), for the tables
+/// whose rows stay open until then: a closed case waits for nothing.
+pub fn case_end(table: &str) -> Option<&'static str> {
+    match table {
+        CP_PLANS | S47_ENQUIRIES => Some("end_date"),
+        _ => None,
+    }
+}
+
 /// Where a table stands in the journey (the order of [`TABLES`]); reports list tables so.
 pub fn position(name: &str) -> Option<usize> {
     TABLES.iter().position(|t| t.name == name)

@@ -1,7 +1,7 @@
 //! Typed cells written the same way to CSV, JSON and xlsx by every output (the measures'
 //! long table, the audit sample, the estimates).
 
-use rust_xlsxwriter::{ExcelDateTime, Format, Worksheet, XlsxError};
+use rust_xlsxwriter::{Color, ExcelDateTime, Format, Worksheet, XlsxError};
 
 /// One cell of an output table.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -58,9 +58,28 @@ pub fn write_sheet<'a, I>(
 where
     I: IntoIterator<Item = Vec<Cell<'a>>>,
 {
+    write_sheet_marked(sheet, headers, rows, decimal, None)
+}
+
+/// As [`write_sheet`], with the rows `mark` picks filled in `mark`'s colour (every cell of
+/// the row, so that the mark moves with the row when it is sorted or filtered).
+pub fn write_sheet_marked<'a, I>(
+    sheet: &mut Worksheet,
+    headers: &[&str],
+    rows: I,
+    decimal: &str,
+    mark: Option<(&dyn Fn(&[Cell]) -> bool, Color)>,
+) -> Result<(), XlsxError>
+where
+    I: IntoIterator<Item = Vec<Cell<'a>>>,
+{
     let bold = Format::new().set_bold();
-    let dec = Format::new().set_num_format(decimal);
-    let date = Format::new().set_num_format("yyyy-mm-dd");
+    let plain = [
+        Format::new(),
+        Format::new().set_num_format(decimal),
+        Format::new().set_num_format("yyyy-mm-dd"),
+    ];
+    let filled = mark.map(|(_, c)| plain.clone().map(|f| f.set_background_color(c)));
     for (c, name) in headers.iter().enumerate() {
         sheet.write_string_with_format(0, c as u16, *name, &bold)?;
     }
@@ -68,25 +87,33 @@ where
     for (i, r) in rows.into_iter().enumerate() {
         let row = i as u32 + 1;
         n = row;
+        let [text, dec, date] = match (&filled, mark) {
+            (Some(f), Some((pick, _))) if pick(&r) => f,
+            _ => &plain,
+        };
         for (c, cell) in r.iter().enumerate() {
             let col = c as u16;
             match cell {
-                Cell::Text("") | Cell::Number(None) | Cell::Date(None) => {}
+                Cell::Text("") | Cell::Number(None) | Cell::Date(None) => {
+                    if filled.is_some() {
+                        sheet.write_blank(row, col, text)?;
+                    }
+                }
                 Cell::Text(s) => {
-                    sheet.write_string(row, col, *s)?;
+                    sheet.write_string_with_format(row, col, *s, text)?;
                 }
                 Cell::Number(Some(v)) if v.fract() == 0.0 => {
-                    sheet.write_number(row, col, *v)?;
+                    sheet.write_number_with_format(row, col, *v, text)?;
                 }
                 Cell::Number(Some(v)) => {
-                    sheet.write_number_with_format(row, col, *v, &dec)?;
+                    sheet.write_number_with_format(row, col, *v, dec)?;
                 }
                 Cell::Date(Some(d)) => {
                     let xd = ExcelDateTime::parse_from_str(&d.to_string())?;
-                    sheet.write_datetime_with_format(row, col, &xd, &date)?;
+                    sheet.write_datetime_with_format(row, col, &xd, date)?;
                 }
                 Cell::Flag(b) => {
-                    sheet.write_boolean(row, col, *b)?;
+                    sheet.write_boolean_with_format(row, col, *b, text)?;
                 }
             }
         }

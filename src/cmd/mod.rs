@@ -1,6 +1,7 @@
 //! Commands with enough glue to deserve a file of their own.
 
 pub mod chart;
+pub mod due;
 pub mod pack;
 pub mod sample;
 pub mod spc;

@@ -179,19 +179,26 @@ impl Judge<'_> {
             ok &= cx.open_at_least(start, at, w);
         }
         if let Some(r) = &m.condition.recent {
-            let found = pick(r.series).date;
-            let floor = r.not_before.as_ref().and_then(|s| match s {
-                Source::Column { .. } => d
-                    .not_before
-                    .as_ref()
-                    .map(|v| v[row])
-                    .filter(|&x| x != NULL)
-                    .map(day_of),
-                Source::Series(i) => pick(*i).date,
-            });
-            ok &=
-                found.is_some_and(|f| cx.recent(f, at, r.window) && floor.is_none_or(|fl| f >= fl));
+            let found = self.recent_event(r, row, at);
+            ok &= found.is_some_and(|f| cx.recent(f, at, r.window));
         }
         ok
+    }
+
+    /// The latest related event on or before `at` that can count as recent (not before
+    /// the `not_before` date), if any.
+    pub(super) fn recent_event(&self, r: &Recent, row: usize, at: i32) -> Option<i32> {
+        let d = self.d;
+        let found = self.pick(row, r.series, at).date;
+        let floor = r.not_before.as_ref().and_then(|s| match s {
+            Source::Column { .. } => d
+                .not_before
+                .as_ref()
+                .map(|v| v[row])
+                .filter(|&x| x != NULL)
+                .map(day_of),
+            Source::Series(i) => self.pick(row, *i, at).date,
+        });
+        found.filter(|&f| floor.is_none_or(|fl| f >= fl))
     }
 }

@@ -15,6 +15,7 @@ use polars::prelude::Expr;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::awaiting::RawAwaiting;
 use super::condition::RawCondition;
 use super::kinds::distribution::{self, RawBucket};
 use super::kinds::repeat::{self, RawRepeat};
@@ -24,10 +25,11 @@ use super::rag::RawRag;
 use super::related::RawRelated;
 use super::value::RawValue;
 use super::within::RawWithin;
-use super::{breakdowns, condition, open, rag, related, value, within};
+use super::{awaiting, breakdowns, condition, open, rag, related, value, within};
 use crate::schema::{self, Kind, TableSpec};
 
 // The parts of a metric, each defined beside the code that reads and evaluates it.
+pub use super::awaiting::Awaiting;
 pub use super::breakdowns::Breakdown;
 pub use super::condition::{Condition, Recent};
 pub use super::kinds::distribution::Bucket;
@@ -92,6 +94,9 @@ pub enum Rows {
         start: Source,
         end: Option<Source>,
         open_for_at_least: Option<Window>,
+        /// A series (index into `Metric::series`) whose first row on or before the period
+        /// end closes the case: an S47 waits for its conference only until one is held.
+        until: Option<usize>,
     },
 }
 
@@ -126,6 +131,8 @@ pub struct Metric {
     pub repeat: Option<Repeat>,
     pub value: Option<Value>,
     pub buckets: Vec<Bucket>,
+    /// The cases still waiting for the event (`[awaiting]`), for the worklist.
+    pub awaiting: Option<Awaiting>,
 }
 
 impl Metric {
@@ -222,6 +229,8 @@ pub(super) struct RawMetric {
     pub(super) value: Option<Spanned<RawValue>>,
     #[serde(default)]
     pub(super) buckets: Vec<Spanned<RawBucket>>,
+    #[serde(default)]
+    pub(super) awaiting: Option<Spanned<RawAwaiting>>,
 }
 
 #[derive(Deserialize)]
@@ -521,6 +530,13 @@ pub fn parse_metric(
         kind,
     )?;
     let buckets = distribution::read_buckets(&cx, &raw.buckets)?;
+    let awaiting = awaiting::read(
+        &cx,
+        raw.awaiting.as_ref(),
+        (kind, &rows, within.as_ref()),
+        &lookups,
+        &series,
+    )?;
 
     // What the kind needs, then the tables it does not read.
     let draft = Draft {
@@ -570,6 +586,7 @@ pub fn parse_metric(
         repeat,
         value,
         buckets,
+        awaiting,
     })
 }
 
@@ -665,9 +682,30 @@ fn read_rows(scope: &Scope, raw: &RawPopulation) -> Result<Rows, DefinitionError
                     Some(w) => Some(cx.window(w, "population.open.at_least")?),
                     None => None,
                 },
+                until: match &o2.until {
+                    Some(u) => Some(until_series(scope, u)?),
+                    None => None,
+                },
             }
         }
         (Some(d), Some(_)) => return cx.err(d.span(), "population", "give either `date` (rows in the period) or `open` (cases open at the period end), not both".into()),
         (None, None) => return cx.err(raw.table.span(), "population", "give `date = \"<date column>\"` (rows belong to the period of that date) or `open = { start = .., end = .. }` (cases open at the period end)".into()),
     })
+}
+
+/// `population.open.until`: a one-to-many related table whose rows close the case.
+fn until_series(scope: &Scope, u: &Spanned<String>) -> Result<usize, DefinitionError> {
+    match scope.series.iter().position(|s| s.name == *u.get_ref()) {
+        Some(i) => Ok(i),
+        None => scope.cx.err(
+            u.span(),
+            "population.open.until",
+            format!(
+                "`{}` is not a one-to-many related table of this file: declare it as \
+                 [related.{}] with `match` and `date`",
+                u.get_ref(),
+                u.get_ref()
+            ),
+        ),
+    }
 }

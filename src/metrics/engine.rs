@@ -9,7 +9,7 @@ use polars::prelude::*;
 
 use super::breakdowns::dates_of_birth;
 use super::out_rows::out_rows;
-use super::plan::{plan, Plan};
+use super::plan::{plan, Plan, Span};
 use super::related::{series_frame, KeyedDates, SeriesKey};
 use super::rows::read_rows;
 use super::tally::{tally, Judge};
@@ -177,7 +177,11 @@ fn plan_all(
     let mut shared: Vec<SeriesKey> = Vec::new();
     let mut lazies: Vec<LazyFrame> = Vec::new();
     for (mi, m) in lib.metrics.iter().enumerate() {
-        match plan(m, ex, range_start, range_end, &opts.by, opts.cases) {
+        let span = Span::Periods {
+            from: range_start,
+            to: range_end,
+        };
+        match plan(m, ex, span, &opts.by, opts.cases) {
             Ok(p) => {
                 for (k, s) in &p.series {
                     if !shared.contains(k) {

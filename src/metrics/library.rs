@@ -7,6 +7,10 @@ pub const FILES: &[(&str, &str)] = &[
         include_str!("../../metrics/assessment_45wd.toml"),
     ),
     (
+        "assessment_open_overdue.toml",
+        include_str!("../../metrics/assessment_open_overdue.toml"),
+    ),
+    (
         "assessment_working_days.toml",
         include_str!("../../metrics/assessment_working_days.toml"),
     ),

@@ -10,9 +10,11 @@
 //! The engine's steps: `plan` (the polars row frame) -> `rows` (its columns read out) ->
 //! `tally` (each row judged and counted) -> `out_rows` (the long table's rows).
 
+mod awaiting;
 mod breakdowns;
 mod condition;
 pub mod definition;
+pub mod due;
 pub mod engine;
 mod kinds;
 pub mod library;

@@ -45,6 +45,9 @@ pub(super) struct RawOpen {
     pub(super) end: Option<Spanned<String>>,
     #[serde(default)]
     pub(super) at_least: Option<Spanned<BTreeMap<String, toml::Value>>>,
+    /// A related table whose first row closes the case (`until = "icpc"`).
+    #[serde(default)]
+    pub(super) until: Option<Spanned<String>>,
 }
 
 /// Reads `population.also`: each table, its open span and filter, and that it holds every
@@ -80,11 +83,11 @@ pub(super) fn read_also(
             }
         };
         let o = ar.open.get_ref();
-        if o.at_least.is_some() {
+        if o.at_least.is_some() || o.until.is_some() {
             return cx.err(
                 ar.open.span(),
                 "population.also.open",
-                "`at_least` belongs to the main `population.open`".into(),
+                "`at_least` and `until` belong to the main `population.open`".into(),
             );
         }
         // Every column the measure reads from a row must exist under the same name.

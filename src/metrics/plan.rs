@@ -133,19 +133,36 @@ fn check_supplied(m: &Metric, ex: &Extracts) -> Result<(), String> {
     }
 }
 
+/// Which rows a plan keeps: those of the reported periods, or (for the worklist) every
+/// row, open cases as of one date, and rows whose required link is missing (marked).
+#[derive(Clone, Copy)]
+pub(super) enum Span {
+    Periods { from: NaiveDate, to: NaiveDate },
+    Due { as_of: NaiveDate },
+}
+
+/// Whether the required lookup `i` of the population was found (the worklist's plans).
+pub(super) fn required_col(i: usize) -> String {
+    format!("__req{i}")
+}
+
 /// The row frame of one metric, with the breakdown columns of `by` only (at national scale
 /// every unused breakdown column is millions of strings copied for nothing).
 pub(super) fn plan(
     m: &Metric,
     ex: &Extracts,
-    from: NaiveDate,
-    to: NaiveDate,
+    span: Span,
     by: &[String],
     cases: bool,
 ) -> Result<Plan, String> {
     let frame_of = |t: &str| table_frame(ex, t);
     let p = &m.population;
     check_supplied(m, ex)?;
+    // Series reach back from `from`; the worklist's reach back to every row.
+    let (from, to) = match span {
+        Span::Periods { from, to } => (from, to),
+        Span::Due { as_of } => (NaiveDate::from_ymd_opt(1900, 1, 1).expect("a date"), as_of),
+    };
     if !p.also.is_empty() {
         return plan_union(m, ex, from, to, by);
     }
@@ -154,23 +171,30 @@ pub(super) fn plan(
         lf = lf.filter(f.expr.clone().fill_null(lit(false)));
     }
     lf = related::join_lookups(m, ex, lf)?;
-    for r in &p.require {
-        if m.lookups.iter().any(|l| l.name == *r) {
-            let l = m.lookups.iter().find(|l| l.name == *r).expect("found");
-            lf = lf.filter(col(format!("{}.{}", l.name, l.table.key)).is_not_null());
+    let mut select: Vec<Expr> = Vec::new();
+    for (i, r) in p.require.iter().enumerate() {
+        if let Some(l) = m.lookups.iter().find(|l| l.name == *r) {
+            let found = col(format!("{}.{}", l.name, l.table.key)).is_not_null();
+            match span {
+                Span::Periods { .. } => lf = lf.filter(found),
+                Span::Due { .. } => select.push(found.alias(required_col(i))),
+            }
         }
     }
-    let mut select: Vec<Expr> = Vec::new();
     match &p.rows {
         Rows::Events { date } => {
             let name = col_of(date).ok_or("the population date must be a column")?;
             // Only rows whose date falls in the reported periods.
-            let (a, b) = (epoch_days(from) as i64, epoch_days(to) as i64 + 1);
-            lf = lf.filter(
-                ms_expr(name)
-                    .gt_eq(lit(a * MS_PER_DAY))
-                    .and(ms_expr(name).lt(lit(b * MS_PER_DAY))),
-            );
+            if let Span::Periods { from, to } = span {
+                let (a, b) = (epoch_days(from) as i64, epoch_days(to) as i64 + 1);
+                lf = lf.filter(
+                    ms_expr(name)
+                        .gt_eq(lit(a * MS_PER_DAY))
+                        .and(ms_expr(name).lt(lit(b * MS_PER_DAY))),
+                );
+            } else if let Some(end) = schema::case_end(p.table.name) {
+                select.push(ms_expr(end).alias(END));
+            }
             select.push(ms_expr(name).alias(PERIOD_DATE));
         }
         Rows::Open { start, end, .. } => {
@@ -178,6 +202,11 @@ pub(super) fn plan(
             let e = match end {
                 Some(e) => Some(col_of(e).ok_or("an open case's end must be a column")?),
                 None => None,
+            };
+            let from = if let Span::Due { as_of } = span {
+                as_of
+            } else {
+                from
             };
             lf = open_cases(lf, s, e, from, to, &mut select);
         }

@@ -383,23 +383,28 @@ pub(super) fn join_lookups(
     mut lf: LazyFrame,
 ) -> Result<LazyFrame, String> {
     for l in &m.lookups {
-        let t = table_frame(ex, l.table.name)?;
-        let mut cols: Vec<Expr> = t
-            .get_column_names()
-            .iter()
-            .filter(|c| l.table.column(c.as_str()).is_some())
-            .map(|c| col(c.as_str()).alias(format!("{}.{}", l.name, c)))
-            .collect();
-        // Joined on a copy of the key, so that `{rel}.{key}` stays and is empty when no
-        // row matched (what `exists` and `require` test).
-        cols.push(col(l.table.key).alias(format!("{}.__joinkey", l.name)));
-        lf = lf.left_join(
-            t.clone().lazy().select(cols),
-            col(l.on.as_str()),
-            col(format!("{}.__joinkey", l.name)),
-        );
+        lf = join_lookup(ex, lf, l)?;
     }
     Ok(lf)
+}
+
+/// Joins one lookup's table, its columns named `{rel}.{column}`.
+pub(super) fn join_lookup(ex: &Extracts, lf: LazyFrame, l: &Lookup) -> Result<LazyFrame, String> {
+    let t = table_frame(ex, l.table.name)?;
+    let mut cols: Vec<Expr> = t
+        .get_column_names()
+        .iter()
+        .filter(|c| l.table.column(c.as_str()).is_some())
+        .map(|c| col(c.as_str()).alias(format!("{}.{}", l.name, c)))
+        .collect();
+    // Joined on a copy of the key, so that `{rel}.{key}` stays and is empty when no
+    // row matched (what `exists` and `require` test).
+    cols.push(col(l.table.key).alias(format!("{}.__joinkey", l.name)));
+    Ok(lf.left_join(
+        t.clone().lazy().select(cols),
+        col(l.on.as_str()),
+        col(format!("{}.__joinkey", l.name)),
+    ))
 }
 
 /// The metric's series as keys into the shared date lists, each row's `on` value selected
@@ -419,6 +424,7 @@ pub(super) fn plan_series(
             .is_some_and(|w| is(&w.to) || w.from.iter().any(|(f, _)| is(f)))
             || m.condition.exists.iter().any(|(s, _)| is(s))
             || m.population.require.iter().any(|r| *r == m.series[i].name)
+            || matches!(m.population.rows, Rows::Open { until: Some(u), .. } if u == i)
             || m.condition
                 .recent
                 .as_ref()

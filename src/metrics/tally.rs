@@ -281,8 +281,14 @@ pub(super) fn tally(j: &Judge, periods: &[Period], opts: &EvalOptions) -> Tallie
             }
         }
         Rows::Open {
-            open_for_at_least, ..
+            open_for_at_least,
+            until,
+            ..
         } => {
+            // Closed by a related row on or before the point (an S47 by its conference).
+            let closed = |row: usize, at: i32| {
+                until.is_some_and(|si| dates_of(row, si).first().is_some_and(|&d| d <= at))
+            };
             let points: Vec<i32> = periods
                 .iter()
                 .map(|p| epoch_days(p.end()).min(cx.as_of))
@@ -297,7 +303,7 @@ pub(super) fn tally(j: &Judge, periods: &[Period], opts: &EvalOptions) -> Tallie
                     if open_for_at_least.is_some_and(|w| !cx.open_at_least(start, at, w)) {
                         continue;
                     }
-                    if !required_found(row) {
+                    if !required_found(row) || closed(row, at) {
                         continue;
                     }
                     let (status, value) = judge(row, at, Some(start));

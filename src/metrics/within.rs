@@ -144,6 +144,20 @@ pub(super) fn plan_columns(w: &Within, select: &mut Vec<Expr>) {
 }
 
 impl Judge<'_> {
+    /// Where a row's clock starts (ms) and its limit: the first alternative with a date,
+    /// with its index.
+    pub(super) fn clock(
+        &self,
+        w: &Within,
+        row: usize,
+        at: i32,
+    ) -> Option<(usize, i64, Option<Window>)> {
+        w.from.iter().enumerate().find_map(|(i, (s, l))| {
+            self.source_ms(row, at, s, self.d.from[i].as_ref())
+                .map(|v| (i, v, *l))
+        })
+    }
+
     /// Times a row against the rule, given whether its condition holds: met, breached,
     /// pending or excluded, and the span when the metric measures `span`.
     pub(super) fn within_status(
@@ -155,16 +169,10 @@ impl Judge<'_> {
         mut value: Option<f64>,
     ) -> (Status, Option<f64>) {
         let (m, d, cx) = (self.m, self.d, self.cx);
-        let source_ms = |s: &Source, col: Option<&Vec<i64>>| self.source_ms(row, at, s, col);
-        let Some((start, limit)) = w
-            .from
-            .iter()
-            .enumerate()
-            .find_map(|(i, (s, l))| source_ms(s, d.from[i].as_ref()).map(|v| (v, *l)))
-        else {
+        let Some((_, start, limit)) = self.clock(w, row, at) else {
             return (Status::Excluded(Why::NoStart), value);
         };
-        let end = source_ms(&w.to, d.to.as_ref());
+        let end = self.source_ms(row, at, &w.to, d.to.as_ref());
         if matches!(m.value, Some(Value::Span)) {
             value = match end {
                 Some(e) => match cx.elapsed(w.unit, start, e) {

@@ -2,6 +2,7 @@
 
 mod charts;
 mod cli;
+mod due;
 mod history;
 mod hostile;
 mod import;

@@ -182,14 +182,15 @@ fn every_measure_matches_the_hand_worked_months() {
         ("cp_visits_timely", "2024-03", (2, 2, 0)),
         // 10 Apr: X4 is now 16 working days ago; X5 28 Mar is 7; P2 and P3 have none.
         ("cp_visits_timely", "2024-04", (1, 4, 0)),
-        // Open S47s not marked icpc_not_required. E6 (1 Dec 2023, no end, no conference)
-        // is overdue at every month end. 31 Mar: E5 (Mon 11 Mar) is 13 working days old
-        // (Good Friday not counted), E3 started on 28 Mar. 10 Apr: E3 had I3 on 5 Apr; E4
-        // started the day before.
+        // Open S47s not marked icpc_not_required and still waiting for an ICPC. E6 (1 Dec
+        // 2023, no end, no conference) is overdue at every month end. 31 Mar: E5 (Mon 11
+        // Mar) is 13 working days old (Good Friday not counted), E3 started on 28 Mar.
+        // 10 Apr: E3 had I3 on 5 Apr, so it no longer waits (though it has no end date, as
+        // in a CIN census); E4 started the day before.
         ("s47_icpc_overdue", "2024-01", (1, 1, 0)),
         ("s47_icpc_overdue", "2024-02", (1, 1, 0)),
         ("s47_icpc_overdue", "2024-03", (1, 3, 0)),
-        ("s47_icpc_overdue", "2024-04", (1, 3, 0)),
+        ("s47_icpc_overdue", "2024-04", (1, 2, 0)),
         ("supervision_recorded", "2024-01", (2, 2, 0)),
         // 31 Mar: window after 29 Feb (31 Mar minus a month, clamped); U7 15 Mar counts.
         ("supervision_recorded", "2024-03", (1, 1, 0)),
