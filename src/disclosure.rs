@@ -38,8 +38,11 @@ pub const COUNT_COLUMNS: &[&str] = &[
     "rows rejected",
     "loaded",
     "rejected",
-    // A funnel's cases per group, in its data table.
+    // A funnel's cases per group, in its data table; the cases due by team.
     "cases",
+    "overdue",
+    "due today",
+    "due soon",
 ];
 
 /// Columns that hold a count in the rows whose `unit` column says `count` (a count

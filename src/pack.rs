@@ -3,6 +3,7 @@
 //! charts, the quarter's data set (xlsx with a sheet per area, CSV), and one self-contained
 //! HTML report, under an `internal` or `published` disclosure profile.
 
+mod due;
 pub mod folder;
 pub mod guard;
 pub mod icons;
@@ -740,9 +741,13 @@ pub fn build(inp: &PackInputs, progress: &dyn Fn(&str)) -> Result<Pack, PackErro
         })
     });
     let quality = quality_rows(ex, inp.profile);
+    progress("cases due");
+    let worklist = cases_due(inp, &mut notes)?;
+    let due_rows = due::rows(&worklist, inp.profile);
     let tables = Tables {
         audit: audit.as_ref(),
         quality: &quality,
+        due: (&worklist, &due_rows),
     };
     if inp.profile == Profile::Published {
         // Notes count rows too ("3 rows have no start date"): small numbers go.
@@ -803,6 +808,31 @@ struct Audit<'a> {
 struct Tables<'a> {
     audit: Option<&'a Audit<'a>>,
     quality: &'a [CountRow],
+    due: (&'a metrics::due::Worklist, &'a [due::DueRow]),
+}
+
+/// The worklist the page of cases due counts: every measure with a deadline on open
+/// cases (in a published pack, those whose teams may be published).
+fn cases_due(
+    inp: &PackInputs,
+    notes: &mut Vec<String>,
+) -> Result<metrics::due::Worklist, PackError> {
+    let mut lib = inp.library.clone();
+    if inp.profile == Profile::Published {
+        lib.metrics
+            .retain(|m| match published_breakdown(m, "team") {
+                Ok(()) => true,
+                Err(why) => {
+                    notes.push(format!("cases due: {} left out: {why}", m.id));
+                    false
+                }
+            });
+    }
+    let opts = metrics::due::DueOptions {
+        within: due::WITHIN,
+        since: None,
+    };
+    Ok(metrics::due::due(inp.extracts, &lib, inp.calendar, &opts)?)
 }
 
 fn count_cell(v: Option<u64>) -> Cell<'static> {
@@ -864,6 +894,14 @@ fn workbook<'a>(
             format!("{d}: every measure of the quarter, overall and by team"),
         )
     }));
+    sheets.push((
+        "cases due",
+        format!(
+            "Open cases overdue, due on {} and due within {} working days, by measure and team",
+            ex.as_of,
+            due::WITHIN
+        ),
+    ));
     sheets.push((
         "audit",
         "This month's audit sample: strata, population and sample sizes".into(),
@@ -934,6 +972,7 @@ fn workbook<'a>(
         s.set_column_width(1, 28)?;
         s.set_column_width(2, 50)?;
     }
+    due::sheet(&mut wb, tables.due.1)?;
     let audit = wb.add_worksheet().set_name("audit")?;
     match tables.audit {
         Some(a) => {
@@ -1199,6 +1238,7 @@ fn html(
         }
         h.push_str("</section>\n");
     }
+    h.push_str(&due::html(tables.due.0, tables.due.1));
     if let Some(a) = tables.audit {
         let s = a.sample;
         h.push_str(&format!(
@@ -1407,6 +1447,7 @@ fn contents(glance: &[Glance], audit: bool) -> String {
         }
         h.push_str("</ul></li>\n");
     }
+    h.push_str("<li><a href=\"#due\">Cases due</a></li>");
     if audit {
         h.push_str("<li><a href=\"#audit\">Audit sample</a></li>");
     }

@@ -133,8 +133,8 @@ pub fn run(a: DueArgs) -> Result<ExitCode> {
     tell!("{}", said(&list, &files[0].0));
     if list.older > 0 {
         tell!(
-            "{} cases whose clock started before {} are left out (--since)",
-            list.older,
+            "{} whose clock started before {} left out (--since)",
+            cases(list.older),
             a.since.map(|d| d.to_string()).unwrap_or_default()
         );
     }
@@ -145,9 +145,9 @@ pub fn run(a: DueArgs) -> Result<ExitCode> {
             Format::Xlsx => "its `excluded` sheet".to_string(),
         };
         tell!(
-            "{} cases cannot be timed (no start date, a missing link, closed without the \
-             event): listed apart in {place}, with the reason",
-            list.excluded.len()
+            "{} cannot be timed (no start date, a missing link, closed without the event): \
+             listed apart in {place}, with the reason",
+            cases(list.excluded.len() as u64)
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -157,9 +157,9 @@ pub fn run(a: DueArgs) -> Result<ExitCode> {
 fn said(list: &Worklist, path: &Path) -> String {
     let n = |s: DueStatus| list.cases.iter().filter(|c| c.status == s).count();
     format!(
-        "wrote {} cases for {} measures as of {} to {}: {} overdue, {} due today, {} due \
-         within {} working days",
-        list.cases.len(),
+        "wrote {} for {} measures as of {} to {}: {} overdue, {} due today, {} due within {} \
+         working days",
+        cases(list.cases.len() as u64),
         list.measures.len(),
         list.as_of.format("%a %d %b %Y"),
         path.display(),
@@ -168,4 +168,9 @@ fn said(list: &Worklist, path: &Path) -> String {
         n(DueStatus::DueSoon),
         list.within
     )
+}
+
+/// "1 case", "2 cases".
+fn cases(n: u64) -> String {
+    format!("{n} case{}", if n == 1 { "" } else { "s" })
 }

@@ -496,3 +496,229 @@ fn the_worklist_is_child_level_never_written_into_the_data_or_a_sample() {
         .code(2)
         .stderr(predicates::str::contains("--out"));
 }
+
+/// The rows of the report's table of cases due: (measure, team, four counts as shown).
+fn due_section(report: &str) -> Vec<(String, String, Vec<String>)> {
+    let at = report
+        .find("<section id=\"due\"")
+        .expect("a section of cases due");
+    let section = &report[at..at + report[at..].find("</section>").unwrap()];
+    section
+        .split("<tr>")
+        .skip(2)
+        .map(|row| {
+            let cells: Vec<String> = row
+                .split("<td")
+                .skip(1)
+                .map(|c| {
+                    let text = &c[c.find('>').unwrap() + 1..];
+                    text[..text.find("</td>").unwrap()].to_string()
+                })
+                .collect();
+            (cells[0].clone(), cells[1].clone(), cells[2..].to_vec())
+        })
+        .collect()
+}
+
+#[test]
+fn the_pack_counts_the_cases_due_by_team_and_publishes_only_suppressed_counts() {
+    let out = tempfile::tempdir().unwrap();
+    let pack = |profile: &str| {
+        let dir = out.path().join(profile);
+        csc()
+            .args(["pack", "--data"])
+            .arg(fixture("due"))
+            .args(["--as-of", "2024-05-24", "--profile", profile, "--out"])
+            .arg(&dir)
+            .assert()
+            .success();
+        std::fs::read_to_string(dir.join("report.html")).unwrap()
+    };
+    let internal = due_section(&pack("internal"));
+    let row = |rows: &[(String, String, Vec<String>)], title: &str, team: &str| {
+        rows.iter()
+            .find(|(m, t, _)| m == title && t == team)
+            .unwrap_or_else(|| panic!("{title} {team}"))
+            .2
+            .clone()
+    };
+    let visits = "Children on CP plans visited within the visit standard";
+    // As the hand-worked list: P3 overdue and P1 due soon (North), P2 due today (South).
+    assert_eq!(row(&internal, visits, "all"), ["1", "1", "1", "3"]);
+    assert_eq!(row(&internal, visits, "North"), ["1", "0", "1", "2"]);
+    assert_eq!(row(&internal, visits, "South"), ["0", "1", "0", "1"]);
+    let icpc = "Initial conferences within 15 working days of the S47 start";
+    assert_eq!(row(&internal, icpc, "South"), ["1", "0", "0", "1"]);
+    // 11 measures, each with its "all" row and a row per team with cases.
+    assert_eq!(internal.len(), 28);
+    let published = pack("published");
+    let rows = due_section(&published);
+    assert_eq!(rows.len(), internal.len(), "the same table, suppressed");
+    for (m, t, counts) in &rows {
+        for c in counts {
+            assert!(
+                c == "c" || c.parse::<u64>().is_ok_and(|n| n == 0 || n > 5),
+                "{m} {t}: {c}"
+            );
+        }
+    }
+    // Counts only: no case, child or worker appears anywhere in the report.
+    for id in [
+        "C09", "C16", "Cy Ward", "Di Rao", "Bo Khan", ">R1<", ">S2<", ">P3<",
+    ] {
+        assert!(!published.contains(id), "{id}");
+    }
+}
+
+/// Generated councils: whatever the dates, a case is overdue exactly when its measure
+/// counts it as a breach on the as-of date, and every other case still waiting is listed
+/// as due (with `--within` wide enough).
+mod generated {
+    use super::*;
+    use proptest::prelude::*;
+
+    type Referral = (i64, Option<i64>);
+    type Plan = (i64, Option<i64>, Vec<i64>);
+
+    fn folder(dir: &Path, as_of: NaiveDate, referrals: &[Referral], plans: &[Plan]) {
+        let at = as_of.and_hms_opt(23, 0, 0).unwrap();
+        let mut children = String::from("child_id\n");
+        let mut refs = String::from("referral_id,child_id,received_at,decision_at\n");
+        for (i, (back, decided)) in referrals.iter().enumerate() {
+            let received = at - chrono::Duration::minutes(*back);
+            // Nothing after the as-of date (a future date is rejected, not waiting).
+            let last = as_of.and_hms_opt(23, 30, 0).unwrap();
+            let decision = decided.map(|m| (received + chrono::Duration::minutes(m)).min(last));
+            children.push_str(&format!("R{i}\n"));
+            refs.push_str(&format!(
+                "R{i},R{i},{},{}\n",
+                received.format("%Y-%m-%d %H:%M"),
+                decision.map_or(String::new(), |d| d.format("%Y-%m-%d %H:%M").to_string())
+            ));
+        }
+        let mut cp = String::from("plan_id,child_id,start_date,end_date\n");
+        let mut visits = String::from("visit_id,child_id,visit_date,visit_type\n");
+        for (i, (back, ends, seen)) in plans.iter().enumerate() {
+            let start = as_of - chrono::Days::new(*back as u64);
+            let end = ends
+                .map(|d| start + chrono::Days::new(d as u64 + 1))
+                .filter(|e| *e <= as_of);
+            children.push_str(&format!("P{i}\n"));
+            cp.push_str(&format!(
+                "P{i},P{i},{start},{}\n",
+                end.map_or(String::new(), |e| e.to_string())
+            ));
+            for (v, d) in seen.iter().enumerate().filter(|(_, d)| **d <= *back) {
+                let day = start + chrono::Days::new(*d as u64);
+                visits.push_str(&format!("V{i}-{v},P{i},{day},cp\n"));
+            }
+        }
+        for (name, text) in [
+            ("children", children),
+            ("referrals", refs),
+            ("cp_plans", cp),
+            ("visits", visits),
+        ] {
+            std::fs::write(dir.join(format!("{name}.csv")), text).unwrap();
+        }
+    }
+
+    /// (breached, waiting but on time) keys of one measure, by the measure on the as-of
+    /// date and by the worklist.
+    fn verdicts(ex: &Extracts, id: &str, waiting: &[String]) -> [(Vec<String>, Vec<String>); 2] {
+        let mut lib = Library::builtin();
+        lib.select(&[id.to_string()]).unwrap();
+        let cal = Calendar::england_and_wales();
+        let month = Period::containing(Grain::Month, ex.as_of);
+        let opts = EvalOptions {
+            grain: Grain::Month,
+            from: Some(Period {
+                grain: Grain::Month,
+                index: month.index - 4,
+            }),
+            to: Some(month),
+            by: Vec::new(),
+            cases: true,
+        };
+        let ev = evaluate(ex, &lib, &cal, &opts).unwrap();
+        // Not available (no referral has a decision at all): nothing is waiting for it.
+        let waiting: &[String] = if ev.rows.iter().any(|r| r.metric_id == id) {
+            waiting
+        } else {
+            &[]
+        };
+        // A snapshot flags a case at every period end: the as-of date's is the one.
+        let snapshot = lib.metrics[0].kind == csc_audit::metrics::MetricKind::Snapshot;
+        let mut breached: Vec<String> = ev
+            .cases
+            .iter()
+            .filter(|c| !snapshot || c.period == month.label())
+            .map(|c| c.key.clone())
+            .filter(|k| waiting.contains(k))
+            .collect();
+        breached.sort();
+        breached.dedup();
+        let on_time: Vec<String> = waiting
+            .iter()
+            .filter(|k| !breached.contains(k))
+            .cloned()
+            .collect();
+        let list = due(
+            ex,
+            &lib,
+            &cal,
+            &DueOptions {
+                within: 260,
+                since: None,
+            },
+        )
+        .unwrap();
+        let keys = |overdue: bool| {
+            let mut k: Vec<String> = list
+                .cases
+                .iter()
+                .filter(|c| (c.status == DueStatus::Overdue) == overdue)
+                .map(|c| c.case_id.clone())
+                .collect();
+            k.sort();
+            k
+        };
+        [(breached, keys(true)), (on_time, keys(false))]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: crate::hostile::cases(24), ..ProptestConfig::default() })]
+
+        #[test]
+        fn a_case_is_overdue_exactly_when_its_measure_counts_a_breach(
+            offset in 0u64..366,
+            referrals in prop::collection::vec((0i64..60 * 24 * 60, prop::option::weighted(0.4, 0i64..4 * 24 * 60)), 0..10),
+            plans in prop::collection::vec((0i64..120, prop::option::weighted(0.3, 0i64..150), prop::collection::vec(0i64..120, 0..4)), 0..6),
+        ) {
+            let as_of = day(2024, 1, 1) + chrono::Days::new(offset);
+            let dir = tempfile::tempdir().unwrap();
+            folder(dir.path(), as_of, &referrals, &plans);
+            let ex = extracts_at(dir.path(), as_of);
+            // Waiting: a referral with no decision; a plan open on the as-of date.
+            let undecided: Vec<String> = referrals
+                .iter()
+                .enumerate()
+                .filter(|(_, (_, d))| d.is_none())
+                .map(|(i, _)| format!("R{i}"))
+                .collect();
+            let open: Vec<String> = plans
+                .iter()
+                .enumerate()
+                .filter(|(_, (back, ends, _))| ends.is_none_or(|e| e + 1 > *back))
+                .map(|(i, _)| format!("P{i}"))
+                .collect();
+            for (id, waiting) in [("referral_decision_1wd", &undecided), ("cp_visits_timely", &open)] {
+                let [(breached, overdue), (on_time, due)] = verdicts(&ex, id, waiting);
+                prop_assert_eq!(&breached, &overdue, "{} as of {}", id, as_of);
+                let mut on_time = on_time;
+                on_time.sort();
+                prop_assert_eq!(&on_time, &due, "{} as of {}", id, as_of);
+            }
+        }
+    }
+}

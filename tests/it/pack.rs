@@ -71,6 +71,7 @@ fn the_workbook_holds_every_measure_of_the_quarter() {
             "S47 and conferences",
             "child protection",
             "workforce and supervision",
+            "cases due",
             "audit",
             "data quality",
             "notes"
@@ -135,8 +136,21 @@ fn the_workbook_holds_every_measure_of_the_quarter() {
         }
     }
     assert_eq!(seen, ev.rows.len(), "every row of the quarter, once");
-    // The audit sheet has the month's strata; data quality every table.
-    let audit = &book[6].1;
+    // The cases due by measure and team; the audit sheet has the month's strata.
+    let due = &book[6].1;
+    assert_eq!(
+        due[0],
+        [
+            "measure",
+            "team",
+            "overdue",
+            "due today",
+            "due soon",
+            "cases"
+        ]
+    );
+    assert!(due.len() > 2);
+    let audit = &book[7].1;
     assert_eq!(audit[0][..3], ["stratum", "population", "sample"]);
     assert!(audit.len() > 2);
     assert!(dir
