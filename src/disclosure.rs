@@ -347,6 +347,29 @@ pub fn suppress_with_periods(
     kind_of: impl Fn(&str) -> Option<MetricKind>,
     periods: &[(String, Vec<String>)],
 ) -> Vec<Hidden> {
+    suppress_tied(rows, kind_of, periods, &[]).0
+}
+
+/// Counts published beside the long table that count some of the same cases (the cases
+/// overdue on the as-of date are a snapshot's failed cases there). Each cell is tied to
+/// every cell of the long table in `periods` with the same breakdown and group and the same
+/// value, so that one suppression decides both: suppressed apart, one table could give
+/// away the other's hidden cell.
+#[derive(Debug, Clone)]
+pub struct Tied {
+    pub periods: Vec<String>,
+    /// (breakdown, group, value); each breakdown's groups add up to the (`all`, `all`) cell.
+    pub cells: Vec<(String, String, f64)>,
+}
+
+/// [`suppress_with_periods`] with [`Tied`] tables suppressed together with the rows:
+/// the rows' hidden cells, and each tied table's hidden cells in its order.
+pub fn suppress_tied(
+    rows: &[OutRow],
+    kind_of: impl Fn(&str) -> Option<MetricKind>,
+    periods: &[(String, Vec<String>)],
+    tied: &[Tied],
+) -> (Vec<Hidden>, Vec<Vec<bool>>) {
     let mut counts = Counts::default();
     let mut cells: BTreeMap<Key, CellId> = BTreeMap::new();
     let mut ids: Vec<Vec<(Field, CellId)>> = Vec::with_capacity(rows.len());
@@ -392,8 +415,14 @@ pub fn suppress_with_periods(
         ids.push(mine);
     }
     add_sums(&mut counts, &cells, &kind_of, periods);
+    let tied_ids: Vec<Vec<CellId>> = tied.iter().map(|t| tie(&mut counts, &cells, t)).collect();
     counts.suppress();
-    rows.iter()
+    let tied_hidden = tied_ids
+        .iter()
+        .map(|ids| ids.iter().map(|&c| counts.hidden(c)).collect())
+        .collect();
+    let hidden = rows
+        .iter()
         .zip(&ids)
         .map(|(r, mine)| {
             let hid = |f: Field| mine.iter().any(|(g, c)| *g == f && counts.hidden(*c));
@@ -411,7 +440,37 @@ pub fn suppress_with_periods(
             };
             h
         })
-        .collect()
+        .collect();
+    (hidden, tied_hidden)
+}
+
+/// A tied table's cells: its groups summing to its total, each cell equal to every cell of
+/// the long table of the same period, breakdown, group and value.
+fn tie(counts: &mut Counts, cells: &BTreeMap<Key, CellId>, t: &Tied) -> Vec<CellId> {
+    let ids: Vec<CellId> = t.cells.iter().map(|c| counts.count(c.2)).collect();
+    let total = t
+        .cells
+        .iter()
+        .position(|(b, g, _)| b == "all" && g == "all");
+    if let Some(ti) = total {
+        let mut breakdowns: Vec<&str> = t.cells.iter().map(|c| c.0.as_str()).collect();
+        breakdowns.sort_unstable();
+        breakdowns.dedup();
+        for b in breakdowns.into_iter().filter(|b| *b != "all") {
+            let parts = t.cells.iter().zip(&ids).filter(|(c, _)| c.0 == b);
+            counts.sum(ids[ti], parts.map(|(_, &id)| id).collect());
+        }
+    }
+    for ((b, g, v), &id) in t.cells.iter().zip(&ids) {
+        for (key, &other) in cells {
+            let same = t.periods.contains(&key.1) && key.2 == *b && key.3 == *g;
+            if same && counts.value[other] == *v {
+                counts.sum(id, vec![other]);
+                counts.sum(other, vec![id]);
+            }
+        }
+    }
+    ids
 }
 
 /// The sums of the long table: groups to the `all` row, bands to their denominator, a
@@ -646,5 +705,39 @@ mod tests {
             h.iter().map(|h| h.numerator).collect::<Vec<_>>(),
             [false, false, true, true]
         );
+    }
+
+    /// The cases overdue on the as-of date are a snapshot's failed cases there: East 3 and
+    /// West 10 of 13. Suppressed apart, the overdue table would hide West beside East and
+    /// show the total, while the data set shows West's numerator and denominator: West = 10
+    /// and East = 13 - 10 = 3. Tied, whatever the overdue table shows, a reader can work
+    /// out neither East's 3 nor any cell it hides.
+    #[test]
+    fn tied_tables_are_suppressed_with_the_data_set() {
+        let rows = vec![
+            row("visits", "all", "all", 20.0, Some(33.0)),
+            row("visits", "team", "East", 7.0, Some(10.0)),
+            row("visits", "team", "West", 13.0, Some(23.0)),
+        ];
+        let tied = [Tied {
+            periods: vec!["2024-25 Q3".into()],
+            cells: vec![
+                ("all".into(), "all".into(), 13.0),
+                ("team".into(), "East".into(), 3.0),
+                ("team".into(), "West".into(), 10.0),
+            ],
+        }];
+        let (hidden, due) = suppress_tied(&rows, |_| Some(MetricKind::Snapshot), &[], &tied);
+        let due = &due[0];
+        assert!(due[1], "East's 3 is hidden");
+        // What a reader knows of each team's failed cases from the data set.
+        let failed_known = |i: usize| !hidden[i].numerator && !hidden[i].denominator;
+        let known = |c: usize| !due[c] || failed_known(c);
+        // East stays unknown: not shown, and not all minus West.
+        assert!(!(known(0) && known(2)), "{hidden:?} {due:?}");
+        assert!(!failed_known(1));
+        // Apart, the overdue table alone would show the total and West (13 and 10).
+        let apart = suppress_tied(&rows[..0], |_| None, &[], &tied).1;
+        assert_eq!(apart[0], [false, true, true]);
     }
 }

@@ -280,11 +280,13 @@ fn suppression(
     quarterly: &Evaluation,
     lib: &Library,
     profile: Profile,
-) -> (Vec<Hidden>, Vec<Hidden>) {
+    tied: &[disclosure::Tied],
+) -> (Vec<Hidden>, Vec<Hidden>, Vec<Vec<bool>>) {
     if profile == Profile::Internal {
         return (
             vec![Hidden::default(); monthly.rows.len()],
             vec![Hidden::default(); quarterly.rows.len()],
+            Vec::new(),
         );
     }
     let periods: Vec<(String, Vec<String>)> = quarterly
@@ -306,13 +308,14 @@ fn suppression(
         .chain(&quarterly.rows)
         .cloned()
         .collect();
-    let mut hidden = disclosure::suppress_with_periods(
+    let (mut hidden, tied_hidden) = disclosure::suppress_tied(
         &rows,
         |id| lib.metrics.iter().find(|m| m.id == id).map(|m| m.kind),
         &periods,
+        tied,
     );
     let q = hidden.split_off(monthly.rows.len());
-    (hidden, q)
+    (hidden, q, tied_hidden)
 }
 
 /// Leaves out of a published pack the breakdowns it may not show, with a note for each.
@@ -532,7 +535,19 @@ pub fn build(inp: &PackInputs, progress: &dyn Fn(&str)) -> Result<Pack, PackErro
             &mut notes,
         );
     }
-    let (monthly_hidden, quarterly_hidden) = suppression(&monthly, &quarterly, lib, inp.profile);
+    progress("cases due");
+    let worklist = cases_due(inp, &mut notes)?;
+    // Published: the overdue cases are a snapshot's failed cases on the as-of date, so
+    // they are suppressed together with the data set.
+    let as_of_periods = [Grain::Month, Grain::Quarter]
+        .map(|g| Period::containing(g, ex.as_of).label())
+        .to_vec();
+    let tied = match inp.profile {
+        Profile::Published => due::tied(&worklist, &as_of_periods),
+        Profile::Internal => Vec::new(),
+    };
+    let (monthly_hidden, quarterly_hidden, due_hidden) =
+        suppression(&monthly, &quarterly, lib, inp.profile, &tied);
     let label = q.label();
     let prev_label = Period {
         grain: Grain::Quarter,
@@ -741,9 +756,7 @@ pub fn build(inp: &PackInputs, progress: &dyn Fn(&str)) -> Result<Pack, PackErro
         })
     });
     let quality = quality_rows(ex, inp.profile);
-    progress("cases due");
-    let worklist = cases_due(inp, &mut notes)?;
-    let due_rows = due::rows(&worklist, inp.profile);
+    let due_rows = due::rows(&worklist, inp.profile, &due_hidden);
     let tables = Tables {
         audit: audit.as_ref(),
         quality: &quality,
@@ -894,14 +907,7 @@ fn workbook<'a>(
             format!("{d}: every measure of the quarter, overall and by team"),
         )
     }));
-    sheets.push((
-        "cases due",
-        format!(
-            "Open cases overdue, due on {} and due within {} working days, by measure and team",
-            ex.as_of,
-            due::WITHIN
-        ),
-    ));
+    sheets.push(("cases due", due::describe(tables.due.0, inp.profile)));
     sheets.push((
         "audit",
         "This month's audit sample: strata, population and sample sizes".into(),
@@ -972,7 +978,7 @@ fn workbook<'a>(
         s.set_column_width(1, 28)?;
         s.set_column_width(2, 50)?;
     }
-    due::sheet(&mut wb, tables.due.1)?;
+    due::sheet(&mut wb, tables.due.1, inp.profile)?;
     let audit = wb.add_worksheet().set_name("audit")?;
     match tables.audit {
         Some(a) => {
@@ -1238,7 +1244,7 @@ fn html(
         }
         h.push_str("</section>\n");
     }
-    h.push_str(&due::html(tables.due.0, tables.due.1));
+    h.push_str(&due::html(tables.due.0, tables.due.1, inp.profile));
     if let Some(a) = tables.audit {
         let s = a.sample;
         h.push_str(&format!(

@@ -141,13 +141,10 @@ pub fn summary(list: &Worklist, by: By) -> Vec<(String, String, Counts)> {
         .collect()
 }
 
-/// A group's name as the lists show it: an empty team or worker is "(none recorded)".
+/// A group's name as the lists show it, as the measures' breakdowns name it (an empty team
+/// or worker is `unknown`).
 pub fn group_name(g: &str) -> String {
-    if g.is_empty() {
-        "(none recorded)".to_string()
-    } else {
-        g.to_string()
-    }
+    crate::metrics::group_name(Some(g)).to_string()
 }
 
 /// The worklist as JSON: the same rows, the cases listed apart, the counts and the notes.
@@ -185,8 +182,9 @@ pub fn to_json(list: &Worklist, by: By) -> String {
     serde_json::to_string_pretty(&v).expect("JSON of plain values") + "\n"
 }
 
-/// A worksheet name for a group: at most 31 characters, none of `[]:*?/\`, unique
-/// (case-insensitively) among `taken`.
+/// A worksheet name for a group, as Excel accepts it: at most 31 UTF-16 units, none of
+/// `[]:*?/\`, no apostrophe at either end, not `History` (Excel's own), and unique among
+/// `taken` ignoring case.
 fn sheet_name(group: &str, taken: &mut Vec<String>) -> String {
     let clean: String = group
         .chars()
@@ -198,11 +196,12 @@ fn sheet_name(group: &str, taken: &mut Vec<String>) -> String {
             }
         })
         .collect();
-    let clean = clean.trim().trim_matches('\'').to_string();
-    let base = if clean.is_empty() {
-        "(none recorded)".to_string()
-    } else {
-        clean
+    let tidy = |s: &str| s.trim().trim_matches('\'').trim().to_string();
+    let base = match tidy(&clean) {
+        b if b.is_empty() || b.eq_ignore_ascii_case("history") => {
+            format!("{b} (team)").trim().to_string()
+        }
+        b => b,
     };
     let mut n = 1;
     loop {
@@ -211,9 +210,24 @@ fn sheet_name(group: &str, taken: &mut Vec<String>) -> String {
         } else {
             format!(" ({n})")
         };
-        let keep = 31 - suffix.chars().count();
-        let name: String = base.chars().take(keep).collect::<String>() + &suffix;
-        if !taken.iter().any(|t| t.eq_ignore_ascii_case(&name)) {
+        let room = 31 - suffix.len();
+        let mut cut = String::new();
+        for c in base.chars() {
+            if cut.encode_utf16().count() + c.len_utf16() > room {
+                break;
+            }
+            cut.push(c);
+        }
+        let cut = tidy(&cut);
+        let name = if cut.is_empty() {
+            "team".to_string()
+        } else {
+            cut
+        } + &suffix;
+        if !taken
+            .iter()
+            .any(|t| t.to_lowercase() == name.to_lowercase())
+        {
             taken.push(name.clone());
             return name;
         }
@@ -305,4 +319,31 @@ pub fn to_xlsx(list: &Worklist, by: By) -> Result<Vec<u8>, XlsxError> {
         notes.write_string(i as u32 + 2, 1, n)?;
     }
     wb.save_to_buffer()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sheet_name;
+
+    #[test]
+    fn sheet_names_are_ones_excel_accepts() {
+        let mut taken = vec!["summary".to_string()];
+        let mut name = |g: &str| sheet_name(g, &mut taken);
+        // Cut to 31, then no apostrophe left at the end.
+        assert_eq!(
+            name("Children Looked After & Carers' Team"),
+            "Children Looked After & Carers"
+        );
+        assert_eq!(name("North/East [A]"), "North-East -A-");
+        assert_eq!(name("History"), "History (team)");
+        assert_eq!(name("SUMMARY"), "SUMMARY (2)");
+        // Unique ignoring case beyond ASCII, as Excel compares.
+        assert_eq!(name("ÉQUIPE"), "ÉQUIPE");
+        assert_eq!(name("équipe"), "équipe (2)");
+        // 31 UTF-16 units: an emoji takes two.
+        let long = "😀".repeat(20);
+        let got = name(&long);
+        assert_eq!(got.encode_utf16().count(), 30);
+        assert_eq!(name(""), "(team)");
+    }
 }

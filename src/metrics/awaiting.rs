@@ -83,6 +83,17 @@ pub(super) fn read(
         );
     };
     let l = &lookups[lookup];
+    if l.on.contains('.') || l.table.column(crate::schema::CHILD_ID).is_none() {
+        return cx.err(
+            r.related.span(),
+            "awaiting.related",
+            format!(
+                "`{}` must be looked up by a column of the population (not through another \
+                 lookup) and hold child_id",
+                l.name
+            ),
+        );
+    }
     for (s, _) in &w.from {
         if !readable(s, l, lookups, series) {
             return cx.err(

@@ -122,7 +122,8 @@ impl Groups {
     }
 }
 
-pub(super) fn group_name(v: Option<&str>) -> &str {
+/// A breakdown group's name as every output shows it (an empty value is `unknown`).
+pub(crate) fn group_name(v: Option<&str>) -> &str {
     match v {
         None | Some("") => "unknown",
         Some("true") => "yes",

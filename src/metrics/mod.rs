@@ -34,6 +34,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 
+pub(crate) use breakdowns::group_name;
 pub use definition::{DefinitionError, Metric, MetricKind, Standards};
 pub use engine::evaluate;
 

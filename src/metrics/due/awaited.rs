@@ -77,7 +77,7 @@ pub(super) fn plan(m: &Metric, ex: &Extracts) -> Result<Plan, String> {
         let on = if readable_column(&s.on, l, &m.lookups) {
             col(s.on.as_str()).cast(DataType::String)
         } else {
-            lit(NULL).cast(DataType::String)
+            lit(Null {}).cast(DataType::String)
         };
         select.push(on.alias(on_col(i)));
     }
@@ -144,7 +144,10 @@ pub(super) fn list(j: &Judge, ex: &Extracts, out: &mut Out) -> PolarsResult<()> 
         };
         // A clock started by an earlier event of the same kind (the previous review) runs
         // again after every one; any other is stopped by the event.
-        let recurring = matches!(w.from[alt].0, Source::Series(_));
+        let recurring = match w.from[alt].0 {
+            Source::Series(i) => is_previous_event(m, i),
+            Source::Column { .. } => false,
+        };
         if !recurring && held {
             continue;
         }
@@ -158,11 +161,16 @@ pub(super) fn list(j: &Judge, ex: &Extracts, out: &mut Out) -> PolarsResult<()> 
                 continue;
             }
         };
-        let Some(last) = last_within(cx, w.unit, start, limit.n) else {
-            out.exclude(row, "a date falls outside the working-day calendar".into());
-            continue;
-        };
+        let last = last_within(cx, w.unit, start, limit.n);
         out.case(row, day_of(start), last, overdue);
     }
     Ok(())
+}
+
+/// Whether series `i` holds earlier events of the population's own kind (the previous
+/// review conference): the same table and filter.
+fn is_previous_event(m: &Metric, i: usize) -> bool {
+    let s = &m.series[i];
+    let text = |f: &Option<crate::metrics::definition::Filter>| f.as_ref().map(|f| f.text.clone());
+    s.table.name == m.population.table.name && text(&s.filter) == text(&m.population.filter)
 }

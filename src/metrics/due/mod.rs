@@ -130,10 +130,13 @@ fn shape_of(m: &Metric) -> Result<Shape, &'static str> {
                 Err("its clock stops at the row's own event: add [awaiting] to list the cases still waiting for it")
             }
         }
-        (MetricKind::Snapshot, _)
+        (MetricKind::Snapshot, None)
             if m.condition.recent.is_some() && m.polarity == Polarity::Higher =>
         {
             Ok(Shape::Recurring)
+        }
+        (MetricKind::Snapshot, Some(_)) if m.condition.recent.is_some() => {
+            Err("a snapshot timed by [within] as well as a recent event: no single deadline")
         }
         _ => Err("no deadline on an open case"),
     }
@@ -201,7 +204,14 @@ pub fn due(
                 continue;
             }
         };
-        let found = one(m, ex, &plan, &cx, shape, opts).map_err(EvalError::Polars)?;
+        // One measure that cannot be evaluated is a note, never the end of the list.
+        let found = match one(m, ex, &plan, &cx, shape, opts) {
+            Ok(f) => f,
+            Err(e) => {
+                list.notes.push(format!("{}: not available: {e}", m.id));
+                continue;
+            }
+        };
         list.measures.push((m.id.clone(), m.title.clone()));
         list.cases.extend(found.0);
         list.excluded.extend(found.1);
@@ -270,6 +280,7 @@ fn one(
         cx,
         opts,
         found: (Vec::new(), Vec::new(), 0),
+        since_applies: shape == Shape::Waiting,
     };
     match shape {
         Shape::Waiting => waiting::list(&j, &df, &mut out)?,
@@ -286,6 +297,9 @@ struct Out<'a> {
     cx: &'a Ctx<'a>,
     opts: &'a DueOptions,
     found: Found,
+    /// Whether `--since` leaves out old cases of this measure (rows waiting for their own
+    /// event only).
+    since_applies: bool,
 }
 
 impl Out<'_> {
@@ -326,11 +340,16 @@ impl Out<'_> {
         });
     }
 
-    /// Lists a case started on `started` whose last on-time day is `last` (days since 1970),
-    /// overdue exactly when the measure counts it as a breach on the as-of date.
-    fn case(&mut self, row: usize, started: i32, last: i32, overdue: bool) {
-        let Some((deadline, left)) = deadline(self.cx, started, last, overdue) else {
-            self.exclude(row, "a date falls outside the working-day calendar".into());
+    /// Lists a case started on `started` whose last on-time day is `last` (days since 1970;
+    /// `None` when the calendar does not reach it), overdue exactly when the measure counts
+    /// it as a breach on the as-of date. A case not overdue whose deadline the calendar
+    /// cannot count to is not due within `--within` working days: left out.
+    fn case(&mut self, row: usize, started: i32, last: Option<i32>, overdue: bool) {
+        let Some((deadline, left)) = last.and_then(|l| deadline(self.cx, started, l, overdue))
+        else {
+            if overdue {
+                self.exclude(row, "a date falls outside the working-day calendar".into());
+            }
             return;
         };
         let status = if overdue {
@@ -342,7 +361,9 @@ impl Out<'_> {
         } else {
             return;
         };
-        if self.opts.since.is_some_and(|s| date_of(started) < s) {
+        // Only rows waiting for their own event go stale (a feedback date never recorded);
+        // an open case's visits, reviews and conferences are always listed.
+        if self.since_applies && self.opts.since.is_some_and(|s| date_of(started) < s) {
             self.found.2 += 1;
             return;
         }
@@ -382,9 +403,17 @@ fn deadline(cx: &Ctx, started: i32, last: i32, overdue: bool) -> Option<(i32, i6
 /// with; `None` when the calendar does not reach.
 fn last_within(cx: &Ctx, unit: Unit, start: i64, n: i64) -> Option<i32> {
     let ok = |d: i32| matches!(cx.within(unit, start, d as i64 * MS_PER_DAY, n), Ok(true));
-    let lo = start.div_euclid(MS_PER_DAY) as i32;
+    let day = start.div_euclid(MS_PER_DAY) as i32;
+    // The measures time an open case at the start of the as-of day; in hours, from a time
+    // of day, the first such point is the next midnight.
+    let lo = if unit == Unit::Hours && start.rem_euclid(MS_PER_DAY) != 0 {
+        day + 1
+    } else {
+        day
+    };
     if !ok(lo) {
-        return None;
+        // In hours, a deadline before the next midnight: on time through the start's day.
+        return (unit == Unit::Hours && lo > day).then_some(day);
     }
     let w = super::windows::Window { unit, n };
     let hi = lo + reach_days(w) + 31;

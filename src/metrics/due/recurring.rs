@@ -10,7 +10,7 @@ use crate::metrics::definition::Rows;
 use crate::metrics::tally::Judge;
 use crate::metrics::windows::{day_of, reach_days};
 
-pub(super) fn list(j: &Judge, _df: &DataFrame, out: &mut Out) -> PolarsResult<()> {
+pub(super) fn list(j: &Judge, df: &DataFrame, out: &mut Out) -> PolarsResult<()> {
     let (m, d, cx) = (j.m, j.d, j.cx);
     let r = m
         .condition
@@ -26,18 +26,14 @@ pub(super) fn list(j: &Judge, _df: &DataFrame, out: &mut Out) -> PolarsResult<()
         return Ok(());
     };
     let a = cx.as_of;
+    let missing = super::waiting::missing_links(j, df)?;
     for row in 0..d.n {
         let start = day_of(d.start[row]);
         if until.is_some_and(|si| j.dates_of(row, si).first().is_some_and(|&x| x <= a)) {
             continue;
         }
-        if let Some(missing) = m.population.require.iter().find(|name| {
-            match m.series.iter().position(|s| s.name == **name) {
-                Some(si) => j.dates_of(row, si).is_empty(),
-                None => false,
-            }
-        }) {
-            out.exclude(row, format!("no {missing} found"));
+        if let Some(why) = &missing[row] {
+            out.exclude(row, why.clone());
             continue;
         }
         // The first day the case is in the measure (open long enough).
@@ -46,7 +42,10 @@ pub(super) fn list(j: &Judge, _df: &DataFrame, out: &mut Out) -> PolarsResult<()
                 let hi = start + reach_days(*w) + 31;
                 match last_true(start, hi, |at| !cx.open_at_least(start, at, *w)) {
                     Some(x) => x + 1,
-                    None => continue,
+                    None => {
+                        out.exclude(row, "a date falls outside the working-day calendar".into());
+                        continue;
+                    }
                 }
             }
             _ => start,
@@ -64,7 +63,7 @@ pub(super) fn list(j: &Judge, _df: &DataFrame, out: &mut Out) -> PolarsResult<()
         } else {
             last.max(a)
         };
-        out.case(row, event.unwrap_or(start), last, overdue);
+        out.case(row, event.unwrap_or(start), Some(last), overdue);
     }
     Ok(())
 }

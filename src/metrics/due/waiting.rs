@@ -52,16 +52,14 @@ pub(super) fn list(j: &Judge, df: &DataFrame, out: &mut Out) -> PolarsResult<()>
             }
             Status::Met | Status::Pending | Status::Breach => {
                 let limit = limit.expect("a waiting shape has limits");
-                let Some(last) = last_within(cx, w.unit, start, limit.n) else {
-                    out.exclude(row, "a date falls outside the working-day calendar".into());
-                    continue;
-                };
                 let overdue = status == Status::Breach;
-                let last = if overdue {
-                    last.min(cx.as_of - 1)
-                } else {
-                    last
-                };
+                let last = last_within(cx, w.unit, start, limit.n).map(|l| {
+                    if overdue {
+                        l.min(cx.as_of - 1)
+                    } else {
+                        l
+                    }
+                });
                 out.case(row, day_of(start), last, overdue);
             }
         }
@@ -86,7 +84,7 @@ pub(super) fn no_start(
 }
 
 /// Why each row is not in the measure's population because a required link is missing.
-fn missing_links(j: &Judge, df: &DataFrame) -> PolarsResult<Vec<Option<String>>> {
+pub(super) fn missing_links(j: &Judge, df: &DataFrame) -> PolarsResult<Vec<Option<String>>> {
     let (m, d) = (j.m, j.d);
     let mut why = vec![None; d.n];
     for (i, r) in m.population.require.iter().enumerate() {
