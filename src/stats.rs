@@ -234,6 +234,72 @@ pub fn stratified_proportion(strata: &[StratumCount], confidence: f64) -> Option
     })
 }
 
+/// Cohen's kappa between two raters of the same cases, with its asymptotic standard error
+/// and interval.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Kappa {
+    /// The share of cases both raters put in the same category.
+    pub agreement: f64,
+    pub kappa: f64,
+    /// The asymptotic standard error (Fleiss, Cohen and Everitt 1969), not under the null.
+    pub se: f64,
+    /// kappa -/+ z x se, kept within [-1, 1].
+    pub low: f64,
+    pub high: f64,
+}
+
+/// Cohen's kappa of a square table of counts (`table[i][j]`: cases the first rater put in
+/// category i and the second in j), unweighted or with linear weights (categories in their
+/// order: grades, a scale), as statsmodels' `cohens_kappa` computes it (`wt="linear"`).
+/// `None` when it is not defined: no cases, or chance agreement of 1 (both raters used
+/// one category only).
+pub fn cohen_kappa(table: &[Vec<f64>], linear: bool, confidence: f64) -> Option<Kappa> {
+    let k = table.len();
+    if k < 2 || table.iter().any(|r| r.len() != k) {
+        return None;
+    }
+    let n: f64 = table.iter().flatten().sum();
+    if n <= 0.0 {
+        return None;
+    }
+    let p = |i: usize, j: usize| table[i][j] / n;
+    let row: Vec<f64> = (0..k).map(|i| (0..k).map(|j| p(i, j)).sum()).collect();
+    let col: Vec<f64> = (0..k).map(|j| (0..k).map(|i| p(i, j)).sum()).collect();
+    // Agreement weights: 1 on the diagonal; linear: 1 - |i - j| / (k - 1).
+    let w = |i: usize, j: usize| match (linear, i == j) {
+        (_, true) => 1.0,
+        (false, false) => 0.0,
+        (true, false) => 1.0 - (i.abs_diff(j) as f64) / ((k - 1) as f64),
+    };
+    let cells = || (0..k).flat_map(|i| (0..k).map(move |j| (i, j)));
+    let observed: f64 = cells().map(|(i, j)| w(i, j) * p(i, j)).sum();
+    let chance: f64 = cells().map(|(i, j)| w(i, j) * row[i] * col[j]).sum();
+    if (1.0 - chance).abs() < 1e-12 {
+        return None;
+    }
+    let kappa = (observed - chance) / (1.0 - chance);
+    // The weighted row and column means of the weights (for unweighted: the margins).
+    let w_row: Vec<f64> = (0..k)
+        .map(|i| (0..k).map(|j| col[j] * w(i, j)).sum())
+        .collect();
+    let w_col: Vec<f64> = (0..k)
+        .map(|j| (0..k).map(|i| row[i] * w(i, j)).sum())
+        .collect();
+    let spread: f64 = cells()
+        .map(|(i, j)| p(i, j) * (w(i, j) - (w_row[i] + w_col[j]) * (1.0 - kappa)).powi(2))
+        .sum();
+    let var = (spread - (kappa - chance * (1.0 - kappa)).powi(2)) / ((1.0 - chance).powi(2) * n);
+    let se = var.max(0.0).sqrt();
+    let z = normal_quantile(0.5 + confidence / 2.0);
+    Some(Kappa {
+        agreement: (0..k).map(|i| p(i, i)).sum(),
+        kappa,
+        se,
+        low: (kappa - z * se).max(-1.0),
+        high: (kappa + z * se).min(1.0),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -406,5 +472,82 @@ mod tests {
         let e = stratified_proportion(&[s(40, 8, 8), s(500, 0, 0)], 0.95).unwrap();
         assert_eq!(e.proportion, 1.0);
         assert_eq!(stratified_proportion(&[s(40, 0, 0)], 0.95), None);
+    }
+
+    /// Reference values from statsmodels 0.15.0,
+    /// `statsmodels.stats.inter_rater.cohens_kappa(table, wt=None | "linear")`: `kappa`,
+    /// `std_kappa`, `kappa_low`, `kappa_upp` (95%).
+    #[test]
+    fn cohen_kappa_matches_statsmodels() {
+        let t = |rows: &[&[f64]]| rows.iter().map(|r| r.to_vec()).collect::<Vec<_>>();
+        let close = |a: f64, b: f64| assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+        let check = |table: Vec<Vec<f64>>, linear: bool, want: [f64; 5]| {
+            let k = cohen_kappa(&table, linear, 0.95).unwrap();
+            for (got, want) in [k.agreement, k.kappa, k.se, k.low, k.high].iter().zip(want) {
+                close(*got, want);
+            }
+        };
+        // Yes/no, unweighted.
+        check(
+            t(&[&[20.0, 5.0], &[10.0, 15.0]]),
+            false,
+            [
+                0.7,
+                0.4,
+                0.12699606293110033,
+                0.151092290476661,
+                0.6489077095233389,
+            ],
+        );
+        // Four grades, linear weights.
+        check(
+            t(&[
+                &[5.0, 2.0, 0.0, 0.0],
+                &[1.0, 6.0, 2.0, 0.0],
+                &[0.0, 1.0, 4.0, 1.0],
+                &[0.0, 0.0, 1.0, 3.0],
+            ]),
+            true,
+            [
+                18.0 / 26.0,
+                0.7248677248677249,
+                0.08783641276144974,
+                0.552711519324089,
+                0.8970239304113607,
+            ],
+        );
+        // A three-point scale, linear weights.
+        check(
+            t(&[&[4.0, 1.0, 0.0], &[1.0, 3.0, 1.0], &[0.0, 1.0, 2.0]]),
+            true,
+            [
+                9.0 / 13.0,
+                0.6285714285714286,
+                0.16346620292956054,
+                0.30818355813997395,
+                0.9489592990028832,
+            ],
+        );
+        // Six cases: statsmodels' upper limit is 1.2289561386140713; kappa is at most 1.
+        check(
+            t(&[&[3.0, 1.0], &[0.0, 2.0]]),
+            false,
+            [
+                5.0 / 6.0,
+                0.6666666666666667,
+                0.28688765527462345,
+                0.10437719471926221,
+                1.0,
+            ],
+        );
+        // Not defined: both raters said yes every time; or no cases.
+        assert_eq!(
+            cohen_kappa(&t(&[&[5.0, 0.0], &[0.0, 0.0]]), false, 0.95),
+            None
+        );
+        assert_eq!(
+            cohen_kappa(&t(&[&[0.0, 0.0], &[0.0, 0.0]]), false, 0.95),
+            None
+        );
     }
 }
