@@ -34,7 +34,7 @@ struct DrawArgs {
     /// The seed (record it: with the same data and plan it gives the same sample).
     #[arg(long)]
     seed: Option<u64>,
-    /// Folder to write sample.csv, sample.xlsx and manifest.json into.
+    /// Folder to write sample.csv, sample.xlsx, manifest.json and the auditors' forms/ into.
     #[arg(long)]
     out: Option<PathBuf>,
     /// Extract date; default: the latest event date in the data.
@@ -325,6 +325,21 @@ fn summary(s: &Sample, out: &Path) {
         out.display(),
         out.display()
     );
+    if !s.plan.questions.is_empty() {
+        let auditors: std::collections::BTreeSet<&str> = s
+            .selected
+            .iter()
+            .map(|x| x.auditor.as_deref().unwrap_or(sampling::forms::UNASSIGNED))
+            .collect();
+        tell!(
+            "wrote the audit forms to {}: one workbook (and CSV) for each of {} auditors, {} questions, due {}",
+            out.join(sampling::forms::FORMS_DIR).display(),
+            auditors.len(),
+            s.plan.questions.len(),
+            s.forms_due
+                .map_or("on no set date".to_string(), |d| d.format("%a %-d %b %Y").to_string())
+        );
+    }
 }
 
 /// The inputs a draw reads, which its --out may not be inside or hold.

@@ -19,27 +19,32 @@ pub fn history_path(plan: &SamplePlan) -> Option<PathBuf> {
     plan.exclude.as_ref().map(|e| e.path.clone())
 }
 
-/// The three files of a sample folder, in memory.
+/// The files of a sample folder, in memory: the sample, the auditors' forms, and the
+/// manifest that records them all.
 pub fn render(
     s: &Sample,
     prov: &Provenance,
     inputs: &[InputFile],
-) -> Result<Vec<(&'static str, Vec<u8>)>, SampleError> {
-    let csv = manifest::sample_csv(s);
-    let xlsx = manifest::sample_xlsx(s)?;
+) -> Result<Vec<(String, Vec<u8>)>, SampleError> {
+    let mut files = vec![
+        (SAMPLE_CSV.to_string(), manifest::sample_csv(s)),
+        (SAMPLE_XLSX.to_string(), manifest::sample_xlsx(s)?),
+    ];
+    files.extend(super::forms::files(s)?);
+    let outputs: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(n, b)| (n.as_str(), b.as_slice()))
+        .collect();
     let man = manifest::manifest(
         s,
         prov.data,
         inputs,
         prov.metrics_origin,
         prov.calendar_name,
-        &[(SAMPLE_CSV, &csv), (SAMPLE_XLSX, &xlsx)],
+        &outputs,
     );
-    Ok(vec![
-        (SAMPLE_CSV, csv),
-        (SAMPLE_XLSX, xlsx),
-        (MANIFEST, man),
-    ])
+    files.push((MANIFEST.to_string(), man));
+    Ok(files)
 }
 
 /// A folder that already holds a sample is refused unless `force`: an audit sample is
@@ -108,7 +113,7 @@ pub fn write_new(
         crate::fsutil::Staged::new(out).map_err(|e| io("creating a folder beside", out, e))?;
     for (name, bytes) in &files {
         let p = staged.path().join(name);
-        crate::fsutil::write_atomic(&p, bytes).map_err(|e| io("writing", &p, e))?;
+        write_file(&p, bytes).map_err(|e| io("writing", &p, e))?;
     }
     staged.publish(force).map_err(|e| {
         if e.kind() == std::io::ErrorKind::AlreadyExists {
@@ -139,20 +144,29 @@ pub fn write_extended(
     copy_others(dir, staged.path(), true).map_err(|e| io("copying the files of", dir, e))?;
     for (name, bytes) in &files {
         let p = staged.path().join(name);
-        crate::fsutil::write_atomic(&p, bytes).map_err(|e| io("writing", &p, e))?;
+        write_file(&p, bytes).map_err(|e| io("writing", &p, e))?;
     }
     staged
         .publish(true)
         .map_err(|e| io("moving the extended sample into", dir, e))
 }
 
-/// Copies what `from` holds into `to`, but (at the top, `top`) the sample's own files.
+/// Writes one file of a sample, making its folder (`forms/`) first.
+fn write_file(p: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = p.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    crate::fsutil::write_atomic(p, bytes)
+}
+
+/// Copies what `from` holds into `to`, but (at the top, `top`) the sample's own files and
+/// forms (written afresh).
 fn copy_others(from: &Path, to: &Path, top: bool) -> std::io::Result<()> {
     for e in std::fs::read_dir(from)? {
         let e = e?;
         let name = e.file_name();
         if top
-            && [MANIFEST, SAMPLE_CSV, SAMPLE_XLSX]
+            && [MANIFEST, SAMPLE_CSV, SAMPLE_XLSX, super::forms::FORMS_DIR]
                 .iter()
                 .any(|f| name == *f)
         {
@@ -250,7 +264,7 @@ pub fn compare(
     out.extend(compare_selected(r, redrawn));
     // Every file, byte for byte, against the re-draw and against the recorded hashes.
     for (name, bytes) in render(redrawn, prov, now)? {
-        let p = dir.join(name);
+        let p = dir.join(&name);
         let on_disk = match crate::fsutil::read_input(&p, crate::fsutil::MAX_INPUT_BYTES) {
             Ok(b) => b,
             Err(e) => {
@@ -262,7 +276,7 @@ pub fn compare(
             if on_disk != bytes {
                 out.extend(manifest_difference(&on_disk, &bytes));
             }
-        } else if manifest::recorded_output(r, name).as_deref()
+        } else if manifest::recorded_output(r, &name).as_deref()
             != Some(manifest::sha256_hex(&on_disk).as_str())
         {
             out.push(format!(

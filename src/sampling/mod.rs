@@ -11,8 +11,10 @@
 //! shuffle, so the cases already drawn stay, in the same order.
 
 pub mod folder;
+pub mod forms;
 pub mod manifest;
 pub mod plan;
+pub mod questions;
 pub mod results;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -125,6 +127,8 @@ pub struct Sample {
     pub excluded: Vec<Excluded>,
     pub selected: Vec<Selected>,
     pub notes: Vec<String>,
+    /// When the auditors' forms are due: the plan's `due_working_days` after the as-of date.
+    pub forms_due: Option<NaiveDate>,
 }
 
 /// What a draw needs besides the plan.
@@ -438,6 +442,14 @@ fn finish(
              has reached their maximum"
         ));
     }
+    let forms_due = match plan.due_working_days {
+        Some(n) => Some(
+            inp.calendar
+                .add_working_days(as_of, n)
+                .map_err(|e| invalid(format!("the forms' due date: {e}")))?,
+        ),
+        None => None,
+    };
     Ok(Sample {
         plan: plan.clone(),
         period: inp.period,
@@ -449,6 +461,7 @@ fn finish(
         excluded,
         selected,
         notes,
+        forms_due,
     })
 }
 

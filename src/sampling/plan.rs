@@ -33,6 +33,10 @@ pub struct SamplePlan {
     pub census: Vec<Census>,
     pub exclude: Option<Exclude>,
     pub auditors: Vec<Auditor>,
+    /// The audit tool: what each auditor answers about each case (`forms/`).
+    pub questions: Vec<super::questions::Question>,
+    /// Forms are due this many working days after the draw's as-of date.
+    pub due_working_days: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -180,6 +184,10 @@ struct RawPlan {
     exclude: Option<RawExclude>,
     #[serde(default)]
     auditors: Vec<RawAuditor>,
+    #[serde(default)]
+    questions: Vec<super::questions::RawQuestion>,
+    #[serde(default)]
+    due_working_days: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -549,6 +557,16 @@ impl SamplePlan {
                 format!("`{}`: use letters, digits, `_` and `-`", raw.id),
             ));
         }
+        let questions = super::questions::read(&raw.questions, &err)?;
+        let due_working_days = match raw.due_working_days {
+            Some(d) if d > 260 => {
+                return Err(err(
+                    "due_working_days",
+                    format!("{d} working days is more than a year: forms are due within 260"),
+                ))
+            }
+            d => d,
+        };
         Ok(SamplePlan {
             title: if raw.title.is_empty() {
                 raw.id.clone()
@@ -576,6 +594,8 @@ impl SamplePlan {
             census,
             exclude,
             auditors,
+            questions,
+            due_working_days,
         })
     }
 

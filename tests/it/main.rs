@@ -3,6 +3,7 @@
 mod charts;
 mod cli;
 mod due;
+mod forms;
 mod history;
 mod hostile;
 mod import;

@@ -1,0 +1,263 @@
+//! The audit tool sent to each auditor: `forms/<auditor>.xlsx` (sheet `cases`: the facts
+//! of each of their cases, locked, and a column per question with a drop-down list of the
+//! answers allowed; sheets `questions` and `instructions`) and the same form as CSV for
+//! councils that use other tools. Written with the sample, recorded in its manifest and
+//! checked by `sample verify` like every other file of the sample.
+
+use std::collections::BTreeMap;
+
+use rust_xlsxwriter::{DataValidation, DocProperties, ExcelDateTime, Format, Workbook, XlsxError};
+
+use super::questions::{Kind, Question};
+use super::{invalid, Sample, SampleError};
+use crate::tabular::{self, Cell};
+
+/// The folder of a sample that holds the forms.
+pub const FORMS_DIR: &str = "forms";
+
+/// The form of cases with no auditor.
+pub const UNASSIGNED: &str = "unassigned";
+
+/// One auditor's cases: the form's rows, in the sample's order.
+struct Form<'a> {
+    auditor: &'a str,
+    file: String,
+    rows: Vec<Vec<String>>,
+}
+
+/// The facts of the `cases` sheet, before the questions.
+fn facts(s: &Sample) -> Vec<&str> {
+    let mut h = vec!["case_id", "child_id", "team", "worker", "stratum"];
+    h.extend(s.date_columns.iter().copied());
+    h.push("breached");
+    h
+}
+
+/// A file name for an auditor: letters and digits, `-` for the rest, unique.
+fn file_name(auditor: &str, taken: &mut Vec<String>) -> String {
+    let mut base: String = auditor
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect::<String>()
+        .split('-')
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("-");
+    base = base.chars().take(60).collect();
+    if base.is_empty() {
+        base = "auditor".into();
+    }
+    let mut name = base.clone();
+    let mut n = 2;
+    while taken.iter().any(|t| t.eq_ignore_ascii_case(&name)) {
+        name = format!("{base}-{n}");
+        n += 1;
+    }
+    taken.push(name.clone());
+    name
+}
+
+/// Each auditor's cases (those with none on the `unassigned` form), by auditor name.
+fn forms(s: &Sample) -> Vec<Form<'_>> {
+    let mut by: BTreeMap<&str, Vec<&super::Selected>> = BTreeMap::new();
+    for x in &s.selected {
+        by.entry(x.auditor.as_deref().unwrap_or(UNASSIGNED))
+            .or_default()
+            .push(x);
+    }
+    let mut taken = Vec::new();
+    by.into_iter()
+        .map(|(auditor, mut sel)| {
+            sel.sort_by_key(|x| (x.stratum, x.order));
+            let rows = sel
+                .iter()
+                .map(|x| {
+                    let c = &s.cases[x.case];
+                    let mut r = vec![
+                        c.case_id.clone(),
+                        c.child_id.clone().unwrap_or_default(),
+                        c.team.clone().unwrap_or_default(),
+                        c.worker.clone().unwrap_or_default(),
+                        s.strata[x.stratum].name.clone(),
+                    ];
+                    r.extend(
+                        c.dates
+                            .iter()
+                            .map(|d| d.map(|d| d.to_string()).unwrap_or_default()),
+                    );
+                    r.push(c.breached.join("; "));
+                    r
+                })
+                .collect();
+            Form {
+                auditor,
+                file: file_name(auditor, &mut taken),
+                rows,
+            }
+        })
+        .collect()
+}
+
+/// The forms as files (`forms/NAME.xlsx`, `forms/NAME.csv`); none when the plan asks no
+/// questions.
+pub fn files(s: &Sample) -> Result<Vec<(String, Vec<u8>)>, SampleError> {
+    if s.plan.questions.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for f in forms(s) {
+        out.push((format!("{FORMS_DIR}/{}.xlsx", f.file), workbook(s, &f)?));
+        out.push((format!("{FORMS_DIR}/{}.csv", f.file), csv(s, &f)));
+    }
+    Ok(out)
+}
+
+fn headers<'a>(s: &'a Sample) -> Vec<&'a str> {
+    let mut h = facts(s);
+    h.extend(s.plan.questions.iter().map(|q| q.id.as_str()));
+    h
+}
+
+fn csv(s: &Sample, f: &Form) -> Vec<u8> {
+    let blank = vec![String::new(); s.plan.questions.len()];
+    tabular::to_csv(
+        &headers(s),
+        f.rows
+            .iter()
+            .map(|r| r.iter().chain(&blank).map(|v| Cell::Text(v)).collect()),
+    )
+}
+
+fn workbook(s: &Sample, f: &Form) -> Result<Vec<u8>, SampleError> {
+    let xerr = |e: XlsxError| invalid(format!("writing a form: {e}"));
+    let mut wb = Workbook::new();
+    // A fixed creation time: the same draw gives the same bytes.
+    let made = ExcelDateTime::parse_from_str(&s.as_of.to_string()).map_err(xerr)?;
+    wb.set_properties(
+        &DocProperties::new()
+            .set_title(format!("{}: {}", s.plan.title, f.auditor))
+            .set_creation_datetime(&made),
+    );
+    cases_sheet(&mut wb, s, f).map_err(xerr)?;
+    questions_sheet(&mut wb, &s.plan.questions).map_err(xerr)?;
+    instructions_sheet(&mut wb, s, f).map_err(xerr)?;
+    wb.save_to_buffer().map_err(xerr)
+}
+
+/// The cases: facts locked, one answer column per question (unlocked), each closed
+/// question with its drop-down list; the sheet protected so only answers can be typed.
+fn cases_sheet(wb: &mut Workbook, s: &Sample, f: &Form) -> Result<(), XlsxError> {
+    let sheet = wb.add_worksheet().set_name("cases")?;
+    let bold = Format::new().set_bold();
+    let answer = Format::new().set_unlocked().set_background_color(0xFFF9DB);
+    let fact_cols = facts(s).len();
+    for (c, h) in headers(s).iter().enumerate() {
+        sheet.write_string_with_format(0, c as u16, *h, &bold)?;
+    }
+    let n = f.rows.len() as u32;
+    for (i, r) in f.rows.iter().enumerate() {
+        for (c, v) in r.iter().enumerate() {
+            sheet.write_string(i as u32 + 1, c as u16, v)?;
+        }
+        for q in 0..s.plan.questions.len() {
+            sheet.write_blank(i as u32 + 1, (fact_cols + q) as u16, &answer)?;
+        }
+    }
+    for (qi, q) in s.plan.questions.iter().enumerate() {
+        let col = (fact_cols + qi) as u16;
+        sheet.set_column_width(col, 18)?;
+        let allowed = q.kind.allowed();
+        if n == 0 || allowed.is_empty() {
+            continue;
+        }
+        let dv = DataValidation::new()
+            .allow_list_strings(&allowed)?
+            .set_input_title(q.id.chars().take(32).collect::<String>())?
+            .set_input_message(q.text.chars().take(255).collect::<String>())?
+            .set_error_title("Not an answer on the list")?
+            .set_error_message(format!(
+                "Choose one of: {}",
+                allowed.join(", ").chars().take(200).collect::<String>()
+            ))?;
+        sheet.add_data_validation(1, col, n, col, &dv)?;
+    }
+    sheet.set_column_width(0, 16)?;
+    sheet.set_freeze_panes(1, 1)?;
+    sheet.protect();
+    Ok(())
+}
+
+fn questions_sheet(wb: &mut Workbook, questions: &[Question]) -> Result<(), XlsxError> {
+    let sheet = wb.add_worksheet().set_name("questions")?;
+    let rows: Vec<[String; 6]> = questions
+        .iter()
+        .map(|q| {
+            [
+                q.id.clone(),
+                q.text.clone(),
+                q.kind.name().to_string(),
+                match &q.kind {
+                    Kind::Text => "free text".to_string(),
+                    k => k.allowed().join(" / "),
+                },
+                if q.required { "yes" } else { "no" }.to_string(),
+                q.help.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    tabular::write_sheet(
+        sheet,
+        &["id", "text", "kind", "allowed answers", "required", "help"],
+        rows.iter()
+            .map(|r| r.iter().map(|v| Cell::Text(v)).collect()),
+        "0",
+    )?;
+    sheet.set_column_width(1, 60)?;
+    sheet.set_column_width(3, 40)?;
+    sheet.set_column_width(5, 50)?;
+    Ok(())
+}
+
+fn instructions_sheet(wb: &mut Workbook, s: &Sample, f: &Form) -> Result<(), XlsxError> {
+    let sheet = wb.add_worksheet().set_name("instructions")?;
+    let bold = Format::new().set_bold();
+    let due = match s.forms_due {
+        Some(d) => d.format("%A %-d %B %Y").to_string(),
+        None => "no due date set (the plan has no due_working_days)".to_string(),
+    };
+    let lines = [
+        ("audit", s.plan.title.clone()),
+        ("sample", format!("{} (seed {})", s.period.label(), s.seed)),
+        ("auditor", f.auditor.to_string()),
+        ("cases", f.rows.len().to_string()),
+        ("due", due),
+        (
+            "how to answer",
+            "In the `cases` sheet, answer every question for every case: the yellow cells, \
+             one answer each, from the drop-down list where there is one. Questions marked \
+             required in the `questions` sheet must be answered. The facts (the white \
+             columns) are locked: do not change them, the sheet names or the file name."
+                .to_string(),
+        ),
+        (
+            "how to return",
+            "Save the workbook (or the CSV beside it) under the same name and send it to \
+             the QA manager by the due date, who reads every returned form with \
+             `csc-audit audit-results --forms`."
+                .to_string(),
+        ),
+    ];
+    for (i, (k, v)) in lines.iter().enumerate() {
+        sheet.write_string_with_format(i as u32, 0, *k, &bold)?;
+        sheet.write_string(i as u32, 1, v)?;
+    }
+    sheet.set_column_width(0, 16)?;
+    sheet.set_column_width(1, 100)?;
+    Ok(())
+}

@@ -1,0 +1,304 @@
+//! The audit tool sent out with the sample (issue #16, first part): `sample` writes one form
+//! per auditor into `forms/`, with the facts locked and a drop-down list for every closed
+//! question, recorded in the manifest and checked by `sample verify`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use calamine::{open_workbook, Data, Reader, Xlsx};
+
+fn csc() -> Command {
+    Command::cargo_bin("csc-audit").unwrap()
+}
+
+fn repo(p: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(p)
+}
+
+fn draw(out: &Path) {
+    csc()
+        .args(["sample", "--plan"])
+        .arg(repo("audits/monthly.toml"))
+        .arg("--data")
+        .arg(repo("sample_data"))
+        .args(["--period", "2025-03", "--seed", "20250401", "--out"])
+        .arg(out)
+        .assert()
+        .success()
+        .stderr(predicates::str::contains(
+            "one workbook (and CSV) for each of 4 auditors, 5 questions, due Mon 14 Apr 2025",
+        ));
+}
+
+fn csv_rows(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    let h = r.headers().unwrap().iter().map(String::from).collect();
+    let rows = r
+        .records()
+        .map(|x| x.unwrap().iter().map(String::from).collect())
+        .collect();
+    (h, rows)
+}
+
+fn text(d: &Data) -> String {
+    match d {
+        Data::String(s) => s.clone(),
+        Data::Empty => String::new(),
+        other => format!("{other}"),
+    }
+}
+
+fn xml(path: &Path, entry: &str) -> String {
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
+    let mut s = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name(entry).unwrap(), &mut s).unwrap();
+    s
+}
+
+#[test]
+fn each_auditor_gets_a_form_of_their_cases_with_drop_downs_and_locked_facts() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("2025-03");
+    draw(&out);
+    // The sample's cases by auditor.
+    let (h, sample) = csv_rows(&out.join("sample.csv"));
+    let col = |name: &str| h.iter().position(|x| x == name).unwrap();
+    let mut by: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in &sample {
+        by.entry(r[col("auditor")].clone())
+            .or_default()
+            .push(r[col("case_id")].clone());
+    }
+    let files: Vec<String> = {
+        let mut f: Vec<String> = std::fs::read_dir(out.join("forms"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        f.sort();
+        f
+    };
+    assert_eq!(
+        files,
+        [
+            "advanced-practitioner-a.csv",
+            "advanced-practitioner-a.xlsx",
+            "advanced-practitioner-b.csv",
+            "advanced-practitioner-b.xlsx",
+            "advanced-practitioner-c.csv",
+            "advanced-practitioner-c.xlsx",
+            "qa-manager.csv",
+            "qa-manager.xlsx",
+        ]
+    );
+    let heads = [
+        "case_id",
+        "child_id",
+        "team",
+        "worker",
+        "stratum",
+        "start_date",
+        "end_date",
+        "breached",
+        "child_seen_alone",
+        "plan_is_smart",
+        "voice",
+        "grade",
+        "learning",
+    ];
+    for (auditor, file) in [
+        ("Advanced Practitioner A", "advanced-practitioner-a"),
+        ("QA Manager", "qa-manager"),
+    ] {
+        let (fh, rows) = csv_rows(&out.join(format!("forms/{file}.csv")));
+        assert_eq!(fh, heads);
+        let mut ids: Vec<String> = rows.iter().map(|r| r[0].clone()).collect();
+        let mut want = by[auditor].clone();
+        ids.sort();
+        want.sort();
+        assert_eq!(ids, want, "{auditor}'s cases");
+        assert!(rows.iter().all(|r| r[8..].iter().all(String::is_empty)));
+        // The workbook holds the same facts.
+        let path = out.join(format!("forms/{file}.xlsx"));
+        let mut wb: Xlsx<_> = open_workbook(&path).unwrap();
+        assert_eq!(wb.sheet_names(), ["cases", "questions", "instructions"]);
+        let cases = wb.worksheet_range("cases").unwrap();
+        let got: Vec<Vec<String>> = cases.rows().map(|r| r.iter().map(text).collect()).collect();
+        assert_eq!(got[0], heads);
+        let csv_facts: Vec<Vec<String>> = rows.iter().map(|r| r[..8].to_vec()).collect();
+        let xlsx_facts: Vec<Vec<String>> = got[1..].iter().map(|r| r[..8].to_vec()).collect();
+        assert_eq!(xlsx_facts, csv_facts);
+        // Drop-downs on the closed questions' columns (I to L), none on free text (M).
+        let sheet = xml(&path, "xl/worksheets/sheet1.xml");
+        let last = rows.len() + 1;
+        for (c, list) in [
+            ("I", "yes,no"),
+            ("J", "yes,no"),
+            ("K", "not at all,partly,well,very well"),
+            ("L", "outstanding,good,requires_improvement,inadequate"),
+        ] {
+            let at = sheet
+                .find(&format!(r#"sqref="{c}2:{c}{last}""#))
+                .unwrap_or_else(|| panic!("{file}: no list on {c}"));
+            let before = &sheet[..at];
+            let tag = &before[before.rfind("<dataValidation ").unwrap()..];
+            assert!(tag.contains(r#"type="list""#), "{tag}");
+            let after = &sheet[at..];
+            assert!(
+                after.contains(&format!("<formula1>\"{list}\"</formula1>")),
+                "{c}"
+            );
+        }
+        assert!(!sheet.contains(&format!(r#"sqref="M2:M{last}""#)));
+        // The sheet is protected; the answer cells (and only they) are unlocked.
+        assert!(sheet.contains("<sheetProtection"));
+        let styles = xml(&path, "xl/styles.xml");
+        assert_eq!(styles.matches(r#"<protection locked="0"/>"#).count(), 1);
+        let style_of = |cell: &str| {
+            let at = sheet.find(&format!(r#"<c r="{cell}""#)).unwrap();
+            sheet[at..at + 40]
+                .split("s=\"")
+                .nth(1)
+                .map(|s| s.split('"').next().unwrap().to_string())
+        };
+        assert_ne!(style_of("I2"), style_of("A2"));
+        assert_eq!(style_of("I2"), style_of("M2"));
+        // The questions and the instructions.
+        let q = wb.worksheet_range("questions").unwrap();
+        let qrows: Vec<Vec<String>> = q.rows().map(|r| r.iter().map(text).collect()).collect();
+        assert_eq!(
+            qrows[0],
+            ["id", "text", "kind", "allowed answers", "required", "help"]
+        );
+        assert_eq!(
+            qrows[3][..5],
+            [
+                "voice".to_string(),
+                "How well is the child's voice heard in the plan and the record?".into(),
+                "scale".into(),
+                "not at all / partly / well / very well".into(),
+                "yes".into()
+            ]
+        );
+        assert_eq!(
+            qrows[5][2..5],
+            ["text".to_string(), "free text".into(), "no".into()]
+        );
+        let i = wb.worksheet_range("instructions").unwrap();
+        let irows: BTreeMap<String, String> =
+            i.rows().map(|r| (text(&r[0]), text(&r[1]))).collect();
+        assert_eq!(irows["auditor"], auditor);
+        assert_eq!(irows["cases"], rows.len().to_string());
+        // 10 working days after Monday 31 March 2025: 1-4 April (4), 7-11 (9), 14 (10).
+        assert_eq!(irows["due"], "Monday 14 April 2025");
+    }
+    // The manifest records every form, and verify checks them byte for byte.
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let outputs: Vec<&str> = m["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        outputs.contains(&"forms/qa-manager.xlsx") && outputs.contains(&"forms/qa-manager.csv")
+    );
+    let verify = || csc().args(["sample", "verify"]).arg(&out).assert();
+    verify().success();
+    let form = out.join("forms/qa-manager.csv");
+    let edited = std::fs::read_to_string(&form)
+        .unwrap()
+        .replace(",,,,,\n", ",yes,,,,\n");
+    std::fs::write(&form, edited).unwrap();
+    verify().code(1).stdout(predicates::str::contains(
+        "forms/qa-manager.csv is not the file the draw wrote",
+    ));
+}
+
+#[test]
+fn question_mistakes_name_the_field_and_what_to_write() {
+    use csc_audit::sampling::SamplePlan;
+    let plan = |extra: &str| {
+        format!(
+            "id = \"p\"\nsize = 10\n{extra}\n[population]\ntable = \"cp_plans\"\nrows = \"open\"\n"
+        )
+    };
+    let q = |body: &str| format!("[[questions]]\n{body}\n");
+    for (text, want) in [
+        (
+            plan(&q("id = \"Voice\"\ntext = \"t\"\nkind = \"yes_no\"")),
+            "`Voice` is not a plain id",
+        ),
+        (
+            plan(&q("id = \"team\"\ntext = \"t\"\nkind = \"yes_no\"")),
+            "names a fact of the form",
+        ),
+        (
+            plan(
+                &(q("id = \"a\"\ntext = \"t\"\nkind = \"yes_no\"")
+                    + &q("id = \"a\"\ntext = \"u\"\nkind = \"grade\"")),
+            ),
+            "`a` is used twice",
+        ),
+        (
+            plan(&q("id = \"a\"\ntext = \"t\"\nkind = \"stars\"")),
+            "`stars` is not a kind of question",
+        ),
+        (
+            plan(&q("id = \"a\"\ntext = \"t\"\nkind = \"scale\"")),
+            "a scale lists its labels",
+        ),
+        (
+            plan(&q(
+                "id = \"a\"\ntext = \"t\"\nkind = \"yes_no\"\nlabels = [\"y\", \"n\"]",
+            )),
+            "only a `scale` has labels",
+        ),
+        (
+            plan(&q(
+                "id = \"a\"\ntext = \"t\"\nkind = \"scale\"\nlabels = [\"low, very\", \"high\"]",
+            )),
+            "none empty or holding a comma",
+        ),
+        (
+            plan(&q("id = \"a\"\ntext = \" \"\nkind = \"text\"")),
+            "needs its question's text",
+        ),
+        (plan("due_working_days = 400"), "forms are due within 260"),
+    ] {
+        let e = SamplePlan::parse(&text, "test.toml", Path::new("."))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(want), "{e}\n{text}");
+        assert!(e.starts_with("test.toml:"), "{e}");
+    }
+}
+
+#[test]
+fn a_plan_without_questions_sends_no_forms() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan_text = std::fs::read_to_string(repo("audits/monthly.toml")).unwrap();
+    let cut = plan_text.find("# The audit tool").unwrap();
+    let plan = dir.path().join("plan.toml");
+    std::fs::write(&plan, &plan_text[..cut]).unwrap();
+    std::fs::write(
+        dir.path().join("history.csv"),
+        std::fs::read(repo("audits/history.csv")).unwrap(),
+    )
+    .unwrap();
+    let out = dir.path().join("s");
+    csc()
+        .args(["sample", "--plan"])
+        .arg(&plan)
+        .arg("--data")
+        .arg(repo("sample_data"))
+        .args(["--period", "2025-03", "--seed", "1", "--out"])
+        .arg(&out)
+        .assert()
+        .success()
+        .stderr(predicates::prelude::PredicateBooleanExt::not(
+            predicates::str::contains("audit forms"),
+        ));
+    assert!(!out.join("forms").exists());
+}
