@@ -253,9 +253,16 @@ pub struct Kappa {
 /// order: grades, a scale), as statsmodels' `cohens_kappa` computes it (`wt="linear"`).
 /// `None` when it is not defined: no cases, or chance agreement of 1 (both raters used
 /// one category only).
+///
+/// With perfect agreement the asymptotic standard error is 0 and the interval [1, 1]:
+/// statsmodels gives the same; a reader should take it as "too few cases to say more".
 pub fn cohen_kappa(table: &[Vec<f64>], linear: bool, confidence: f64) -> Option<Kappa> {
     let k = table.len();
-    if k < 2 || table.iter().any(|r| r.len() != k) {
+    let counts_ok = table.iter().flatten().all(|v| v.is_finite() && *v >= 0.0);
+    if k < 2 || table.iter().any(|r| r.len() != k) || !counts_ok {
+        return None;
+    }
+    if !(confidence > 0.0 && confidence < 1.0) {
         return None;
     }
     let n: f64 = table.iter().flatten().sum();
@@ -549,5 +556,23 @@ mod tests {
             cohen_kappa(&t(&[&[0.0, 0.0], &[0.0, 0.0]]), false, 0.95),
             None
         );
+    }
+
+    #[test]
+    fn cohen_kappa_refuses_what_is_not_a_table_of_counts() {
+        let t = vec![vec![3.0, 1.0], vec![0.0, 2.0]];
+        assert_eq!(cohen_kappa(&t, false, 1.0), None);
+        assert_eq!(cohen_kappa(&t, false, f64::NAN), None);
+        assert_eq!(cohen_kappa(&t, false, -0.5), None);
+        assert_eq!(
+            cohen_kappa(&[vec![3.0, -1.0], vec![0.0, 2.0]], false, 0.95),
+            None
+        );
+        assert_eq!(
+            cohen_kappa(&[vec![f64::INFINITY, 1.0], vec![0.0, 2.0]], false, 0.95),
+            None
+        );
+        assert_eq!(cohen_kappa(&[vec![3.0]], false, 0.95), None);
+        assert_eq!(cohen_kappa(&[vec![3.0, 1.0], vec![0.0]], false, 0.95), None);
     }
 }

@@ -329,12 +329,18 @@ fn summary(s: &Sample, out: &Path) {
         let auditors: std::collections::BTreeSet<&str> = s
             .selected
             .iter()
-            .map(|x| x.auditor.as_deref().unwrap_or(sampling::forms::UNASSIGNED))
+            .filter_map(|x| x.auditor.as_deref())
             .collect();
+        let unassigned = s.selected.iter().filter(|x| x.auditor.is_none()).count();
         tell!(
-            "wrote the audit forms to {}: one workbook (and CSV) for each of {} auditors, {} questions, due {}",
+            "wrote the audit forms to {}: one workbook (and CSV) for each of {} auditors{}, {} questions, due {}",
             out.join(sampling::forms::FORMS_DIR).display(),
             auditors.len(),
+            if unassigned > 0 {
+                format!(" and one of the {unassigned} cases with no auditor")
+            } else {
+                String::new()
+            },
             s.plan.questions.len(),
             s.forms_due
                 .map_or("on no set date".to_string(), |d| d.format("%a %-d %b %Y").to_string())

@@ -141,7 +141,13 @@ pub fn write_extended(
         |what: &str, p: &Path, e: std::io::Error| invalid(format!("{what} {}: {e}", p.display()));
     let staged =
         crate::fsutil::Staged::new(dir).map_err(|e| io("creating a folder beside", dir, e))?;
-    copy_others(dir, staged.path(), true).map_err(|e| io("copying the files of", dir, e))?;
+    // Everything the folder holds but the files the draw wrote (the old ones, and the new):
+    // an auditor's returned form saved beside the blank ones stays.
+    let mut skip: std::collections::BTreeSet<String> =
+        files.iter().map(|(n, _)| n.clone()).collect();
+    skip.extend(old_outputs(dir));
+    copy_others(dir, staged.path(), Path::new(""), &skip)
+        .map_err(|e| io("copying the files of", dir, e))?;
     for (name, bytes) in &files {
         let p = staged.path().join(name);
         write_file(&p, bytes).map_err(|e| io("writing", &p, e))?;
@@ -159,24 +165,44 @@ fn write_file(p: &Path, bytes: &[u8]) -> std::io::Result<()> {
     crate::fsutil::write_atomic(p, bytes)
 }
 
-/// Copies what `from` holds into `to`, but (at the top, `top`) the sample's own files and
-/// forms (written afresh).
-fn copy_others(from: &Path, to: &Path, top: bool) -> std::io::Result<()> {
+/// The files a sample folder's manifest says its draw wrote (`outputs`).
+fn old_outputs(dir: &Path) -> Vec<String> {
+    let Ok(bytes) = std::fs::read(dir.join(MANIFEST)) else {
+        return Vec::new();
+    };
+    let doc: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    let mut names: Vec<String> = doc["outputs"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|o| o["name"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.extend([MANIFEST, SAMPLE_CSV, SAMPLE_XLSX].map(String::from));
+    names
+}
+
+/// Copies what `from` holds into `to`, but the files in `skip` (paths relative to the
+/// sample folder, `rel` being `from`'s).
+fn copy_others(
+    from: &Path,
+    to: &Path,
+    rel: &Path,
+    skip: &std::collections::BTreeSet<String>,
+) -> std::io::Result<()> {
     for e in std::fs::read_dir(from)? {
         let e = e?;
         let name = e.file_name();
-        if top
-            && [MANIFEST, SAMPLE_CSV, SAMPLE_XLSX, super::forms::FORMS_DIR]
-                .iter()
-                .any(|f| name == *f)
-        {
+        let here = rel.join(&name);
+        if skip.contains(&here.to_string_lossy().replace('\\', "/")) {
             continue;
         }
         let (src, dst) = (e.path(), to.join(&name));
         let t = e.file_type()?;
         if t.is_dir() {
-            std::fs::create_dir(&dst)?;
-            copy_others(&src, &dst, false)?;
+            std::fs::create_dir_all(&dst)?;
+            copy_others(&src, &dst, &here, skip)?;
         } else if t.is_symlink() {
             #[cfg(unix)]
             std::os::unix::fs::symlink(std::fs::read_link(&src)?, &dst)?;

@@ -33,15 +33,15 @@ fn facts(s: &Sample) -> Vec<&str> {
     h
 }
 
-/// A file name for an auditor: letters and digits, `-` for the rest, unique.
-fn file_name(auditor: &str, taken: &mut Vec<String>) -> String {
-    let mut base: String = auditor
+/// The file name of an auditor's form: letters and digits lower-cased, `-` for the rest.
+pub fn form_name(auditor: &str) -> String {
+    let name: String = auditor
         .chars()
-        .map(|c| {
+        .flat_map(|c| {
             if c.is_alphanumeric() {
-                c.to_ascii_lowercase()
+                c.to_lowercase().collect::<Vec<_>>()
             } else {
-                '-'
+                vec!['-']
             }
         })
         .collect::<String>()
@@ -49,18 +49,39 @@ fn file_name(auditor: &str, taken: &mut Vec<String>) -> String {
         .filter(|p| !p.is_empty())
         .collect::<Vec<_>>()
         .join("-");
-    base = base.chars().take(60).collect();
-    if base.is_empty() {
-        base = "auditor".into();
+    let name: String = name.chars().take(60).collect();
+    if name.is_empty() {
+        "auditor".into()
+    } else {
+        name
     }
-    let mut name = base.clone();
-    let mut n = 2;
-    while taken.iter().any(|t| t.eq_ignore_ascii_case(&name)) {
-        name = format!("{base}-{n}");
-        n += 1;
+}
+
+/// Names Windows keeps for devices: no file may be called so.
+const RESERVED: &[&str] = &[
+    "con", "prn", "aux", "nul", "com1", "com2", "com3", "com4", "com5", "com6", "com7", "com8",
+    "com9", "lpt1", "lpt2", "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8", "lpt9",
+];
+
+/// Refuses auditors whose forms would share a file (two names that differ only in case or
+/// punctuation, or the name of the form of cases with no auditor) or take a device's name.
+pub fn check_names(auditors: &[super::plan::Auditor]) -> Result<(), String> {
+    let mut seen: Vec<(String, &str)> = vec![(UNASSIGNED.to_string(), "cases with no auditor")];
+    for a in auditors {
+        let f = form_name(&a.name);
+        if RESERVED.contains(&f.as_str()) {
+            return Err(format!("`{}`: its form would be {f}.xlsx, a name Windows keeps for a device; give another name", a.name));
+        }
+        if let Some((_, other)) = seen.iter().find(|(g, _)| *g == f) {
+            return Err(format!(
+                "`{}` and {other} would share the form {f}.xlsx: give names that differ in \
+                 more than case or punctuation",
+                a.name
+            ));
+        }
+        seen.push((f, a.name.as_str()));
     }
-    taken.push(name.clone());
-    name
+    Ok(())
 }
 
 /// Each auditor's cases (those with none on the `unassigned` form), by auditor name.
@@ -71,7 +92,6 @@ fn forms(s: &Sample) -> Vec<Form<'_>> {
             .or_default()
             .push(x);
     }
-    let mut taken = Vec::new();
     by.into_iter()
         .map(|(auditor, mut sel)| {
             sel.sort_by_key(|x| (x.stratum, x.order));
@@ -97,7 +117,7 @@ fn forms(s: &Sample) -> Vec<Form<'_>> {
                 .collect();
             Form {
                 auditor,
-                file: file_name(auditor, &mut taken),
+                file: form_name(auditor),
                 rows,
             }
         })
@@ -178,12 +198,12 @@ fn cases_sheet(wb: &mut Workbook, s: &Sample, f: &Form) -> Result<(), XlsxError>
         }
         let dv = DataValidation::new()
             .allow_list_strings(&allowed)?
-            .set_input_title(q.id.chars().take(32).collect::<String>())?
-            .set_input_message(q.text.chars().take(255).collect::<String>())?
+            .set_input_title(utf16_cut(&q.id, 32))?
+            .set_input_message(utf16_cut(&q.text, 255))?
             .set_error_title("Not an answer on the list")?
-            .set_error_message(format!(
-                "Choose one of: {}",
-                allowed.join(", ").chars().take(200).collect::<String>()
+            .set_error_message(utf16_cut(
+                &format!("Choose one of: {}", allowed.join(", ")),
+                255,
             ))?;
         sheet.add_data_validation(1, col, n, col, &dv)?;
     }
@@ -260,4 +280,16 @@ fn instructions_sheet(wb: &mut Workbook, s: &Sample, f: &Form) -> Result<(), Xls
     sheet.set_column_width(0, 16)?;
     sheet.set_column_width(1, 100)?;
     Ok(())
+}
+
+/// `s` cut to at most `max` UTF-16 units (Excel's limits count those).
+fn utf16_cut(s: &str, max: usize) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        if out.encode_utf16().count() + c.len_utf16() > max {
+            break;
+        }
+        out.push(c);
+    }
+    out
 }

@@ -442,7 +442,8 @@ fn finish(
              has reached their maximum"
         ));
     }
-    let forms_due = match plan.due_working_days {
+    // Only forms are due: a plan without questions needs no date (nor the calendar's year).
+    let forms_due = match plan.due_working_days.filter(|_| !plan.questions.is_empty()) {
         Some(n) => Some(
             inp.calendar
                 .add_working_days(as_of, n)

@@ -245,6 +245,30 @@ struct RawAuditor {
 /// children.csv) and the age at the end of the period.
 pub const CHILD_COLUMNS: &[&str] = &["sex", "ethnicity", "disability", "age", "age_band"];
 
+/// The line of `key` in the `qi`-th `[[questions]]` table (its header when the key is not
+/// written there), for messages.
+fn line_of_question(text: &str, qi: usize, key: &str) -> usize {
+    let lines: Vec<&str> = text.lines().collect();
+    let Some(head) = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.trim_start().starts_with("[[questions]]"))
+        .nth(qi)
+        .map(|(i, _)| i)
+    else {
+        return line_of_key(text, "questions");
+    };
+    lines[head + 1..]
+        .iter()
+        .take_while(|l| !l.trim_start().starts_with('['))
+        .position(|l| {
+            l.trim_start()
+                .strip_prefix(key)
+                .is_some_and(|r| r.trim_start().starts_with('='))
+        })
+        .map_or(head + 1, |i| head + 2 + i)
+}
+
 /// The first line of `text` that sets `key` (`key =` or `[key]`), for messages.
 fn line_of_key(text: &str, key: &str) -> usize {
     text.lines()
@@ -557,16 +581,23 @@ impl SamplePlan {
                 format!("`{}`: use letters, digits, `_` and `-`", raw.id),
             ));
         }
-        let questions = super::questions::read(&raw.questions, &err)?;
+        let question_err = |field: &str, qi: usize, message: String| PlanError {
+            file: file.to_string(),
+            line: line_of_question(text, qi, field.rsplit('.').next().unwrap_or(field)),
+            field: field.to_string(),
+            message,
+        };
+        let questions = super::questions::read(&raw.questions, &date_columns(table), question_err)?;
         let due_working_days = match raw.due_working_days {
-            Some(d) if d > 260 => {
+            Some(d) if d == 0 || d > 260 => {
                 return Err(err(
                     "due_working_days",
-                    format!("{d} working days is more than a year: forms are due within 260"),
+                    format!("{d}: forms are due 1 to 260 working days after the draw"),
                 ))
             }
             d => d,
         };
+        super::forms::check_names(&auditors).map_err(|m| err("auditors", m))?;
         Ok(SamplePlan {
             title: if raw.title.is_empty() {
                 raw.id.clone()

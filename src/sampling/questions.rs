@@ -26,10 +26,24 @@ pub const GRADES: [&str; 4] = ["outstanding", "good", "requires_improvement", "i
 /// The answers of a `yes_no` question.
 pub const YES_NO: [&str; 2] = ["yes", "no"];
 
-/// Names a question may not take: the facts of the forms' `cases` sheet.
+/// Names a question may not take: the facts of the forms' `cases` sheet and the columns of
+/// `sample.csv` (the population table's dates are refused too).
 pub const FACTS: &[&str] = &[
-    "case_id", "child_id", "team", "worker", "stratum", "auditor", "breached",
+    "case_id",
+    "child_id",
+    "team",
+    "worker",
+    "stratum",
+    "auditor",
+    "breached",
+    "order",
+    "round",
+    "inclusion_probability",
+    "design_weight",
 ];
+
+/// The longest question text, and the longest help, in characters.
+const MAX_TEXT: usize = 1000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Kind {
@@ -87,15 +101,18 @@ pub(super) struct RawQuestion {
 /// characters in all).
 const MAX_LIST: usize = 255;
 
-/// Reads `[[questions]]`: each id a plain word used once and not a fact's name, a known
-/// kind, a scale's labels (2 or more, each once, and no comma: a drop-down list is
-/// comma-separated), and text. `err(field, message)` words a mistake.
+/// Reads `[[questions]]`: each id a plain word used once and not a fact's name (nor one of
+/// `dates`, the population's date columns), a known kind, a scale's labels (2 or more,
+/// each once ignoring case, and no comma: a drop-down list is comma-separated), and text
+/// without control characters. `err(field, question, message)` words a mistake.
 pub(super) fn read<E>(
     raw: &[RawQuestion],
-    err: impl Fn(&str, String) -> E,
+    dates: &[&str],
+    err: impl Fn(&str, usize, String) -> E,
 ) -> Result<Vec<Question>, E> {
     let mut out: Vec<Question> = Vec::new();
-    for q in raw {
+    for (qi, q) in raw.iter().enumerate() {
+        let err = |field: &str, message: String| err(field, qi, message);
         let id = q.id.trim();
         let plain = !id.is_empty()
             && id
@@ -107,12 +124,13 @@ pub(super) fn read<E>(
                 format!("`{id}` is not a plain id: use lower-case letters, digits and `_`"),
             ));
         }
-        if FACTS.contains(&id) || out.iter().any(|o| o.id == id) {
+        if FACTS.contains(&id) || dates.contains(&id) || out.iter().any(|o| o.id == id) {
             return Err(err(
                 "questions.id",
                 format!(
-                    "`{id}` is used twice or names a fact of the form ({})",
-                    FACTS.join(", ")
+                    "`{id}` is used twice or names a fact of the form ({}, {})",
+                    FACTS.join(", "),
+                    dates.join(", ")
                 ),
             ));
         }
@@ -121,6 +139,21 @@ pub(super) fn read<E>(
                 "questions.text",
                 format!("`{id}` needs its question's text"),
             ));
+        }
+        for (field, t) in [
+            ("questions.text", Some(&q.text)),
+            ("questions.help", q.help.as_ref()),
+        ] {
+            let Some(t) = t else { continue };
+            if t.chars().count() > MAX_TEXT || t.chars().any(|c| c.is_control() && c != '\n') {
+                return Err(err(
+                    field,
+                    format!(
+                        "`{id}`: at most {MAX_TEXT} characters, and no control characters \
+                         other than line breaks"
+                    ),
+                ));
+            }
         }
         let kind = match (q.kind.as_str(), q.labels.is_empty()) {
             ("yes_no", true) => Kind::YesNo,
@@ -161,15 +194,22 @@ pub(super) fn read<E>(
 
 fn labels<E>(id: &str, raw: &[String], err: &impl Fn(&str, String) -> E) -> Result<Vec<String>, E> {
     let labels: Vec<String> = raw.iter().map(|l| l.trim().to_string()).collect();
+    // A drop-down list matches ignoring case: "Well" and "well" are one answer.
     let bad = labels.iter().enumerate().find(|(i, l)| {
-        l.is_empty() || l.contains(',') || l.contains('"') || labels[..*i].contains(l)
+        l.is_empty()
+            || l.contains(',')
+            || l.contains('"')
+            || l.chars().any(char::is_control)
+            || labels[..*i]
+                .iter()
+                .any(|o| o.to_lowercase() == l.to_lowercase())
     });
     if labels.len() < 2 || bad.is_some() || labels.join(",").encode_utf16().count() > MAX_LIST {
         return Err(err(
             "questions.labels",
             format!(
-                "`{id}`: a scale has 2 or more labels, each once, none empty or holding a comma \
-                 or a quote, {MAX_LIST} characters in all"
+                "`{id}`: a scale has 2 or more labels, each once (ignoring case), none empty or \
+                 holding a comma, a quote or a control character, {MAX_LIST} characters in all"
             ),
         ));
     }

@@ -265,7 +265,32 @@ fn question_mistakes_name_the_field_and_what_to_write() {
             plan(&q("id = \"a\"\ntext = \" \"\nkind = \"text\"")),
             "needs its question's text",
         ),
-        (plan("due_working_days = 400"), "forms are due within 260"),
+        (
+            plan("due_working_days = 400"),
+            "forms are due 1 to 260 working days",
+        ),
+        (
+            plan("due_working_days = 0"),
+            "forms are due 1 to 260 working days",
+        ),
+        (
+            plan(&q("id = \"start_date\"\ntext = \"t\"\nkind = \"yes_no\"")),
+            "names a fact of the form",
+        ),
+        (
+            plan(&q("id = \"order\"\ntext = \"t\"\nkind = \"yes_no\"")),
+            "names a fact of the form",
+        ),
+        (
+            plan(&q(
+                "id = \"a\"\ntext = \"t\"\nkind = \"scale\"\nlabels = [\"Well\", \"well\"]",
+            )),
+            "each once (ignoring case)",
+        ),
+        (
+            plan(&q("id = \"a\"\ntext = \"ring\\u0007\"\nkind = \"text\"")),
+            "no control characters",
+        ),
     ] {
         let e = SamplePlan::parse(&text, "test.toml", Path::new("."))
             .unwrap_err()
@@ -301,4 +326,78 @@ fn a_plan_without_questions_sends_no_forms() {
             predicates::str::contains("audit forms"),
         ));
     assert!(!out.join("forms").exists());
+}
+
+#[test]
+fn a_mistake_in_a_question_names_its_own_line() {
+    use csc_audit::sampling::SamplePlan;
+    let text = "id = \"p\"\nsize = 10\n\n[population]\ntable = \"cp_plans\"\nrows = \"open\"\n\n\
+        [[questions]]\nid = \"a\"\ntext = \"t\"\nkind = \"yes_no\"\n\n\
+        [[questions]]\nid = \"b\"\ntext = \"t\"\nkind = \"yes_no\"\n\n\
+        [[questions]]\nid = \"B c\"\ntext = \"t\"\nkind = \"stars\"\n";
+    let e = SamplePlan::parse(text, "p.toml", Path::new(".")).unwrap_err();
+    // The third question's id is on line 19.
+    assert_eq!((e.line, e.field.as_str()), (19, "questions.id"), "{e}");
+}
+
+#[test]
+fn auditors_whose_forms_would_share_a_file_are_refused() {
+    use csc_audit::sampling::SamplePlan;
+    let plan = |names: &[&str]| {
+        let mut t =
+            "id = \"p\"\nsize = 10\n\n[population]\ntable = \"cp_plans\"\nrows = \"open\"\n"
+                .to_string();
+        for n in names {
+            t.push_str(&format!("\n[[auditors]]\nname = \"{n}\"\n"));
+        }
+        SamplePlan::parse(&t, "p.toml", Path::new("."))
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    assert!(plan(&["Émile Roy", "Sam Lee"]).is_ok());
+    let e = plan(&["Émile Roy", "émile roy"]).unwrap_err();
+    assert!(e.contains("would share the form émile-roy.xlsx"), "{e}");
+    assert!(plan(&["Sam Lee", "Sam-Lee"])
+        .unwrap_err()
+        .contains("sam-lee.xlsx"));
+    assert!(plan(&["Unassigned"])
+        .unwrap_err()
+        .contains("cases with no auditor"));
+    assert!(plan(&["CON"])
+        .unwrap_err()
+        .contains("Windows keeps for a device"));
+}
+
+#[test]
+fn extending_a_sample_rewrites_its_forms_and_keeps_the_users_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("2025-03");
+    draw(&out);
+    let mine = out.join("forms/returned/ann.csv");
+    std::fs::create_dir_all(mine.parent().unwrap()).unwrap();
+    std::fs::write(&mine, "case_id\nP1\n").unwrap();
+    std::fs::write(out.join("forms/notes.txt"), "chased Ann on Tuesday").unwrap();
+    let before = csv_rows(&out.join("forms/qa-manager.csv")).1.len();
+    csc()
+        .args(["sample", "extend"])
+        .arg(&out)
+        .args(["--add", "8"])
+        .assert()
+        .success();
+    let after: usize = std::fs::read_dir(out.join("forms"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "csv"))
+        .map(|p| csv_rows(&p).1.len())
+        .sum();
+    // 45 cases drawn, 8 more: the forms hold all 53.
+    assert_eq!(after, 53);
+    assert!(csv_rows(&out.join("forms/qa-manager.csv")).1.len() >= before);
+    assert_eq!(std::fs::read_to_string(&mine).unwrap(), "case_id\nP1\n");
+    assert!(out.join("forms/notes.txt").is_file());
+    csc()
+        .args(["sample", "verify"])
+        .arg(&out)
+        .assert()
+        .success();
 }
