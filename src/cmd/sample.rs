@@ -345,6 +345,16 @@ fn summary(s: &Sample, out: &Path) {
             s.forms_due
                 .map_or("on no set date".to_string(), |d| d.format("%a %-d %b %Y").to_string())
         );
+        if !s.moderated.is_empty() {
+            let moderators: std::collections::BTreeSet<&str> =
+                s.moderated.iter().map(|m| m.moderator.as_str()).collect();
+            tell!(
+                "{} cases to moderate, on a form for each of {} moderators (forms/{}*)",
+                s.moderated.len(),
+                moderators.len(),
+                sampling::forms::MODERATION_PREFIX
+            );
+        }
     }
 }
 

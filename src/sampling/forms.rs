@@ -18,12 +18,17 @@ pub const FORMS_DIR: &str = "forms";
 /// The form of cases with no auditor.
 pub const UNASSIGNED: &str = "unassigned";
 
-/// One auditor's cases: the form's rows, in the sample's order.
+/// One auditor's (or moderator's) cases: the form's rows, in the sample's order.
 struct Form<'a> {
     auditor: &'a str,
+    /// Whether the form is a moderator's: the cases audited a second time.
+    moderation: bool,
     file: String,
     rows: Vec<Vec<String>>,
 }
+
+/// The prefix of a moderator's form (`forms/moderation-NAME.xlsx`).
+pub const MODERATION_PREFIX: &str = "moderation-";
 
 /// The facts of the `cases` sheet, before the questions.
 fn facts(s: &Sample) -> Vec<&str> {
@@ -84,7 +89,32 @@ pub fn check_names(auditors: &[super::plan::Auditor]) -> Result<(), String> {
     Ok(())
 }
 
-/// Each auditor's cases (those with none on the `unassigned` form), by auditor name.
+/// A form's rows: the facts of each case, in the sample's order.
+fn rows_of(s: &Sample, mut sel: Vec<&super::Selected>) -> Vec<Vec<String>> {
+    sel.sort_by_key(|x| (x.stratum, x.order));
+    sel.iter()
+        .map(|x| {
+            let c = &s.cases[x.case];
+            let mut r = vec![
+                c.case_id.clone(),
+                c.child_id.clone().unwrap_or_default(),
+                c.team.clone().unwrap_or_default(),
+                c.worker.clone().unwrap_or_default(),
+                s.strata[x.stratum].name.clone(),
+            ];
+            r.extend(
+                c.dates
+                    .iter()
+                    .map(|d| d.map(|d| d.to_string()).unwrap_or_default()),
+            );
+            r.push(c.breached.join("; "));
+            r
+        })
+        .collect()
+}
+
+/// Each auditor's cases (those with none on the `unassigned` form), by auditor name, then
+/// each moderator's.
 fn forms(s: &Sample) -> Vec<Form<'_>> {
     let mut by: BTreeMap<&str, Vec<&super::Selected>> = BTreeMap::new();
     for x in &s.selected {
@@ -92,36 +122,28 @@ fn forms(s: &Sample) -> Vec<Form<'_>> {
             .or_default()
             .push(x);
     }
-    by.into_iter()
-        .map(|(auditor, mut sel)| {
-            sel.sort_by_key(|x| (x.stratum, x.order));
-            let rows = sel
-                .iter()
-                .map(|x| {
-                    let c = &s.cases[x.case];
-                    let mut r = vec![
-                        c.case_id.clone(),
-                        c.child_id.clone().unwrap_or_default(),
-                        c.team.clone().unwrap_or_default(),
-                        c.worker.clone().unwrap_or_default(),
-                        s.strata[x.stratum].name.clone(),
-                    ];
-                    r.extend(
-                        c.dates
-                            .iter()
-                            .map(|d| d.map(|d| d.to_string()).unwrap_or_default()),
-                    );
-                    r.push(c.breached.join("; "));
-                    r
-                })
-                .collect();
-            Form {
-                auditor,
-                file: form_name(auditor),
-                rows,
-            }
+    let mut out: Vec<Form> = by
+        .into_iter()
+        .map(|(auditor, sel)| Form {
+            auditor,
+            moderation: false,
+            file: form_name(auditor),
+            rows: rows_of(s, sel),
         })
-        .collect()
+        .collect();
+    let mut by: BTreeMap<&str, Vec<&super::Selected>> = BTreeMap::new();
+    for m in &s.moderated {
+        by.entry(m.moderator.as_str())
+            .or_default()
+            .push(&s.selected[m.selected]);
+    }
+    out.extend(by.into_iter().map(|(moderator, sel)| Form {
+        auditor: moderator,
+        moderation: true,
+        file: format!("{MODERATION_PREFIX}{}", form_name(moderator)),
+        rows: rows_of(s, sel),
+    }));
+    out
 }
 
 /// The forms as files (`forms/NAME.xlsx`, `forms/NAME.csv`); none when the plan asks no
@@ -254,7 +276,20 @@ fn instructions_sheet(wb: &mut Workbook, s: &Sample, f: &Form) -> Result<(), Xls
     let lines = [
         ("audit", s.plan.title.clone()),
         ("sample", format!("{} (seed {})", s.period.label(), s.seed)),
-        ("auditor", f.auditor.to_string()),
+        (
+            if f.moderation { "moderator" } else { "auditor" },
+            f.auditor.to_string(),
+        ),
+        (
+            "role",
+            if f.moderation {
+                "moderation: audit these cases again, on your own, without the first \
+                 auditor's answers; differences are settled at the moderation meeting"
+            } else {
+                "first audit"
+            }
+            .to_string(),
+        ),
         ("cases", f.rows.len().to_string()),
         ("due", due),
         (

@@ -335,9 +335,31 @@ pub fn manifest(
         "notes": s.notes,
         "outputs": outputs.iter().map(|(n, b)| json!({"name": n, "sha256": sha256_hex(b)})).collect::<Vec<_>>(),
     });
+    let mut doc = doc;
+    if s.plan.moderation.is_some() {
+        doc["moderation"] = moderation(s);
+    }
     let mut out = serde_json::to_vec_pretty(&doc).expect("json");
     out.push(b'\n');
     out
+}
+
+/// The moderated cases as the manifest records them: the method, and each case with its
+/// first auditor and its moderator, in the order drawn.
+fn moderation(s: &Sample) -> Value {
+    let cases: Vec<Value> = s
+        .moderated
+        .iter()
+        .map(|m| {
+            let sel = &s.selected[m.selected];
+            json!({
+                "case_id": s.cases[sel.case].case_id,
+                "auditor": sel.auditor,
+                "moderator": m.moderator,
+            })
+        })
+        .collect();
+    json!({"method": super::moderation::METHOD, "cases": cases})
 }
 
 /// A manifest read back: what `verify` and `extend` need.

@@ -13,6 +13,7 @@
 pub mod folder;
 pub mod forms;
 pub mod manifest;
+pub mod moderation;
 pub mod plan;
 pub mod questions;
 pub mod results;
@@ -129,6 +130,8 @@ pub struct Sample {
     pub notes: Vec<String>,
     /// When the auditors' forms are due: the plan's `due_working_days` after the as-of date.
     pub forms_due: Option<NaiveDate>,
+    /// The cases audited a second time, in the order drawn ([`moderation`]).
+    pub moderated: Vec<moderation::Moderated>,
 }
 
 /// What a draw needs besides the plan.
@@ -451,6 +454,14 @@ fn finish(
         ),
         None => None,
     };
+    let moderated = match &plan.moderation {
+        Some(m) => {
+            let (picked, note) = moderation::draw(m, &cases, &selected, inp.seed);
+            notes.extend(note);
+            picked
+        }
+        None => Vec::new(),
+    };
     Ok(Sample {
         plan: plan.clone(),
         period: inp.period,
@@ -463,6 +474,7 @@ fn finish(
         selected,
         notes,
         forms_due,
+        moderated,
     })
 }
 
@@ -897,7 +909,7 @@ pub fn stream(seed: u64, stratum: &str) -> ChaCha20Rng {
 
 /// An unbiased integer in 0..n from the stream (Lemire 2019, "Fast random integer generation
 /// in an interval", ACM TOMACS 29(1)).
-fn below(rng: &mut ChaCha20Rng, n: u64) -> u64 {
+pub(crate) fn below(rng: &mut ChaCha20Rng, n: u64) -> u64 {
     let threshold = n.wrapping_neg() % n;
     loop {
         let m = rng.next_u64() as u128 * n as u128;

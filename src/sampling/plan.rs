@@ -37,6 +37,29 @@ pub struct SamplePlan {
     pub questions: Vec<super::questions::Question>,
     /// Forms are due this many working days after the draw's as-of date.
     pub due_working_days: Option<u32>,
+    /// A share of the sample audited a second time, by a moderator.
+    pub moderation: Option<Moderation>,
+}
+
+/// `[moderation]`: how many of the sample's cases a moderator audits again, and who.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Moderation {
+    /// A share of the cases drawn (0.1: one in ten, rounded up)...
+    pub share: Option<f64>,
+    /// ...or a number of them.
+    pub count: Option<u64>,
+    pub moderators: Vec<Auditor>,
+}
+
+impl Moderation {
+    /// How many of `n` cases drawn are moderated.
+    pub fn wanted(&self, n: usize) -> usize {
+        match (self.share, self.count) {
+            (Some(s), _) => ((s * n as f64).ceil() as usize).min(n),
+            (None, Some(c)) => (c as usize).min(n),
+            (None, None) => 0,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -188,6 +211,18 @@ struct RawPlan {
     questions: Vec<super::questions::RawQuestion>,
     #[serde(default)]
     due_working_days: Option<u32>,
+    #[serde(default)]
+    moderation: Option<RawModeration>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawModeration {
+    #[serde(default)]
+    share: Option<f64>,
+    #[serde(default)]
+    count: Option<u64>,
+    moderators: Vec<RawAuditor>,
 }
 
 #[derive(Deserialize)]
@@ -244,6 +279,48 @@ struct RawAuditor {
 /// Columns a plan may use besides the population table's own: the child's (joined from
 /// children.csv) and the age at the end of the period.
 pub const CHILD_COLUMNS: &[&str] = &["sex", "ethnicity", "disability", "age", "age_band"];
+
+/// Reads `[moderation]`: a share from 0 to 1 or a count (not both), and moderators, each
+/// once, whose forms have names of their own.
+fn moderation(
+    m: &RawModeration,
+    questions: &[super::questions::Question],
+) -> Result<Moderation, String> {
+    if questions.is_empty() {
+        return Err("moderation audits the same questions again: add [[questions]]".into());
+    }
+    match (m.share, m.count) {
+        (Some(s), None) if s > 0.0 && s <= 1.0 => {}
+        (None, Some(c)) if c >= 1 => {}
+        _ => {
+            return Err(
+                "give `share` (a proportion above 0, at most 1: 0.1 for one case in ten) or \
+                 `count` (1 or more), not both"
+                    .into(),
+            )
+        }
+    }
+    let mut moderators: Vec<Auditor> = Vec::new();
+    for a in &m.moderators {
+        if a.name.trim().is_empty() || moderators.iter().any(|x| x.name == a.name) {
+            return Err(format!("moderator `{}` is empty or listed twice", a.name));
+        }
+        moderators.push(Auditor {
+            name: a.name.clone(),
+            team: a.team.clone(),
+            max: a.max,
+        });
+    }
+    if moderators.is_empty() {
+        return Err("list the moderators: [[moderation.moderators]] with name and team".into());
+    }
+    super::forms::check_names(&moderators)?;
+    Ok(Moderation {
+        share: m.share,
+        count: m.count,
+        moderators,
+    })
+}
 
 /// The line of `key` in the `qi`-th `[[questions]]` table (its header when the key is not
 /// written there), for messages.
@@ -598,6 +675,10 @@ impl SamplePlan {
             d => d,
         };
         super::forms::check_names(&auditors).map_err(|m| err("auditors", m))?;
+        let moderation = match &raw.moderation {
+            Some(m) => Some(moderation(m, &questions).map_err(|msg| err("moderation", msg))?),
+            None => None,
+        };
         Ok(SamplePlan {
             title: if raw.title.is_empty() {
                 raw.id.clone()
@@ -627,6 +708,7 @@ impl SamplePlan {
             auditors,
             questions,
             due_working_days,
+            moderation,
         })
     }
 

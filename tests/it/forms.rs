@@ -87,6 +87,10 @@ fn each_auditor_gets_a_form_of_their_cases_with_drop_downs_and_locked_facts() {
             "advanced-practitioner-b.xlsx",
             "advanced-practitioner-c.csv",
             "advanced-practitioner-c.xlsx",
+            "moderation-principal-social-worker.csv",
+            "moderation-principal-social-worker.xlsx",
+            "moderation-qa-manager.csv",
+            "moderation-qa-manager.xlsx",
             "qa-manager.csv",
             "qa-manager.xlsx",
         ]
@@ -388,9 +392,15 @@ fn extending_a_sample_rewrites_its_forms_and_keeps_the_users_files() {
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "csv"))
+        .filter(|p| {
+            !p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("moderation-")
+        })
         .map(|p| csv_rows(&p).1.len())
         .sum();
-    // 45 cases drawn, 8 more: the forms hold all 53.
+    // 45 cases drawn, 8 more: the auditors' forms hold all 53.
     assert_eq!(after, 53);
     assert!(csv_rows(&out.join("forms/qa-manager.csv")).1.len() >= before);
     assert_eq!(std::fs::read_to_string(&mine).unwrap(), "case_id\nP1\n");
@@ -400,4 +410,63 @@ fn extending_a_sample_rewrites_its_forms_and_keeps_the_users_files() {
         .arg(&out)
         .assert()
         .success();
+}
+
+#[test]
+fn moderation_is_drawn_from_its_own_stream_spread_and_never_by_the_first_auditor() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("2025-03");
+    draw(&out);
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let cases = m["moderation"]["cases"].as_array().unwrap();
+    // One in ten of the 45 drawn, rounded up.
+    assert_eq!(cases.len(), 5);
+    let (h, sample) = csv_rows(&out.join("sample.csv"));
+    let col = |name: &str| h.iter().position(|x| x == name).unwrap();
+    let mut per_auditor: BTreeMap<String, usize> = BTreeMap::new();
+    for c in cases {
+        let id = c["case_id"].as_str().unwrap();
+        let row = sample.iter().find(|r| r[col("case_id")] == id).unwrap();
+        let (auditor, moderator) = (
+            c["auditor"].as_str().unwrap(),
+            c["moderator"].as_str().unwrap(),
+        );
+        assert_eq!(row[col("auditor")], auditor);
+        assert_ne!(auditor, moderator, "{id}");
+        *per_auditor.entry(auditor.to_string()).or_default() += 1;
+        // On the moderator's form, with the same facts as the auditor's.
+        let form = out.join(format!(
+            "forms/moderation-{}.csv",
+            moderator.to_lowercase().replace(' ', "-")
+        ));
+        assert!(
+            csv_rows(&form).1.iter().any(|r| r[0] == id),
+            "{id} on {form:?}"
+        );
+    }
+    // Spread: 5 cases over 4 auditors, none with more than 2, and every auditor has one.
+    assert_eq!(per_auditor.len(), 4, "{per_auditor:?}");
+    assert!(per_auditor.values().all(|&n| n <= 2));
+    // The same seed gives the same moderation; the manifest records it, verify checks it.
+    let again = dir.path().join("again");
+    draw(&again);
+    let m2: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(again.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["moderation"], m2["moderation"]);
+    let text = std::fs::read_to_string(out.join("manifest.json")).unwrap();
+    let first = cases[0]["moderator"].as_str().unwrap();
+    let other = if first == "QA Manager" {
+        "Principal Social Worker"
+    } else {
+        "QA Manager"
+    };
+    let tampered = text.replacen(
+        &format!("\"moderator\": \"{first}\""),
+        &format!("\"moderator\": \"{other}\""),
+        1,
+    );
+    assert_ne!(tampered, text);
+    std::fs::write(out.join("manifest.json"), tampered).unwrap();
+    csc().args(["sample", "verify"]).arg(&out).assert().code(1);
 }
