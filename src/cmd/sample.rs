@@ -1,5 +1,6 @@
 //! `csc-audit sample` (draw, verify, extend, size) and `csc-audit audit-results`.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -102,9 +103,21 @@ pub struct AuditResultsArgs {
     #[arg(long)]
     sample: PathBuf,
     /// Completed audits (CSV or xlsx): case_id, grade, and yes/no answers per question.
+    #[arg(long, required_unless_present = "forms", conflicts_with = "forms")]
+    results: Option<PathBuf>,
+    /// The folder of returned audit forms (the workbooks or CSVs `sample` wrote into
+    /// forms/, filled in): read against the sample, with the chasing list and the
+    /// agreement between auditors and moderators.
     #[arg(long)]
-    results: PathBuf,
-    /// Folder to write estimates.csv and not_audited.csv into (not the sample folder).
+    forms: Option<PathBuf>,
+    /// With --forms: leave out the forms with problems (listed) instead of stopping.
+    #[arg(long, requires = "forms")]
+    skip_invalid: bool,
+    /// With --forms: the day the chasing list is for (default: today).
+    #[arg(long, value_parser = crate::parse_cli_date, requires = "forms")]
+    as_of: Option<NaiveDate>,
+    /// Folder to write estimates.csv and not_audited.csv into (with --forms also
+    /// outstanding.csv, agreement.csv and disagreements.csv); not the sample folder.
     #[arg(long)]
     out: Option<PathBuf>,
     #[arg(long, default_value_t = 0.95)]
@@ -502,17 +515,27 @@ pub fn audit_results(a: AuditResultsArgs) -> Result<ExitCode> {
             a.confidence
         );
     }
-    const OUTPUTS: [&str; 2] = ["estimates.csv", "not_audited.csv"];
+    let outputs: &[&str] = match a.forms {
+        Some(_) => &[
+            "estimates.csv",
+            "not_audited.csv",
+            "outstanding.csv",
+            "agreement.csv",
+            "disagreements.csv",
+        ],
+        None => &["estimates.csv", "not_audited.csv"],
+    };
     // Estimates rest on each stratum's population and the cases drawn: only from a sample
     // that is exactly what its plan, seed and data give.
     let v = verified(&a.sample, a.data.clone(), &a.sources)
         .map_err(|e| e.refuse(&a.sample, "no estimates"))?;
+    let answers = a.results.as_deref().or(a.forms.as_deref()).expect("clap");
     if let Some(out) = &a.out {
         // Checked against what the verification read: the recorded data folder included.
         let plan_file = PathBuf::from(&v.recorded.plan_file);
         let mut inputs = vec![
             a.sample.as_path(),
-            a.results.as_path(),
+            answers,
             v.data.as_path(),
             plan_file.as_path(),
         ];
@@ -520,28 +543,120 @@ pub fn audit_results(a: AuditResultsArgs) -> Result<ExitCode> {
         if v.recorded.metrics != "built-in" {
             inputs.push(Path::new(&v.recorded.metrics));
         }
-        for name in OUTPUTS {
+        for name in outputs {
             csc_audit::fsutil::check_output(&out.join(name), &inputs)
                 .map_err(anyhow::Error::msg)?;
         }
     }
-    let sample = results::SampleFrame::from_sample(&v.sample);
-    let r = results::estimate(&sample, &a.results, a.confidence)?;
+    let (r, extra) = match &a.forms {
+        None => {
+            let sample = results::SampleFrame::from_sample(&v.sample);
+            (
+                results::estimate(&sample, answers, a.confidence)?,
+                Vec::new(),
+            )
+        }
+        Some(dir) => {
+            let today = a.as_of.unwrap_or_else(|| chrono::Local::now().date_naive());
+            let f = csc_audit::sampling::returns::forms_results(
+                &v.sample,
+                dir,
+                &v.loaded.calendar,
+                today,
+                a.confidence,
+                a.skip_invalid,
+            )?;
+            say_raw!("{}", forms_summary(&f, &v.sample));
+            use csc_audit::sampling::returns as rt;
+            let extra = vec![
+                rt::outstanding_csv(&f.outstanding),
+                rt::agreement_csv(&f.agreement),
+                rt::disagreements_csv(&f.disagreements),
+            ];
+            (f.estimates, extra)
+        }
+    };
     say_raw!("{}", results::to_text(&r));
     if let Some(out) = &a.out {
         std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-        for (name, bytes) in OUTPUTS
-            .into_iter()
-            .zip([results::estimates_csv(&r), results::not_audited_csv(&r)])
-        {
+        let mut bytes = vec![results::estimates_csv(&r), results::not_audited_csv(&r)];
+        bytes.extend(extra);
+        for (name, bytes) in outputs.iter().zip(bytes) {
             let p = out.join(name);
             csc_audit::fsutil::write_atomic(&p, &bytes)
                 .with_context(|| format!("writing {}", p.display()))?;
         }
         tell!(
-            "wrote estimates.csv and not_audited.csv (child-level: keep it internal) to {}",
+            "wrote {} (child-level: keep it internal) to {}",
+            outputs.join(", "),
             out.display()
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the forms brought back, in words: returned and outstanding by auditor, the
+/// moderation, agreement per question, and what was left out.
+fn forms_summary(f: &csc_audit::sampling::returns::FormsResults, s: &Sample) -> String {
+    use std::fmt::Write as _;
+    let mut t = String::new();
+    let returned: usize = f
+        .used
+        .iter()
+        .filter(|r| r.role == csc_audit::sampling::returns::Role::Audit)
+        .map(|r| r.answers.len())
+        .sum();
+    let _ = writeln!(
+        t,
+        "Forms: {returned} of {} cases returned, {} outstanding (due {}); {} of {} moderated \
+         cases back, {} answers moderated, {} changed by the moderator",
+        s.selected.len(),
+        f.outstanding.len(),
+        s.forms_due.map_or("-".to_string(), |d| d.to_string()),
+        f.used
+            .iter()
+            .filter(|r| r.role == csc_audit::sampling::returns::Role::Moderation)
+            .map(|r| r.answers.len())
+            .sum::<usize>(),
+        s.moderated.len(),
+        f.moderated,
+        f.changed
+    );
+    let mut by: BTreeMap<(String, &str), usize> = BTreeMap::new();
+    for o in &f.outstanding {
+        *by.entry((o.holder.clone(), o.role.name())).or_default() += 1;
+    }
+    for ((who, role), n) in by {
+        let _ = writeln!(t, "  outstanding: {who} ({role}): {n}");
+    }
+    for a in &f.agreement {
+        let _ = match a.kappa {
+            Some(k) => writeln!(
+                t,
+                "  agreement {:<28} {} cases, {:.0}% the same, kappa {:.2} ({:.2} to {:.2})",
+                a.question,
+                a.cases,
+                100.0 * k.agreement,
+                k.kappa,
+                k.low,
+                k.high
+            ),
+            None => writeln!(
+                t,
+                "  agreement {:<28} {} cases: kappa not defined",
+                a.question, a.cases
+            ),
+        };
+    }
+    if !f.not_estimated.is_empty() {
+        let _ = writeln!(
+            t,
+            "  not estimated (scales and text): {}",
+            f.not_estimated.join(", ")
+        );
+    }
+    for sk in &f.skipped {
+        let _ = writeln!(t, "  skipped: {sk}");
+    }
+    t
 }

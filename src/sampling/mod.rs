@@ -17,6 +17,7 @@ pub mod moderation;
 pub mod plan;
 pub mod questions;
 pub mod results;
+pub mod returns;
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -155,13 +155,15 @@ pub struct AuditResults {
 }
 
 /// A results table: a header and text rows, with the line each row came from.
-struct Table {
-    name: String,
-    headers: Vec<String>,
-    rows: Vec<(u64, Vec<String>)>,
+pub(super) struct Table {
+    pub(super) name: String,
+    pub(super) headers: Vec<String>,
+    pub(super) rows: Vec<(u64, Vec<String>)>,
 }
 
-fn read_table(path: &Path) -> Result<Table, SampleError> {
+/// Reads a table of answers: a CSV, or the first sheet with rows of a workbook, its header
+/// the first row naming the case.
+pub(super) fn read_table(path: &Path) -> Result<Table, SampleError> {
     let name = path.display().to_string();
     let ext = path
         .extension()
@@ -274,7 +276,15 @@ pub fn estimate(
     results: &Path,
     confidence: f64,
 ) -> Result<AuditResults, SampleError> {
-    let t = read_table(results)?;
+    estimate_table(sample, read_table(results)?, confidence)
+}
+
+/// [`estimate`] from a table already read (the answers of the returned forms).
+pub(super) fn estimate_table(
+    sample: &SampleFrame,
+    t: Table,
+    confidence: f64,
+) -> Result<AuditResults, SampleError> {
     let norm: Vec<String> = t
         .headers
         .iter()

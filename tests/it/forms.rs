@@ -470,3 +470,281 @@ fn moderation_is_drawn_from_its_own_stream_spread_and_never_by_the_first_auditor
     std::fs::write(out.join("manifest.json"), tampered).unwrap();
     csc().args(["sample", "verify"]).arg(&out).assert().code(1);
 }
+
+/// A plan with 12 cases moderated, drawn into `dir/s`.
+fn draw_moderated(dir: &Path) -> PathBuf {
+    let plan = std::fs::read_to_string(repo("audits/monthly.toml"))
+        .unwrap()
+        .replace("share = 0.1", "count = 12");
+    std::fs::write(dir.join("plan.toml"), plan).unwrap();
+    std::fs::copy(repo("audits/history.csv"), dir.join("history.csv")).unwrap();
+    let out = dir.join("s");
+    csc()
+        .args(["sample", "--plan"])
+        .arg(dir.join("plan.toml"))
+        .arg("--data")
+        .arg(repo("sample_data"))
+        .args(["--period", "2025-03", "--seed", "20250401", "--out"])
+        .arg(&out)
+        .assert()
+        .success();
+    out
+}
+
+/// The first auditors' and the moderators' answers to plan_is_smart and grade for the 12
+/// moderated cases, in the order drawn. plan_is_smart: first (rows) against moderator
+/// (columns), yes/no: [[6, 1], [2, 3]]; grades: [[1, 1, 0, 0], [1, 4, 1, 0], [0, 0, 2, 1],
+/// [0, 0, 1, 0]] (outstanding, good, requires_improvement, inadequate).
+const FIRST_SMART: [&str; 12] = [
+    "yes", "yes", "yes", "yes", "yes", "yes", "no", "no", "no", "no", "yes", "no",
+];
+const MOD_SMART: [&str; 12] = [
+    "yes", "yes", "yes", "yes", "yes", "no", "no", "no", "no", "yes", "yes", "yes",
+];
+const FIRST_GRADE: [&str; 12] = [
+    "good",
+    "good",
+    "outstanding",
+    "requires_improvement",
+    "good",
+    "inadequate",
+    "good",
+    "requires_improvement",
+    "good",
+    "good",
+    "outstanding",
+    "requires_improvement",
+];
+const MOD_GRADE: [&str; 12] = [
+    "good",
+    "requires_improvement",
+    "outstanding",
+    "requires_improvement",
+    "good",
+    "requires_improvement",
+    "good",
+    "inadequate",
+    "outstanding",
+    "good",
+    "good",
+    "requires_improvement",
+];
+
+/// Fills every form as its holder would: moderated cases as above, the others yes / good;
+/// Advanced Practitioner B leaves two cases blank (late). Auditors A and the QA Manager
+/// save workbooks (answers typed in another case), the rest CSV.
+fn fill(sample: &Path, back: &Path) {
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(sample.join("manifest.json")).unwrap()).unwrap();
+    let moderated: Vec<String> = m["moderation"]["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["case_id"].as_str().unwrap().to_string())
+        .collect();
+    std::fs::create_dir_all(back).unwrap();
+    for e in std::fs::read_dir(sample.join("forms")).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_none_or(|x| x != "csv") {
+            continue;
+        }
+        let stem = p.file_stem().unwrap().to_string_lossy().into_owned();
+        let is_mod = stem.starts_with("moderation-");
+        let (h, rows) = csv_rows(&p);
+        let mut blank = if stem == "advanced-practitioner-b" {
+            2
+        } else {
+            0
+        };
+        let filled: Vec<Vec<String>> = rows
+            .into_iter()
+            .map(|mut r| {
+                let i = moderated.iter().position(|c| *c == r[0]);
+                let (smart, grade) = match (i, is_mod) {
+                    (Some(i), false) => (FIRST_SMART[i], FIRST_GRADE[i]),
+                    (Some(i), true) => (MOD_SMART[i], MOD_GRADE[i]),
+                    (None, _) => ("yes", "good"),
+                };
+                if i.is_none() && blank > 0 {
+                    blank -= 1;
+                    return r;
+                }
+                r[8] = "yes".into();
+                r[9] = smart.into();
+                r[10] = "well".into();
+                r[11] = grade.into();
+                r
+            })
+            .collect();
+        if stem == "advanced-practitioner-a" || stem == "qa-manager" {
+            let mut wb = rust_xlsxwriter::Workbook::new();
+            let sheet = wb.add_worksheet().set_name("cases").unwrap();
+            for (c, v) in h.iter().enumerate() {
+                sheet.write_string(0, c as u16, v).unwrap();
+            }
+            for (ri, r) in filled.iter().enumerate() {
+                for (c, v) in r.iter().enumerate() {
+                    // Typed as people type: "Yes", "Good".
+                    let v = if c >= 8 { capitalise(v) } else { v.clone() };
+                    if !v.is_empty() {
+                        sheet.write_string(ri as u32 + 1, c as u16, &v).unwrap();
+                    }
+                }
+            }
+            wb.save(back.join(format!("{stem}.xlsx"))).unwrap();
+        } else {
+            let mut w = csv::Writer::from_path(back.join(format!("{stem}.csv"))).unwrap();
+            w.write_record(&h).unwrap();
+            for r in &filled {
+                w.write_record(r).unwrap();
+            }
+        }
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map_or(String::new(), |f| {
+        f.to_uppercase().collect::<String>() + c.as_str()
+    })
+}
+
+#[test]
+fn returned_forms_give_the_chasing_list_the_agreement_and_moderated_estimates() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = draw_moderated(dir.path());
+    let back = dir.path().join("returned");
+    fill(&sample, &back);
+    let out = dir.path().join("results");
+    let run = |extra: &[&str]| {
+        csc()
+            .args(["audit-results", "--sample"])
+            .arg(&sample)
+            .arg("--forms")
+            .arg(&back)
+            .args(["--as-of", "2025-04-16", "--out"])
+            .arg(&out)
+            .args(extra)
+            .assert()
+    };
+    // A stray file and a value not on the list stop everything, each named.
+    std::fs::write(back.join("notes.csv"), "case_id\n").unwrap();
+    let c_form = back.join("advanced-practitioner-c.csv");
+    let good = std::fs::read_to_string(&c_form).unwrap();
+    let bad = good.replacen(",yes,yes,well,", ",yes,maybe,well,", 1);
+    assert_ne!(bad, good);
+    std::fs::write(&c_form, &bad).unwrap();
+    let err = run(&[]).code(2).get_output().stderr.clone();
+    let err = String::from_utf8_lossy(&err);
+    assert!(
+        err.contains("notes.csv: not a form of this sample"),
+        "{err}"
+    );
+    assert!(
+        err.contains("advanced-practitioner-c.csv, cell J")
+            && err.contains("`maybe` is not an answer to `plan_is_smart`; allowed: yes, no"),
+        "{err}"
+    );
+    assert!(!out.join("estimates.csv").exists());
+    // --skip-invalid leaves C's form out and says so: its cases are outstanding.
+    let said = run(&["--skip-invalid"])
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let said = String::from_utf8_lossy(&said);
+    assert!(
+        said.contains("skipped:") && said.contains("notes.csv"),
+        "{said}"
+    );
+    let outstanding = std::fs::read_to_string(out.join("outstanding.csv")).unwrap();
+    assert!(outstanding.contains(",audit,Advanced Practitioner C,2025-04-14,2"));
+    // Mended: every form back but two of B's cases.
+    std::fs::write(&c_form, &good).unwrap();
+    std::fs::remove_file(back.join("notes.csv")).unwrap();
+    let said = run(&[]).success().get_output().stdout.clone();
+    let said = String::from_utf8_lossy(&said);
+    assert!(
+        said.contains("43 of 45 cases returned, 2 outstanding (due 2025-04-14); 12 of 12 moderated cases back, 48 answers moderated, 8 changed by the moderator"),
+        "{said}"
+    );
+    // The chasing list: due Monday 14 April 2025; on Wednesday 16 April, 2 working days late.
+    let (h, rows) = csv_rows(&out.join("outstanding.csv"));
+    assert_eq!(
+        h,
+        ["case_id", "role", "auditor", "due", "working_days_overdue"]
+    );
+    assert_eq!(rows.len(), 2);
+    assert!(rows
+        .iter()
+        .all(|r| r[1..] == ["audit", "Advanced Practitioner B", "2025-04-14", "2"]));
+    // Agreement, against statsmodels 0.15.0 `cohens_kappa` on the tables above
+    // (plan_is_smart unweighted: kappa 0.47058823529411764, interval -0.035196526127146965
+    // to 0.9763729967153822; grade, wt="linear": 0.5384615384615384, 0.27333934199607324 to
+    // 0.8035837349270036). Everyone said yes and "well" to the others: agreement 1, kappa
+    // not defined.
+    let agreement = std::fs::read_to_string(out.join("agreement.csv")).unwrap();
+    assert_eq!(
+        agreement.lines().collect::<Vec<_>>(),
+        [
+            "question,cases,agreement,kappa,kappa_low,kappa_high",
+            "child_seen_alone,12,1,,,",
+            "plan_is_smart,12,0.75,0.470588,-0.035197,0.976373",
+            "voice,12,1,,,",
+            "grade,12,0.583333,0.538462,0.273339,0.803584",
+        ]
+    );
+    // Each disagreement for the moderation meeting: 3 on plan_is_smart, 5 on the grade.
+    let (dh, drows) = csv_rows(&out.join("disagreements.csv"));
+    assert_eq!(
+        dh,
+        [
+            "case_id",
+            "question",
+            "auditor",
+            "auditor_answer",
+            "moderator",
+            "moderator_answer"
+        ]
+    );
+    let per: Vec<(&str, &str, &str)> = drows
+        .iter()
+        .map(|r| (r[1].as_str(), r[3].as_str(), r[5].as_str()))
+        .collect();
+    assert_eq!(
+        per,
+        [
+            ("plan_is_smart", "yes", "no"),
+            ("plan_is_smart", "no", "yes"),
+            ("plan_is_smart", "no", "yes"),
+            ("grade", "good", "requires_improvement"),
+            ("grade", "inadequate", "requires_improvement"),
+            ("grade", "requires_improvement", "inadequate"),
+            ("grade", "good", "outstanding"),
+            ("grade", "outstanding", "good"),
+        ]
+    );
+    // The estimates use the moderator's answers: plan_is_smart yes for the 31 other cases
+    // returned and 8 of the 12 moderated.
+    let (eh, erows) = csv_rows(&out.join("estimates.csv"));
+    let col = |n: &str| eh.iter().position(|h| h == n).unwrap();
+    let smart = erows
+        .iter()
+        .find(|r| {
+            r[col("measure")] == "plan_is_smart"
+                && r[col("answer")] == "yes"
+                && r[col("scope")] == "all"
+        })
+        .unwrap();
+    assert_eq!(
+        (
+            smart[col("answered")].as_str(),
+            smart[col("count")].as_str()
+        ),
+        ("43", "39")
+    );
+    assert!(
+        said.contains("not estimated (scales and text): voice, learning"),
+        "{said}"
+    );
+}
