@@ -43,6 +43,8 @@ pub const COUNT_COLUMNS: &[&str] = &[
     "overdue",
     "due today",
     "due soon",
+    // The audit findings.
+    "answered",
 ];
 
 /// Columns that hold a count in the rows whose `unit` column says `count` (a count

@@ -4,6 +4,7 @@
 //! HTML report, under an `internal` or `published` disclosure profile.
 
 mod due;
+mod findings;
 pub mod folder;
 pub mod guard;
 pub mod icons;
@@ -203,6 +204,11 @@ pub struct PackInputs<'a> {
     pub spc: SpcChoices,
     /// The analyst's words, shown as given.
     pub commentary: words::Commentary,
+    /// The month's audits, from the returned forms of a sample that verified.
+    pub findings: Option<(
+        &'a crate::sampling::Sample,
+        &'a crate::sampling::returns::FormsResults,
+    )>,
 }
 
 /// The pack's SPC options.
@@ -757,10 +763,14 @@ pub fn build(inp: &PackInputs, progress: &dyn Fn(&str)) -> Result<Pack, PackErro
     });
     let quality = quality_rows(ex, inp.profile);
     let due_rows = due::rows(&worklist, inp.profile, &due_hidden);
+    let found = inp
+        .findings
+        .map(|(s, f)| findings::findings(s, f, inp.profile));
     let tables = Tables {
         audit: audit.as_ref(),
         quality: &quality,
         due: (&worklist, &due_rows),
+        findings: found.as_ref(),
     };
     if inp.profile == Profile::Published {
         // Notes count rows too ("3 rows have no start date"): small numbers go.
@@ -822,6 +832,7 @@ struct Tables<'a> {
     audit: Option<&'a Audit<'a>>,
     quality: &'a [CountRow],
     due: (&'a metrics::due::Worklist, &'a [due::DueRow]),
+    findings: Option<&'a findings::Findings>,
 }
 
 /// The worklist the page of cases due counts: every measure with a deadline on open
@@ -908,6 +919,22 @@ fn workbook<'a>(
         )
     }));
     sheets.push(("cases due", due::describe(tables.due.0, inp.profile)));
+    if tables.findings.is_some() {
+        sheets.push((
+            "audit estimates",
+            "The month's audits: each question's estimate for the whole population".into(),
+        ));
+        sheets.push((
+            "audit agreement",
+            "How far auditors and moderators agreed, per question (Cohen's kappa)".into(),
+        ));
+        if inp.profile == Profile::Internal {
+            sheets.push((
+                "audit returns",
+                "Forms returned and outstanding by auditor".into(),
+            ));
+        }
+    }
     sheets.push((
         "audit",
         "This month's audit sample: strata, population and sample sizes".into(),
@@ -979,6 +1006,9 @@ fn workbook<'a>(
         s.set_column_width(2, 50)?;
     }
     due::sheet(&mut wb, tables.due.1, inp.profile)?;
+    if let Some(f) = tables.findings {
+        findings::sheets(&mut wb, f)?;
+    }
     let audit = wb.add_worksheet().set_name("audit")?;
     match tables.audit {
         Some(a) => {
@@ -1169,7 +1199,11 @@ fn html(
             " &mdash; for internal use: small numbers are shown"
         }
     ));
-    h.push_str(&contents(glance, tables.audit.is_some()));
+    h.push_str(&contents(
+        glance,
+        tables.audit.is_some(),
+        tables.findings.is_some(),
+    ));
     h.push_str("<main id=\"main\">\n<section id=\"glance\"><h2>At a glance</h2><table class=\"glance\"><thead><tr><th>Area</th><th>Measure</th><th>This quarter (change on last quarter)</th><th>Target</th><th>RAG</th><th>SPC</th></tr></thead><tbody>\n");
     for g in glance {
         let change = match (g.value, g.previous) {
@@ -1263,6 +1297,9 @@ fn html(
             ));
         }
         h.push_str("</tbody></table></section>\n");
+    }
+    if let Some(f) = tables.findings {
+        h.push_str(&findings::html(f));
     }
     h.push_str("<section id=\"quality\"><h2>Data quality</h2><table><thead><tr><th>Extract</th><th>Rows read</th><th>Loaded</th><th>Rejected</th></tr></thead><tbody>\n");
     for r in tables.quality {
@@ -1432,7 +1469,7 @@ fn figure(f: &Figure, n: usize, published: bool) -> String {
 }
 
 /// The contents list: the parts of the report and each area's measures.
-fn contents(glance: &[Glance], audit: bool) -> String {
+fn contents(glance: &[Glance], audit: bool, findings: bool) -> String {
     let mut h = String::from("<nav aria-label=\"Contents\"><h2>Contents</h2><ul><li><a href=\"#glance\">At a glance</a></li>\n");
     for (a, _) in AREAS {
         let in_area: Vec<&Glance> = glance.iter().filter(|g| g.area == *a).collect();
@@ -1456,6 +1493,9 @@ fn contents(glance: &[Glance], audit: bool) -> String {
     h.push_str("<li><a href=\"#due\">Cases due</a></li>");
     if audit {
         h.push_str("<li><a href=\"#audit\">Audit sample</a></li>");
+    }
+    if findings {
+        h.push_str("<li><a href=\"#findings\">Audit findings</a></li>");
     }
     h.push_str("<li><a href=\"#quality\">Data quality</a></li></ul></nav>\n");
     h

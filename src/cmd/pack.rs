@@ -47,6 +47,13 @@ pub struct PackArgs {
     force: bool,
     #[command(flatten)]
     drawing: super::Drawing,
+    /// A drawn audit sample folder whose returned forms (--audit-forms) give the audit
+    /// findings page: verified first, as `audit-results` does.
+    #[arg(long, requires = "audit_forms")]
+    audit_sample: Option<PathBuf>,
+    /// The folder of that sample's returned audit forms.
+    #[arg(long, requires = "audit_sample")]
+    audit_forms: Option<PathBuf>,
     /// The analyst's commentary (TOML: `[measure_id]` or `["area"]` with `text = "..."`),
     /// shown under the measure or area in the report and in the workbook.
     #[arg(long)]
@@ -72,6 +79,8 @@ fn refuse_inputs(a: &PackArgs) -> Result<()> {
     inputs.extend(a.sources.calendar.as_deref());
     inputs.extend(history.as_deref());
     inputs.extend(a.commentary.as_deref());
+    inputs.extend(a.audit_sample.as_deref());
+    inputs.extend(a.audit_forms.as_deref());
     csc_audit::fsutil::check_output_dir(&a.out, &inputs).map_err(anyhow::Error::msg)?;
     // The pack's own child-level sample is replaced with it; any other sample is not.
     if let Some(s) = csc_audit::fsutil::sample_within(&a.out, &a.out.join(CHILD_LEVEL)) {
@@ -151,6 +160,18 @@ pub fn run(a: PackArgs) -> Result<ExitCode> {
         }
         None => None,
     };
+    let findings = match (&a.audit_sample, &a.audit_forms) {
+        (Some(dir), Some(forms)) => {
+            step("the returned audit forms");
+            Some(super::sample::returned_forms(
+                dir, forms, &a.sources, ex.as_of,
+            )?)
+        }
+        _ => None,
+    };
+    for n in findings.iter().flat_map(|(_, f)| &f.skipped) {
+        bar.suspend(|| tell!("note: audit forms: skipped {n}"));
+    }
     let built = pack::build(
         &PackInputs {
             extracts: &ex,
@@ -165,6 +186,7 @@ pub fn run(a: PackArgs) -> Result<ExitCode> {
                 funnel_levels: a.drawing.funnel_levels()?,
             },
             commentary,
+            findings: findings.as_ref().map(|(s, f)| (s, f)),
         },
         &step,
     )?;

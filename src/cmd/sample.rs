@@ -595,6 +595,26 @@ pub fn audit_results(a: AuditResultsArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The returned forms of a sample folder, for the pack: the sample verified first; forms
+/// with problems are left out (and listed in `skipped`).
+pub(crate) fn returned_forms(
+    dir: &Path,
+    forms: &Path,
+    sources: &Sources,
+    today: NaiveDate,
+) -> Result<(Sample, csc_audit::sampling::returns::FormsResults)> {
+    let v = verified(dir, None, sources).map_err(|e| e.refuse(dir, "no audit findings"))?;
+    let f = csc_audit::sampling::returns::forms_results(
+        &v.sample,
+        forms,
+        &v.loaded.calendar,
+        today,
+        0.95,
+        true,
+    )?;
+    Ok((v.sample, f))
+}
+
 /// What the forms brought back, in words: returned and outstanding by auditor, the
 /// moderation, agreement per question, and what was left out.
 fn forms_summary(f: &csc_audit::sampling::returns::FormsResults, s: &Sample) -> String {

@@ -747,4 +747,80 @@ fn returned_forms_give_the_chasing_list_the_agreement_and_moderated_estimates() 
         said.contains("not estimated (scales and text): voice, learning"),
         "{said}"
     );
+    findings_in_the_pack(dir.path(), &sample, &back);
+}
+
+/// The rows of a table of the report's audit findings, after its heading.
+fn findings_table(report: &str, heading: &str) -> Vec<Vec<String>> {
+    let at = report
+        .find("<section id=\"findings\"")
+        .expect("a findings section");
+    let section = &report[at..at + report[at..].find("</section>").unwrap()];
+    let Some(t) = section.find(&format!("<h3>{heading}</h3>")) else {
+        return Vec::new();
+    };
+    let table = &section[t..t + section[t..].find("</table>").unwrap()];
+    table
+        .split("<tr>")
+        .skip(2)
+        .map(|row| {
+            row.split("<td")
+                .skip(1)
+                .map(|c| {
+                    let v = &c[c.find('>').unwrap() + 1..];
+                    v[..v.find("</td>").unwrap()].to_string()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn findings_in_the_pack(dir: &Path, sample: &Path, back: &Path) {
+    let pack = |profile: &str| {
+        let out = dir.join(format!("pack-{profile}"));
+        csc()
+            .args(["pack", "--data"])
+            .arg(repo("sample_data"))
+            .args(["--plan"])
+            .arg(dir.join("plan.toml"))
+            .args(["--profile", profile, "--audit-sample"])
+            .arg(sample)
+            .arg("--audit-forms")
+            .arg(back)
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .success();
+        std::fs::read_to_string(out.join("report.html")).unwrap()
+    };
+    let internal = pack("internal");
+    let returns = findings_table(&internal, "Forms returned");
+    let b = returns
+        .iter()
+        .find(|r| r[0] == "Advanced Practitioner B" && r[1] == "audit")
+        .unwrap();
+    let cases: u64 = b[2].parse().unwrap();
+    assert_eq!(b[4], "2");
+    assert_eq!(b[3], (cases - 2).to_string());
+    let est = findings_table(&internal, "Estimates");
+    let smart = est
+        .iter()
+        .find(|r| r[0] == "plan_is_smart" && r[1] == "yes")
+        .unwrap();
+    assert_eq!(smart[2], "43");
+    let agree = findings_table(&internal, "Agreement between auditors and moderators");
+    let smart = agree.iter().find(|r| r[0] == "plan_is_smart").unwrap();
+    assert_eq!(smart[1..], ["12", "75%", "0.47", "-0.04 to 0.98"]);
+    let seen = agree.iter().find(|r| r[0] == "child_seen_alone").unwrap();
+    assert_eq!(seen[1..], ["12", "100%", "not defined", "not defined"]);
+    // Published: no list of auditors; 3 disagreements on plan_is_smart and 5 on the grade
+    // are small counts, so their agreement and kappa are suppressed.
+    let published = pack("published");
+    assert!(findings_table(&published, "Forms returned").is_empty());
+    assert!(!published.contains("Advanced Practitioner"));
+    let agree = findings_table(&published, "Agreement between auditors and moderators");
+    let smart = agree.iter().find(|r| r[0] == "plan_is_smart").unwrap();
+    assert_eq!(smart[1..], ["12", "c", "c", "c"]);
+    let seen = agree.iter().find(|r| r[0] == "child_seen_alone").unwrap();
+    assert_eq!(seen[1..], ["12", "100%", "not defined", "not defined"]);
 }
