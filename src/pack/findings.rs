@@ -52,33 +52,51 @@ pub fn findings(s: &Sample, f: &FormsResults, profile: Profile) -> Findings {
             .map(|((who, role), (out, back))| (who, role, out + back, back, out))
             .collect()
     };
+    // Published: a measure (a question, or the grades) is shown only when none of its
+    // counts, nor what each leaves of the cases answered, is from 1 to 5: its rows differ
+    // from each other and from 100% by exactly those. The numbers answered are not shown.
+    let mut hide_measure: BTreeMap<&str, bool> = BTreeMap::new();
+    for e in f.estimates.rows.iter().filter(|e| e.scope == "all") {
+        let bad = small(e.answered) || small(e.count) || small(e.answered - e.count);
+        *hide_measure.entry(e.measure.as_str()).or_default() |= bad;
+    }
     let estimates = f
         .estimates
         .rows
         .iter()
         .filter(|e| e.scope == "all")
         .map(|e| {
-            // A share of a small count, or of a small remainder, gives the count away.
-            let hide =
-                published && (small(e.answered) || small(e.count) || small(e.answered - e.count));
+            let hide = published && hide_measure[e.measure.as_str()];
             let pct = |v: Option<f64>| if hide { None } else { v.map(|x| 100.0 * x) };
             (
                 e.measure.clone(),
                 e.answer.clone(),
-                (!(published && small(e.answered))).then_some(e.answered),
+                (!published).then_some(e.answered),
                 [pct(e.estimate), pct(e.ci_low), pct(e.ci_high)],
             )
         })
         .collect();
+    // Published: kappa and agreement give the table's margins away; shown only when every
+    // cell and margin of the table is 0 or more than 5.
     let agreement = f
         .agreement
         .iter()
         .map(|a| {
-            let same = a
-                .agreement
-                .map_or(0, |p| (p * a.cases as f64).round() as u64);
-            let hide = published && (small(a.cases) || small(same) || small(a.cases - same));
-            let k = |v: fn(&crate::stats::Kappa) -> f64| match (&a.kappa, hide) {
+            let k = a.table.len();
+            let rows = a.table.iter().map(|r| r.iter().sum::<u64>());
+            let cols = (0..k).map(|j| a.table.iter().map(|r| r[j]).sum::<u64>());
+            let same: u64 = (0..k).map(|i| a.table[i][i]).sum();
+            let any_small = a
+                .table
+                .iter()
+                .flatten()
+                .copied()
+                .chain(rows)
+                .chain(cols)
+                .chain([same, a.cases - same])
+                .any(small);
+            let hide = published && (a.cases == 0 || any_small);
+            let kv = |v: fn(&crate::stats::Kappa) -> f64| match (&a.kappa, hide) {
                 (_, true) => None,
                 (Some(k), false) => Some(v(k)),
                 (None, false) => Some(f64::NAN),
@@ -87,7 +105,7 @@ pub fn findings(s: &Sample, f: &FormsResults, profile: Profile) -> Findings {
                 a.question.clone(),
                 (!(published && small(a.cases))).then_some(a.cases),
                 a.agreement.filter(|_| !hide).map(|p| 100.0 * p),
-                [k(|k| k.kappa), k(|k| k.low), k(|k| k.high)],
+                [kv(|k| k.kappa), kv(|k| k.low), kv(|k| k.high)],
             )
         })
         .collect();

@@ -124,6 +124,16 @@ pub(super) fn read<E>(
                 format!("`{id}` is not a plain id: use lower-case letters, digits and `_`"),
             ));
         }
+        // `_` at either end or twice reads as a fact's name once spaces are normalised.
+        let tidy = !id.starts_with('_') && !id.ends_with('_') && !id.contains("__");
+        if !tidy || (id == "grade" && q.kind != "grade") {
+            return Err(err(
+                "questions.id",
+                format!(
+                    "`{id}`: no `_` at either end or twice, and `grade` only for a grade question"
+                ),
+            ));
+        }
         if FACTS.contains(&id) || dates.contains(&id) || out.iter().any(|o| o.id == id) {
             return Err(err(
                 "questions.id",

@@ -242,7 +242,7 @@ pub(super) fn read_table(path: &Path) -> Result<Table, SampleError> {
 }
 
 /// `Some(true)` yes, `Some(false)` no, `None` not answered (empty, `n/a`); `Err` otherwise.
-fn yes_no(v: &str) -> Result<Option<bool>, ()> {
+pub(super) fn yes_no(v: &str) -> Result<Option<bool>, ()> {
     match v.trim().to_ascii_lowercase().as_str() {
         "" | "n/a" | "na" | "not applicable" | "-" => Ok(None),
         "y" | "yes" | "true" | "1" | "met" | "pass" => Ok(Some(true)),
@@ -251,7 +251,7 @@ fn yes_no(v: &str) -> Result<Option<bool>, ()> {
     }
 }
 
-fn grade(v: &str) -> Result<Option<&'static str>, ()> {
+pub(super) fn grade(v: &str) -> Result<Option<&'static str>, ()> {
     let k: String = v
         .trim()
         .to_ascii_lowercase()

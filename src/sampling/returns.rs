@@ -78,16 +78,29 @@ fn column(c: usize) -> String {
     s
 }
 
-/// An answer in the list a question allows (ignoring case and spaces around it).
-fn allowed(q: &Question, v: &str) -> Option<String> {
+/// An answer in the list a question allows (ignoring case and spaces around it; yes/no
+/// and grades also as `audit-results --results` reads them: `Y`, `RI`, `Requires
+/// improvement`). `Some(None)`: written as not answered (`n/a`).
+fn allowed(q: &Question, v: &str) -> Option<Option<String>> {
     match &q.kind {
-        Kind::Text => Some(v.to_string()),
+        Kind::Text => Some(Some(v.to_string())),
+        Kind::YesNo => super::results::yes_no(v)
+            .ok()
+            .map(|b| b.map(|b| if b { "yes" } else { "no" }.to_string())),
+        Kind::Grade => super::results::grade(v).ok().map(|g| g.map(str::to_string)),
         k => k
             .allowed()
             .into_iter()
-            .find(|a| a.eq_ignore_ascii_case(v.trim())),
+            .find(|a| a.eq_ignore_ascii_case(v.trim()))
+            .map(Some),
     }
 }
+
+/// The largest returned form read: a month's cases are kilobytes.
+const MAX_FORM_BYTES: u64 = 16 << 20;
+
+/// Problems listed per form before the rest are counted.
+const MAX_PROBLEMS: usize = 50;
 
 /// Reads one returned form against what was sent.
 fn read_form(
@@ -104,6 +117,14 @@ fn read_form(
         answers: BTreeMap::new(),
         problems: Vec::new(),
     };
+    if std::fs::metadata(path).is_ok_and(|m| m.len() > MAX_FORM_BYTES) {
+        r.problems.push(format!(
+            "{}: over {} MiB, far more than a form of this sample: return the form as it was sent",
+            path.display(),
+            MAX_FORM_BYTES >> 20
+        ));
+        return r;
+    }
     let t: Table = match read_table(path) {
         Ok(t) => t,
         Err(e) => {
@@ -163,9 +184,15 @@ fn read_form(
                 continue;
             }
             match allowed(q, v) {
-                Some(x) => {
+                Some(Some(x)) => {
                     a.insert(q.id.clone(), x);
                 }
+                Some(None) if q.required => r.problems.push(format!(
+                    "{}: `{}` is required; `{v}` does not answer it",
+                    at(*c),
+                    q.id
+                )),
+                Some(None) => {}
                 None => r.problems.push(format!(
                     "{}: `{v}` is not an answer to `{}`; allowed: {}",
                     at(*c),
@@ -178,6 +205,12 @@ fn read_form(
             r.problems
                 .push(format!("{}: case `{case}` is answered twice", at(case_col)));
         }
+    }
+    if r.problems.len() > MAX_PROBLEMS {
+        let more = r.problems.len() - MAX_PROBLEMS;
+        r.problems.truncate(MAX_PROBLEMS);
+        r.problems
+            .push(format!("{}: and {more} more problems", t.name));
     }
     r
 }
@@ -204,7 +237,7 @@ pub fn read_returns(s: &Sample, dir: &Path) -> Result<(Vec<Returned>, Vec<String
         })
         .collect();
     files.sort();
-    let mut out: Vec<Returned> = Vec::new();
+    let mut by_form: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
     let mut problems = Vec::new();
     for p in files {
         let stem = p
@@ -212,23 +245,29 @@ pub fn read_returns(s: &Sample, dir: &Path) -> Result<(Vec<Returned>, Vec<String
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
         let key = stem.to_lowercase();
-        let Some(want) = sent.get(&key) else {
+        if sent.contains_key(&key) {
+            by_form.entry(key).or_default().push(p);
+        } else {
             problems.push(format!(
                 "{}: not a form of this sample; its forms are {}",
                 p.display(),
                 sent.keys().cloned().collect::<Vec<_>>().join(", ")
             ));
-            continue;
-        };
-        if let Some(other) = out.iter().find(|r| form_key(&r.file) == key) {
+        }
+    }
+    let mut out: Vec<Returned> = Vec::new();
+    for (key, paths) in by_form {
+        // Two copies of one form (a filled workbook beside the blank CSV): neither is read,
+        // since either could be the one meant.
+        if paths.len() > 1 {
+            let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
             problems.push(format!(
-                "{}: the form `{key}` is returned twice (also {}): keep one",
-                p.display(),
-                other.file
+                "the form `{key}` is returned twice ({}): keep the one filled in, move the other out",
+                shown.join(" and ")
             ));
             continue;
         }
-        out.push(read_form(&p, &key, want, &s.plan.questions));
+        out.push(read_form(&paths[0], &key, &sent[&key], &s.plan.questions));
     }
     Ok((out, problems))
 }
@@ -257,12 +296,15 @@ pub fn outstanding(
     used: &[Returned],
     cal: &Calendar,
     today: NaiveDate,
-) -> Vec<Outstanding> {
-    let overdue = s.forms_due.and_then(|d| {
-        cal.working_days_between(d, today)
-            .ok()
-            .map(|n| i64::from(n).max(0))
-    });
+) -> Result<Vec<Outstanding>, SampleError> {
+    // Blank before the due date (not overdue yet), 0 on it.
+    let overdue = match s.forms_due {
+        Some(d) if today >= d => Some(i64::from(
+            cal.working_days_between(d, today)
+                .map_err(|e| invalid(format!("the chasing list: {e}")))?,
+        )),
+        _ => None,
+    };
     let mut out = Vec::new();
     for (form, (holder, role, cases)) in expected(s) {
         let back = used.iter().find(|r| form_key(&r.file) == form);
@@ -280,7 +322,7 @@ pub fn outstanding(
         }
     }
     out.sort_by(|a, b| (&a.holder, &a.role, &a.case_id).cmp(&(&b.holder, &b.role, &b.case_id)));
-    out
+    Ok(out)
 }
 
 /// Agreement on one question over the moderated cases both answered.
@@ -290,6 +332,9 @@ pub struct Agreement {
     pub cases: u64,
     pub kappa: Option<Kappa>,
     pub agreement: Option<f64>,
+    /// The counts: first auditor's answer (rows) by moderator's (columns), in the
+    /// question's order of answers.
+    pub table: Vec<Vec<u64>>,
 }
 
 /// A moderated case and question where the two answers differ.
@@ -373,15 +418,19 @@ pub fn agreement(
             cases: n,
             agreement: (n > 0).then(|| same / n as f64),
             kappa,
+            table: table
+                .iter()
+                .map(|r| r.iter().map(|&v| v as u64).collect())
+                .collect(),
         });
     }
     (rows, apart)
 }
 
 /// The answers the estimates use, one row per case returned: the moderator's answer where
-/// there is one, else the first auditor's; with how many answers were moderated and how
-/// many of those changed.
-pub fn final_answers(s: &Sample, used: &[Returned]) -> (BTreeMap<String, Answers>, u64, u64) {
+/// there is one (whether or not the first audit came back), else the first auditor's; with
+/// how many answers were moderated and how many of those differ from the first audit.
+pub fn final_answers(used: &[Returned]) -> (BTreeMap<String, Answers>, u64, u64) {
     let mut out: BTreeMap<String, Answers> = BTreeMap::new();
     for r in used.iter().filter(|r| r.role == Role::Audit) {
         for (c, a) in &r.answers {
@@ -389,14 +438,16 @@ pub fn final_answers(s: &Sample, used: &[Returned]) -> (BTreeMap<String, Answers
         }
     }
     let (mut moderated, mut changed) = (0, 0);
-    for (id, _, b) in pairs(s, used) {
-        let first = out.entry(id.to_string()).or_default();
-        for (q, v) in &b.answers[id] {
-            moderated += 1;
-            if first.get(q) != Some(v) {
-                changed += 1;
+    for r in used.iter().filter(|r| r.role == Role::Moderation) {
+        for (id, answers) in &r.answers {
+            let first = out.entry(id.clone()).or_default();
+            for (q, v) in answers {
+                moderated += 1;
+                if first.get(q).is_some_and(|f| f != v) {
+                    changed += 1;
+                }
+                first.insert(q.clone(), v.clone());
             }
-            first.insert(q.clone(), v.clone());
         }
     }
     (out, moderated, changed)
@@ -587,14 +638,24 @@ pub fn forms_results(
         .into_iter()
         .filter(|r| r.problems.is_empty())
         .collect();
-    let (answers, moderated, changed) = final_answers(s, &used);
+    let (answers, moderated, changed) = final_answers(&used);
+    if answers.is_empty() {
+        return Err(invalid(format!(
+            "no answers in the forms returned to {} yet ({} forms read, {} left out): nothing \
+             to estimate; all {} cases are outstanding",
+            dir.display(),
+            used.len(),
+            skipped.len(),
+            s.selected.len()
+        )));
+    }
     let (table, not_estimated) = estimate_table(s, &answers);
     let frame = super::results::SampleFrame::from_sample(s);
     let estimates = super::results::estimate_table(&frame, table, confidence)?;
     let (agreement, disagreements) = agreement(s, &used, confidence);
     Ok(FormsResults {
         estimates,
-        outstanding: outstanding(s, &used, cal, today),
+        outstanding: outstanding(s, &used, cal, today)?,
         agreement,
         disagreements,
         moderated,

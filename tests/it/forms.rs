@@ -278,6 +278,14 @@ fn question_mistakes_name_the_field_and_what_to_write() {
             "forms are due 1 to 260 working days",
         ),
         (
+            plan(&q("id = \"team_\"\ntext = \"t\"\nkind = \"yes_no\"")),
+            "no `_` at either end",
+        ),
+        (
+            plan(&q("id = \"grade\"\ntext = \"t\"\nkind = \"yes_no\"")),
+            "`grade` only for a grade question",
+        ),
+        (
             plan(&q("id = \"start_date\"\ntext = \"t\"\nkind = \"yes_no\"")),
             "names a fact of the form",
         ),
@@ -569,7 +577,13 @@ fn fill(sample: &Path, back: &Path) {
                     blank -= 1;
                     return r;
                 }
-                r[8] = "yes".into();
+                // C types the short forms `audit-results --results` also reads.
+                r[8] = if stem == "advanced-practitioner-c" {
+                    "Y"
+                } else {
+                    "yes"
+                }
+                .into();
                 r[9] = smart.into();
                 r[10] = "well".into();
                 r[11] = grade.into();
@@ -627,11 +641,37 @@ fn returned_forms_give_the_chasing_list_the_agreement_and_moderated_estimates() 
             .args(extra)
             .assert()
     };
+    // Nothing back yet: nothing to estimate, said plainly.
+    let empty = dir.path().join("nothing");
+    std::fs::create_dir_all(&empty).unwrap();
+    csc()
+        .args(["audit-results", "--sample"])
+        .arg(&sample)
+        .arg("--forms")
+        .arg(&empty)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "no answers in the forms returned",
+        ));
+    // A form returned twice (a blank copy beside the filled one): neither is read.
+    std::fs::copy(
+        sample.join("forms/advanced-practitioner-a.csv"),
+        back.join("Advanced-Practitioner-A.csv"),
+    )
+    .unwrap();
+    let err = run(&[]).code(2).get_output().stderr.clone();
+    let err = String::from_utf8_lossy(&err);
+    assert!(
+        err.contains("the form `advanced-practitioner-a` is returned twice"),
+        "{err}"
+    );
+    std::fs::remove_file(back.join("Advanced-Practitioner-A.csv")).unwrap();
     // A stray file and a value not on the list stop everything, each named.
     std::fs::write(back.join("notes.csv"), "case_id\n").unwrap();
     let c_form = back.join("advanced-practitioner-c.csv");
     let good = std::fs::read_to_string(&c_form).unwrap();
-    let bad = good.replacen(",yes,yes,well,", ",yes,maybe,well,", 1);
+    let bad = good.replacen(",Y,yes,well,", ",Y,maybe,well,", 1);
     assert_ne!(bad, good);
     std::fs::write(&c_form, &bad).unwrap();
     let err = run(&[]).code(2).get_output().stderr.clone();
