@@ -388,15 +388,19 @@ pub(super) fn join_lookups(
     Ok(lf)
 }
 
-/// Joins one lookup's table, its columns named `{rel}.{column}`.
-pub(super) fn join_lookup(ex: &Extracts, lf: LazyFrame, l: &Lookup) -> Result<LazyFrame, String> {
-    let t = table_frame(ex, l.table.name)?;
-    let mut cols: Vec<Expr> = t
-        .get_column_names()
+/// A lookup table's columns as the population sees them: `{rel}.{column}`.
+pub(super) fn lookup_columns(t: &DataFrame, l: &Lookup) -> Vec<Expr> {
+    t.get_column_names()
         .iter()
         .filter(|c| l.table.column(c.as_str()).is_some())
         .map(|c| col(c.as_str()).alias(format!("{}.{}", l.name, c)))
-        .collect();
+        .collect()
+}
+
+/// Joins one lookup's table, its columns named `{rel}.{column}`.
+pub(super) fn join_lookup(ex: &Extracts, lf: LazyFrame, l: &Lookup) -> Result<LazyFrame, String> {
+    let t = table_frame(ex, l.table.name)?;
+    let mut cols = lookup_columns(t, l);
     // Joined on a copy of the key, so that `{rel}.{key}` stays and is empty when no
     // row matched (what `exists` and `require` test).
     cols.push(col(l.table.key).alias(format!("{}.__joinkey", l.name)));

@@ -578,20 +578,9 @@ fn due_section(report: &str) -> Vec<(String, String, Vec<String>)> {
         .find("<section id=\"due\"")
         .expect("a section of cases due");
     let section = &report[at..at + report[at..].find("</section>").unwrap()];
-    section
-        .split("<tr>")
-        .skip(2)
-        .map(|row| {
-            let cells: Vec<String> = row
-                .split("<td")
-                .skip(1)
-                .map(|c| {
-                    let text = &c[c.find('>').unwrap() + 1..];
-                    text[..text.find("</td>").unwrap()].to_string()
-                })
-                .collect();
-            (cells[0].clone(), cells[1].clone(), cells[2..].to_vec())
-        })
+    crate::html_rows(section)
+        .into_iter()
+        .map(|cells| (cells[0].clone(), cells[1].clone(), cells[2..].to_vec()))
         .collect()
 }
 

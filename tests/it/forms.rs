@@ -799,20 +799,7 @@ fn findings_table(report: &str, heading: &str) -> Vec<Vec<String>> {
     let Some(t) = section.find(&format!("<h3>{heading}</h3>")) else {
         return Vec::new();
     };
-    let table = &section[t..t + section[t..].find("</table>").unwrap()];
-    table
-        .split("<tr>")
-        .skip(2)
-        .map(|row| {
-            row.split("<td")
-                .skip(1)
-                .map(|c| {
-                    let v = &c[c.find('>').unwrap() + 1..];
-                    v[..v.find("</td>").unwrap()].to_string()
-                })
-                .collect()
-        })
-        .collect()
+    crate::html_rows(&section[t..t + section[t..].find("</table>").unwrap()])
 }
 
 fn findings_in_the_pack(dir: &Path, sample: &Path, back: &Path) {

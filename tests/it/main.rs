@@ -108,3 +108,20 @@ pub fn assert_same_measures(
         assert_eq!(measure_rows(b, id), expected, "{id}");
     }
 }
+
+/// The cells of each body row of an HTML table (its first row, the header, left out).
+pub fn html_rows(table: &str) -> Vec<Vec<String>> {
+    table
+        .split("<tr>")
+        .skip(2)
+        .map(|row| {
+            row.split("<td")
+                .skip(1)
+                .map(|c| {
+                    let v = &c[c.find('>').unwrap() + 1..];
+                    v[..v.find("</td>").unwrap()].to_string()
+                })
+                .collect()
+        })
+        .collect()
+}

@@ -13,7 +13,7 @@ use crate::metrics::definition::{Breakdown, Metric, Rows, Source};
 use crate::metrics::plan::{
     by_col, col_of, from_col, ms_expr, on_col, table_frame, Plan, CHILD, END, KEY, NUM,
 };
-use crate::metrics::related::{join_lookup, plan_series};
+use crate::metrics::related::{join_lookup, lookup_columns, plan_series};
 use crate::metrics::tally::Judge;
 use crate::metrics::windows::{day_of, Why, MS_PER_DAY, NULL};
 use crate::schema;
@@ -33,12 +33,7 @@ pub(super) fn plan(m: &Metric, ex: &Extracts) -> Result<Plan, String> {
     }
     // Each row as the population sees it through the lookup: `{rel}.{column}`, and `on`
     // holding its key.
-    let mut cols: Vec<Expr> = t
-        .get_column_names()
-        .iter()
-        .filter(|c| l.table.column(c.as_str()).is_some())
-        .map(|c| col(c.as_str()).alias(format!("{}.{}", l.name, c)))
-        .collect();
+    let mut cols = lookup_columns(t, l);
     cols.push(col(l.table.key).alias(l.on.as_str()));
     lf = lf.select(cols);
     for o in m.lookups.iter() {
