@@ -256,9 +256,10 @@ pub fn run(a: PackArgs) -> Result<ExitCode> {
         );
     }
     tell!(
-        "  {} measures; {} notes (in the report and the workbook)",
+        "  {} measures; {} note{} (in the report and the workbook)",
         built.glance.len(),
-        built.notes.len()
+        built.notes.len(),
+        if built.notes.len() == 1 { "" } else { "s" }
     );
     Ok(ExitCode::SUCCESS)
 }
