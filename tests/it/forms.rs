@@ -851,3 +851,116 @@ fn findings_in_the_pack(dir: &Path, sample: &Path, back: &Path) {
     let seen = agree.iter().find(|r| r[0] == "child_seen_alone").unwrap();
     assert_eq!(seen[1..], ["12", "100%", "not defined", "not defined"]);
 }
+
+/// Generated returns: whatever a form holds (any header order, any cells, any case ids,
+/// quotes, commas, line breaks, other scripts), reading it never panics, every answer read
+/// is on a case that form was sent and is an answer its question allows, and a form with a
+/// value not allowed is never used silently.
+mod generated {
+    use super::*;
+    use csc_audit::sampling::returns::read_returns;
+    use csc_audit::sampling::{draw, DrawInputs, Sample, SamplePlan};
+    use proptest::prelude::*;
+    use std::sync::OnceLock;
+
+    fn sample() -> &'static Sample {
+        static S: OnceLock<Sample> = OnceLock::new();
+        S.get_or_init(|| {
+            let plan = SamplePlan::load(&repo("audits/monthly.toml")).unwrap();
+            let ex = crate::load_dir(&repo("sample_data"));
+            let lib = csc_audit::metrics::Library::builtin();
+            let cal = csc_audit::calendar::Calendar::england_and_wales();
+            let period =
+                csc_audit::periods::Period::parse(plan.population.period, "2025-03").unwrap();
+            draw(
+                &plan,
+                &DrawInputs {
+                    extracts: &ex,
+                    library: &lib,
+                    calendar: &cal,
+                    period,
+                    seed: 20250401,
+                    extensions: &[],
+                },
+            )
+            .unwrap()
+        })
+    }
+
+    fn cell() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just(String::new()),
+            Just("yes".to_string()),
+            Just("No".to_string()),
+            Just("good".to_string()),
+            Just("RI".to_string()),
+            Just("well".to_string()),
+            Just("n/a".to_string()),
+            "[a-zA-Z0-9 ,\"\n\u{e9}\u{4e2d}]{0,12}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: crate::hostile::cases(48), ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_returned_form_is_read_or_refused_never_misread(
+            form in 0usize..4,
+            columns in prop::collection::vec(0usize..16, 0..16),
+            rows in prop::collection::vec((0usize..60, prop::collection::vec(cell(), 16)), 0..12),
+        ) {
+            let s = sample();
+            let names = ["advanced-practitioner-a", "advanced-practitioner-b", "qa-manager", "moderation-qa-manager"];
+            let all: Vec<&str> = ["case_id", "child_id", "team", "worker", "stratum", "start_date", "end_date", "breached", "child_seen_alone", "plan_is_smart", "voice", "grade", "learning", "other", "", "case_id"].to_vec();
+            let header: Vec<&str> = columns.iter().map(|&c| all[c]).collect();
+            let ids: Vec<String> = s.selected.iter().map(|x| s.cases[x.case].case_id.clone()).collect();
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join(format!("{}.csv", names[form]));
+            let mut w = csv::Writer::from_path(&path).unwrap();
+            w.write_record(&header).unwrap();
+            for (id, cells) in &rows {
+                let mut r: Vec<String> = cells[..header.len()].to_vec();
+                for (i, h) in header.iter().enumerate() {
+                    if *h == "case_id" {
+                        r[i] = ids.get(*id).cloned().unwrap_or_else(|| format!("X{id}"));
+                    }
+                }
+                w.write_record(&r).unwrap();
+            }
+            w.flush().unwrap();
+            let (read, _) = read_returns(s, dir.path()).unwrap();
+            for r in &read {
+                let sent: Vec<String> = s
+                    .selected
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, x)| if r.file.contains("moderation-") {
+                        s.moderated.iter().any(|m| m.selected == *i && m.moderator == r.holder)
+                    } else {
+                        x.auditor.as_deref() == Some(r.holder.as_str())
+                    })
+                    .map(|(_, x)| s.cases[x.case].case_id.clone())
+                    .collect();
+                for (case, answers) in &r.answers {
+                    prop_assert!(sent.contains(case), "{case} not sent on {}", r.file);
+                    for (q, v) in answers {
+                        let question = s.plan.questions.iter().find(|x| x.id == *q).unwrap();
+                        let allowed = question.kind.allowed();
+                        prop_assert!(allowed.is_empty() || allowed.contains(v), "{q} = {v}");
+                    }
+                }
+                // A value that is no answer makes a problem, so the form is not used.
+                let bad = rows.iter().any(|(_, cells)| header.iter().enumerate().any(|(i, h)| {
+                    matches!(*h, "child_seen_alone" | "plan_is_smart") && {
+                        let v = cells[i].trim().to_ascii_lowercase();
+                        !v.is_empty() && !["yes", "no", "n/a", "y", "n", "true", "false", "1", "0", "met", "not met", "pass", "fail", "na", "not applicable", "-"].contains(&v.as_str())
+                    }
+                }));
+                let all_listed = header.iter().filter(|h| **h == "case_id").count() == 1;
+                if bad && all_listed && !r.answers.is_empty() {
+                    prop_assert!(!r.problems.is_empty(), "{:?}", r.answers);
+                }
+            }
+        }
+    }
+}
