@@ -678,5 +678,8 @@ fn forms_summary(f: &csc_audit::sampling::returns::FormsResults, s: &Sample) -> 
     for sk in &f.skipped {
         let _ = writeln!(t, "  skipped: {sk}");
     }
+    for n in f.used.iter().flat_map(|r| &r.notes) {
+        let _ = writeln!(t, "  note: {n}");
+    }
     t
 }

@@ -46,6 +46,9 @@ pub struct Returned {
     pub answers: BTreeMap<String, Answers>,
     /// Each problem: file, sheet, cell, what is wrong and what is allowed.
     pub problems: Vec<String>,
+    /// What was read other than as written (a case id whose leading zeros a spreadsheet
+    /// dropped).
+    pub notes: Vec<String>,
 }
 
 /// What the forms sent out expect: form name -> (holder, role, its case ids).
@@ -96,6 +99,25 @@ fn allowed(q: &Question, v: &str) -> Option<Option<String>> {
     }
 }
 
+/// The one sent case id that `written` is once leading zeros are dropped from both, when
+/// `written` is all digits and not itself sent.
+fn unzeroed<'a>(written: &str, cases: &'a [String]) -> Option<&'a str> {
+    if written.is_empty() || !written.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if cases.iter().any(|c| c == written) {
+        return None;
+    }
+    let bare = |s: &str| s.trim_start_matches('0').to_string();
+    let mut hits = cases
+        .iter()
+        .filter(|c| c.bytes().all(|b| b.is_ascii_digit()) && bare(c) == bare(written));
+    match (hits.next(), hits.next()) {
+        (Some(c), None) => Some(c.as_str()),
+        _ => None,
+    }
+}
+
 /// The largest returned form read: a month's cases are kilobytes.
 const MAX_FORM_BYTES: u64 = 16 << 20;
 
@@ -116,6 +138,7 @@ fn read_form(
         role: role.clone(),
         answers: BTreeMap::new(),
         problems: Vec::new(),
+        notes: Vec::new(),
     };
     if std::fs::metadata(path).is_ok_and(|m| m.len() > MAX_FORM_BYTES) {
         r.problems.push(format!(
@@ -156,8 +179,19 @@ fn read_form(
     };
     for (line, row) in &t.rows {
         let get = |c: usize| row.get(c).map(|s| s.trim()).unwrap_or("");
-        let case = get(case_col);
         let at = |c: usize| format!("{}, cell {}{line}", t.name, column(c));
+        let written = get(case_col);
+        // A spreadsheet reads `00123` as the number 123: the one sent id it can be.
+        let case = match unzeroed(written, cases) {
+            Some(id) => {
+                r.notes.push(format!(
+                    "{}: case `{written}` read as `{id}` (its leading zeros were dropped)",
+                    at(case_col)
+                ));
+                id
+            }
+            None => written,
+        };
         if !cases.iter().any(|x| x == case) {
             r.problems.push(format!(
                 "{}: case `{case}` is not one of this form's ({stem}: {holder}'s {}): answer only \
@@ -664,4 +698,23 @@ pub fn forms_results(
         skipped,
         used,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unzeroed;
+
+    #[test]
+    fn a_case_id_that_lost_its_leading_zeros_is_the_one_sent_id_it_can_be() {
+        let sent: Vec<String> = ["00123", "0456", "P0001", "789"].map(String::from).to_vec();
+        assert_eq!(unzeroed("123", &sent), Some("00123"));
+        assert_eq!(unzeroed("456", &sent), Some("0456"));
+        // Written as sent, not digits, or no such id: as written.
+        assert_eq!(unzeroed("789", &sent), None);
+        assert_eq!(unzeroed("P1", &sent), None);
+        assert_eq!(unzeroed("999", &sent), None);
+        // Two sent ids it could be: neither.
+        let both: Vec<String> = ["0123", "00123"].map(String::from).to_vec();
+        assert_eq!(unzeroed("123", &both), None);
+    }
 }
