@@ -33,6 +33,19 @@ impl Cell<'_> {
     }
 }
 
+/// `s` cut to at most `max` UTF-16 units (Excel's limits on names, prompts and messages
+/// count those).
+pub fn utf16_cut(s: &str, max: usize) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        if out.encode_utf16().count() + c.len_utf16() > max {
+            break;
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// A CSV file of a header and rows.
 pub fn to_csv<'a, I>(headers: &[&str], rows: I) -> Vec<u8>
 where

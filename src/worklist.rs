@@ -211,14 +211,7 @@ fn sheet_name(group: &str, taken: &mut Vec<String>) -> String {
             format!(" ({n})")
         };
         let room = 31 - suffix.len();
-        let mut cut = String::new();
-        for c in base.chars() {
-            if cut.encode_utf16().count() + c.len_utf16() > room {
-                break;
-            }
-            cut.push(c);
-        }
-        let cut = tidy(&cut);
+        let cut = tidy(&tabular::utf16_cut(&base, room));
         let name = if cut.is_empty() {
             "team".to_string()
         } else {

@@ -106,7 +106,7 @@ pub fn html(list: &Worklist, rows: &[DueRow], profile: Profile) -> String {
         describe(list, profile)
     );
     for head in headings(profile) {
-        h.push_str(&format!("<th>{}</th>", capital(head)));
+        h.push_str(&format!("<th>{}</th>", super::capitalise(head)));
     }
     h.push_str("</tr></thead><tbody>\n");
     for r in rows {
@@ -137,13 +137,6 @@ pub fn describe(list: &Worklist, profile: Profile) -> String {
              (suppressed together with the data set, since they are counted there too)."
             .to_string(),
     }
-}
-
-fn capital(s: &str) -> String {
-    let mut c = s.chars();
-    c.next().map_or(String::new(), |f| {
-        f.to_uppercase().collect::<String>() + c.as_str()
-    })
 }
 
 /// The workbook's sheet.

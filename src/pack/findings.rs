@@ -125,10 +125,6 @@ fn num(v: Option<f64>, d: usize) -> String {
     }
 }
 
-fn count(v: Option<u64>) -> String {
-    v.map_or_else(|| "c".to_string(), |x| x.to_string())
-}
-
 /// The report's section.
 pub fn html(f: &Findings) -> String {
     let mut h = format!(
@@ -154,7 +150,7 @@ pub fn html(f: &Findings) -> String {
             "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>\n",
             esc(q),
             esc(a),
-            count(*n),
+            super::count_text(*n),
             e.map_or("c".into(), |x| format!("{x:.1}%")),
             match (lo, hi) {
                 (Some(l), Some(u)) => format!("{l:.1}% to {u:.1}%"),
@@ -167,7 +163,7 @@ pub fn html(f: &Findings) -> String {
         h.push_str(&format!(
             "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>\n",
             esc(q),
-            count(*n),
+            super::count_text(*n),
             a.map_or("c".into(), |x| format!("{x:.0}%")),
             num(*k, 2),
             match (lo, hi) {

@@ -220,10 +220,10 @@ fn cases_sheet(wb: &mut Workbook, s: &Sample, f: &Form) -> Result<(), XlsxError>
         }
         let dv = DataValidation::new()
             .allow_list_strings(&allowed)?
-            .set_input_title(utf16_cut(&q.id, 32))?
-            .set_input_message(utf16_cut(&q.text, 255))?
+            .set_input_title(tabular::utf16_cut(&q.id, 32))?
+            .set_input_message(tabular::utf16_cut(&q.text, 255))?
             .set_error_title("Not an answer on the list")?
-            .set_error_message(utf16_cut(
+            .set_error_message(tabular::utf16_cut(
                 &format!("Choose one of: {}", allowed.join(", ")),
                 255,
             ))?;
@@ -315,16 +315,4 @@ fn instructions_sheet(wb: &mut Workbook, s: &Sample, f: &Form) -> Result<(), Xls
     sheet.set_column_width(0, 16)?;
     sheet.set_column_width(1, 100)?;
     Ok(())
-}
-
-/// `s` cut to at most `max` UTF-16 units (Excel's limits count those).
-fn utf16_cut(s: &str, max: usize) -> String {
-    let mut out = String::new();
-    for c in s.chars() {
-        if out.encode_utf16().count() + c.len_utf16() > max {
-            break;
-        }
-        out.push(c);
-    }
-    out
 }

@@ -87,7 +87,8 @@ pub fn input_files(
 }
 
 /// The columns of `sample.csv`, before the population table's dates and `breached`.
-const FIRST_COLUMNS: &[&str] = &[
+/// The columns of `sample.csv` before the population's dates.
+pub(super) const FIRST_COLUMNS: &[&str] = &[
     "stratum",
     "order",
     "round",

@@ -26,21 +26,10 @@ pub const GRADES: [&str; 4] = ["outstanding", "good", "requires_improvement", "i
 /// The answers of a `yes_no` question.
 pub const YES_NO: [&str; 2] = ["yes", "no"];
 
-/// Names a question may not take: the facts of the forms' `cases` sheet and the columns of
-/// `sample.csv` (the population table's dates are refused too).
-pub const FACTS: &[&str] = &[
-    "case_id",
-    "child_id",
-    "team",
-    "worker",
-    "stratum",
-    "auditor",
-    "breached",
-    "order",
-    "round",
-    "inclusion_probability",
-    "design_weight",
-];
+/// Names a question may not take besides the columns of `sample.csv`
+/// (`manifest::FIRST_COLUMNS`) and the population table's dates: the facts only the forms'
+/// `cases` sheet has.
+pub const FACTS: &[&str] = &["breached"];
 
 /// The longest question text, and the longest help, in characters.
 const MAX_TEXT: usize = 1000;
@@ -134,13 +123,14 @@ pub(super) fn read<E>(
                 ),
             ));
         }
-        if FACTS.contains(&id) || dates.contains(&id) || out.iter().any(|o| o.id == id) {
+        let sample_columns = super::manifest::FIRST_COLUMNS;
+        let taken = FACTS.contains(&id) || sample_columns.contains(&id) || dates.contains(&id);
+        if taken || out.iter().any(|o| o.id == id) {
             return Err(err(
                 "questions.id",
                 format!(
-                    "`{id}` is used twice or names a fact of the form ({}, {})",
-                    FACTS.join(", "),
-                    dates.join(", ")
+                    "`{id}` is used twice or names a fact of the form ({})",
+                    [FACTS, sample_columns, dates].concat().join(", "),
                 ),
             ));
         }

@@ -70,17 +70,6 @@ fn expected(s: &Sample) -> BTreeMap<String, (String, Role, Vec<String>)> {
     out
 }
 
-/// A spreadsheet column's letters (0 is A).
-fn column(c: usize) -> String {
-    let (mut n, mut s) = (c + 1, String::new());
-    while n > 0 {
-        let r = (n - 1) % 26;
-        s.insert(0, (b'A' + r as u8) as char);
-        n = (n - 1) / 26;
-    }
-    s
-}
-
 /// An answer in the list a question allows (ignoring case and spaces around it; yes/no
 /// and grades also as `audit-results --results` reads them: `Y`, `RI`, `Requires
 /// improvement`). `Some(None)`: written as not answered (`n/a`).
@@ -179,7 +168,13 @@ fn read_form(
     };
     for (line, row) in &t.rows {
         let get = |c: usize| row.get(c).map(|s| s.trim()).unwrap_or("");
-        let at = |c: usize| format!("{}, cell {}{line}", t.name, column(c));
+        let at = |c: usize| {
+            format!(
+                "{}, cell {}{line}",
+                t.name,
+                crate::import::workbook::column_name(c as u32)
+            )
+        };
         let written = get(case_col);
         // A spreadsheet reads `00123` as the number 123: the one sent id it can be.
         let case = match unzeroed(written, cases) {
