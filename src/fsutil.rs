@@ -155,7 +155,7 @@ pub fn read_input(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
         Error::new(
             ErrorKind::InvalidData,
             format!(
-                "{} is larger than the {} MiB csc-audit reads for this kind of file: is it                  the right file?",
+                "{} is larger than the {} MiB csc-audit reads for this kind of file: is it the right file?",
                 path.display(),
                 limit >> 20
             ),
@@ -165,11 +165,20 @@ pub fn read_input(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
         return Err(too_big());
     }
     // Never more than the file says it holds: a /proc or /sys file says 0 and never ends.
-    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
-    std::fs::File::open(path)?
-        .take(meta.len().saturating_add(1))
-        .read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > meta.len() {
+    let file = std::fs::File::open(path)?;
+    let mut bytes = read_parts(&file, meta.len()).map_err(|e| match e.kind() {
+        ErrorKind::UnexpectedEof => Error::new(
+            ErrorKind::InvalidData,
+            format!(
+                "{} ended before the {} bytes it said it holds (a file still being written?): \
+                 copy it to an ordinary file first",
+                path.display(),
+                meta.len()
+            ),
+        ),
+        _ => e,
+    })?;
+    if file.take(1).read_to_end(&mut bytes)? > 0 {
         return Err(Error::new(
             ErrorKind::InvalidData,
             format!(
@@ -181,6 +190,54 @@ pub fn read_input(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
         ));
     }
     Ok(bytes)
+}
+
+/// Files at least this large are read in parts on every core: copying from the page cache
+/// and the first touch of each new page cost more than the disk does.
+const READ_IN_PARTS: u64 = 16 << 20;
+
+/// The first `len` bytes of `file`, leaving it positioned after them. A file that ends
+/// sooner (cut while being read) is an error.
+fn read_parts(file: &std::fs::File, len: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::{Read, Seek};
+    let len_usize = usize::try_from(len)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "file too large"))?;
+    let parts = if len >= READ_IN_PARTS {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        1
+    };
+    let mut bytes = vec![0u8; len_usize];
+    if parts == 1 || len_usize == 0 {
+        (&*file).read_exact(&mut bytes)?;
+        return Ok(bytes);
+    }
+    let part = len_usize.div_ceil(parts);
+    std::thread::scope(|scope| {
+        let reads: Vec<_> = bytes
+            .chunks_mut(part)
+            .enumerate()
+            .map(|(k, buf)| scope.spawn(move || read_exact_at(file, buf, (k * part) as u64)))
+            .collect();
+        reads
+            .into_iter()
+            .try_for_each(|r| r.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+    })?;
+    (&*file).seek(std::io::SeekFrom::Start(len))?;
+    Ok(bytes)
+}
+
+#[cfg(unix)]
+fn read_exact_at(file: &std::fs::File, buf: &mut [u8], at: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, buf, at)
+}
+
+#[cfg(not(unix))]
+fn read_exact_at(file: &std::fs::File, buf: &mut [u8], at: u64) -> std::io::Result<()> {
+    use std::io::{Read, Seek};
+    let mut f = file.try_clone()?;
+    f.seek(std::io::SeekFrom::Start(at))?;
+    f.read_exact(buf)
 }
 
 /// [`read_input`] of a definition (at most [`MAX_DEFINITION_BYTES`]), as UTF-8 text.
@@ -574,6 +631,25 @@ pub fn guard_extract_folder(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_large_file_read_in_parts_is_every_byte_once() {
+        let dir = std::env::temp_dir().join(format!("csc-parts-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("big.csv");
+        // Past the size read in parts, and not a multiple of the part size.
+        let n = READ_IN_PARTS as usize + 12_345;
+        let bytes: Vec<u8> = (0..n).map(|i| (i * 7 % 251) as u8).collect();
+        std::fs::write(&path, &bytes).unwrap();
+        assert_eq!(read_input(&path, MAX_INPUT_BYTES).unwrap(), bytes);
+        // And the limit still holds for it.
+        let err = read_input(&path, READ_IN_PARTS).unwrap_err();
+        assert!(err.to_string().contains("larger than the 16 MiB"), "{err}");
+        let small = dir.join("small.csv");
+        std::fs::write(&small, b"a,b\n1,2\n").unwrap();
+        assert_eq!(read_input(&small, MAX_INPUT_BYTES).unwrap(), b"a,b\n1,2\n");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn resolve_takes_dotdot_and_symlinks_off() {

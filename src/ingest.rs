@@ -150,6 +150,46 @@ impl Values {
         }
     }
 
+    /// The pieces of one column, in order, as one: sized once, so nothing is copied twice.
+    fn concat(pieces: Vec<Values>) -> Values {
+        let mut pieces = pieces.into_iter();
+        let Some(mut all) = pieces.next() else {
+            unreachable!("a table has a chunk")
+        };
+        let rest: Vec<Values> = pieces.collect();
+        let rows = rest.iter().map(Values::len).sum();
+        let bytes = rest.iter().map(Values::text_bytes).sum();
+        all.reserve(rows, bytes);
+        for more in rest {
+            all.append(more);
+        }
+        all
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Values::Text(v) => v.len(),
+            Values::Code(_, v) => v.len(),
+            Values::Date(v) => v.len(),
+            Values::Stamp(v) => v.len(),
+            Values::Flag(v) => v.len(),
+            Values::Number(v) => v.len(),
+        }
+    }
+
+    /// The bytes of text held (0 for typed values).
+    fn text_bytes(&self) -> usize {
+        match self {
+            Values::Text(v) => v.buf.len(),
+            _ => 0,
+        }
+    }
+
+    /// About how many bytes the values take, to share work out by.
+    fn weight(&self) -> u64 {
+        (self.len() * 8 + self.text_bytes()) as u64
+    }
+
     /// Keeps the first `rows` values.
     fn truncate(&mut self, rows: usize) {
         match self {
@@ -269,6 +309,26 @@ impl TextCol {
     fn set_none(&mut self, i: usize) {
         self.present[i] = false;
     }
+    /// Whether the cells present are in strictly increasing order, as text or as numbers
+    /// written without leading zeros (shorter first): then no two are equal. Extracts are
+    /// mostly written in key order, so the duplicate check is then one pass, with no hash
+    /// table of millions of keys.
+    fn strictly_increasing(&self) -> bool {
+        let (mut as_text, mut shorter_first) = (true, true);
+        let mut prev: Option<&str> = None;
+        for i in 0..self.len() {
+            let Some(k) = self.get(i) else { continue };
+            if let Some(p) = prev {
+                as_text &= p < k;
+                shorter_first &= (p.len(), p) < (k.len(), k);
+                if !as_text && !shorter_first {
+                    return false;
+                }
+            }
+            prev = Some(k);
+        }
+        true
+    }
     /// The kept cells as a polars string column.
     fn kept(&self, name: PlSmallStr, keep: &[bool]) -> StringChunked {
         StringChunked::from_iter_options(
@@ -301,9 +361,45 @@ struct Parsed {
 /// is held apart by its text, so a lookup is always exact.
 #[derive(Default)]
 struct KeyIndex<H = polars::prelude::PlRandomState> {
-    rows: PlHashMap<u64, u32>,
+    rows: PlHashMap<u64, Slot>,
     clashes: PlHashMap<Box<str>, u32>,
     hasher: H,
+}
+
+/// A key's row, and the key itself when it is short (almost every ID): a lookup is then
+/// confirmed in the index, without the three reads of the key column it would cost.
+#[derive(Clone, Copy)]
+struct Slot {
+    row: u32,
+    /// The key's length when it is held here, else [`Slot::LONG`].
+    len: u8,
+    key: [u8; Slot::INLINE],
+}
+
+impl Slot {
+    const INLINE: usize = 15;
+    const LONG: u8 = u8::MAX;
+
+    fn new(row: usize, key: &str) -> Slot {
+        let mut slot = Slot {
+            row: row as u32,
+            len: Slot::LONG,
+            key: [0; Slot::INLINE],
+        };
+        if key.len() <= Slot::INLINE {
+            slot.len = key.len() as u8;
+            slot.key[..key.len()].copy_from_slice(key.as_bytes());
+        }
+        slot
+    }
+
+    /// Whether the slot's row holds `key`.
+    fn holds(&self, keys: &TextCol, key: &str) -> bool {
+        if self.len == Slot::LONG {
+            return keys.get(self.row as usize) == Some(key);
+        }
+        &self.key[..self.len as usize] == key.as_bytes()
+    }
 }
 
 impl<H: std::hash::BuildHasher + Default> KeyIndex<H> {
@@ -316,9 +412,9 @@ impl<H: std::hash::BuildHasher + Default> KeyIndex<H> {
             let hash = index.hasher.hash_one(key);
             match index.rows.get(&hash) {
                 None => {
-                    index.rows.insert(hash, row as u32);
+                    index.rows.insert(hash, Slot::new(row, key));
                 }
-                Some(first) if keys.get(*first as usize) != Some(key) => {
+                Some(first) if !first.holds(keys, key) => {
                     index.clashes.entry(key.into()).or_insert(row as u32);
                 }
                 Some(_) => {}
@@ -329,9 +425,9 @@ impl<H: std::hash::BuildHasher + Default> KeyIndex<H> {
 
     /// The row holding `key`, given the key column the index was built from.
     fn get(&self, keys: &TextCol, key: &str) -> Option<usize> {
-        let row = *self.rows.get(&self.hasher.hash_one(key))? as usize;
-        if keys.get(row) == Some(key) {
-            return Some(row);
+        let slot = self.rows.get(&self.hasher.hash_one(key))?;
+        if slot.holds(keys, key) {
+            return Some(slot.row as usize);
         }
         self.clashes.get(key).map(|r| *r as usize)
     }
@@ -398,15 +494,7 @@ fn load_files(
     chunk_bytes: usize,
 ) -> Result<Extracts, LoadError> {
     let clock = std::time::Instant::now();
-    let trace = |what: &str| {
-        if std::env::var_os("CSC_AUDIT_TRACE").is_some() {
-            eprintln!(
-                "{:>8.3}s {what} ({})",
-                clock.elapsed().as_secs_f64(),
-                memory()
-            );
-        }
-    };
+    let trace = |what: &str| trace_step(clock, what);
     let (mut parsed, mut issues) = read_all(files, dir, chunk_bytes);
     trace("read");
 
@@ -449,19 +537,7 @@ fn load_files(
 
     let event_dates = event_date_range(&parsed, as_of);
     trace("event dates");
-    // Frames are built in parallel, and each table's parsed copy is freed once its frame is.
-    let built = par_map(
-        parsed,
-        |t| t.as_ref().map_or(0, |t| t.lines.len() as u64),
-        |t| {
-            t.map(|mut t| {
-                t.stats.rows_rejected = t.rejected.iter().filter(|r| **r).count() as u64;
-                t.stats.rows_loaded = t.stats.rows_read - t.stats.rows_rejected;
-                let (stats, file) = (t.stats.clone(), t.file.clone());
-                (stats, file, build_frame(t).map_err(|e| e.to_string()))
-            })
-        },
-    );
+    let built = build_frames(parsed);
     trace("frames");
     let mut frames = BTreeMap::new();
     let mut stats = Vec::new();
@@ -516,6 +592,17 @@ fn load_files(
             issues,
         },
     })
+}
+
+/// With `CSC_AUDIT_TRACE` set, prints when a load step ended and the memory then.
+pub(crate) fn trace_step(clock: std::time::Instant, what: &str) {
+    if std::env::var_os("CSC_AUDIT_TRACE").is_some() {
+        eprintln!(
+            "{:>8.3}s {what} ({})",
+            clock.elapsed().as_secs_f64(),
+            memory()
+        );
+    }
 }
 
 /// Resident and peak memory of this process, for `CSC_AUDIT_TRACE` (Linux only).
@@ -650,11 +737,15 @@ fn read_batch(
     issues: &mut Vec<Issue>,
 ) {
     let size = |spec: &&'static TableSpec| files.size(&spec.file_name());
+    let clock = std::time::Instant::now();
+    let names: Vec<&str> = batch.iter().map(|t| t.name).collect();
+    let names = names.join(",");
     let opened = par_map(batch, size, |spec| {
         let mut issues = Vec::new();
         (open_table(files, label, spec, &mut issues), issues)
     });
     let jobs = chunk_jobs(&opened, chunk_bytes);
+    trace_step(clock, &format!("  opened {names}"));
     let mut chunks: Vec<Vec<Chunk>> = opened.iter().map(|_| Vec::new()).collect();
     let read = par_map(
         jobs,
@@ -667,6 +758,7 @@ fn read_batch(
     for (i, chunk) in read {
         chunks[i].push(chunk);
     }
+    trace_step(clock, &format!("  parsed {names}"));
     // Tables are joined side by side; each file's text is freed once its table is joined.
     let tables: Vec<_> = opened.into_iter().zip(chunks).collect();
     let joined = par_map(
@@ -681,6 +773,7 @@ fn read_batch(
         issues.append(&mut table_issues);
         parsed.push(table);
     }
+    trace_step(clock, &format!("  joined {names}"));
 }
 
 /// Rows are read in chunks of about this many bytes, so a large file is read on every core.
@@ -769,22 +862,18 @@ struct Chunk {
 /// the chunk before it stopped (its cut fell inside a quoted value that runs over lines)
 /// is read again from there, so the rows are exactly those one reader would read.
 fn join_chunks(o: &Opened, chunks: Vec<Chunk>, out: &mut Vec<Issue>) -> Parsed {
-    let rows: usize = chunks.iter().map(|c| c.rows.lines.len()).sum();
-    let mut chunks = chunks.into_iter();
-    let first = chunks.next().expect("every table has a chunk");
-    let (mut t, mut stop) = (first.rows, first.stop);
-    t.reserve(rows - t.lines.len(), o.text.len());
-    out.extend(first.issues);
+    let mut readers = Vec::with_capacity(chunks.len());
+    let mut stop: Option<Mark> = None;
     for chunk in chunks {
-        let chunk = if chunk.from == stop {
-            chunk
-        } else {
-            read_rows(o, stop, chunk.to, chunk.rows.lines.len())
+        let chunk = match stop {
+            Some(at) if chunk.from != at => read_rows(o, at, chunk.to, chunk.rows.lines.len()),
+            _ => chunk,
         };
-        t.append(chunk.rows);
         out.extend(chunk.issues);
-        stop = chunk.stop;
+        stop = Some(chunk.stop);
+        readers.push(chunk.rows);
     }
+    let mut t = TableReader::concat(readers);
     let mut issues = Issues {
         table: o.spec.name,
         file: &o.file,
@@ -1257,21 +1346,55 @@ impl TableReader {
         self.rejected.reserve(rows);
     }
 
-    /// Adds the rows of the chunk that follows this one in the file.
-    fn append(&mut self, next: TableReader) {
-        self.stats.rows_read += next.stats.rows_read;
-        self.stats.blank_lines += next.stats.blank_lines;
-        self.lines.extend(next.lines);
-        self.rejected.extend(next.rejected);
-        for (v, more) in self.columns.iter_mut().zip(next.columns) {
-            v.append(more);
+    /// The readers of a file's chunks, in file order, as one; its columns are put together
+    /// side by side.
+    fn concat(chunks: Vec<TableReader>) -> TableReader {
+        let mut chunks = chunks.into_iter();
+        let Some(mut t) = chunks.next() else {
+            unreachable!("a table has a chunk")
+        };
+        let rest: Vec<TableReader> = chunks.collect();
+        let rows: usize = rest.iter().map(|c| c.lines.len()).sum();
+        t.lines.reserve(rows);
+        t.rejected.reserve(rows);
+        let mut columns: Vec<Vec<Values>> = std::mem::take(&mut t.columns)
+            .into_iter()
+            .map(|v| vec![v])
+            .collect();
+        let (names, extra): (Vec<String>, Vec<TextCol>) =
+            std::mem::take(&mut t.extra).into_iter().unzip();
+        let mut extra: Vec<Vec<Values>> =
+            extra.into_iter().map(|v| vec![Values::Text(v)]).collect();
+        for next in rest {
+            t.stats.rows_read += next.stats.rows_read;
+            t.stats.blank_lines += next.stats.blank_lines;
+            t.lines.extend(next.lines);
+            t.rejected.extend(next.rejected);
+            for (pieces, more) in columns.iter_mut().zip(next.columns) {
+                pieces.push(more);
+            }
+            for (pieces, (_, more)) in extra.iter_mut().zip(next.extra) {
+                pieces.push(Values::Text(more));
+            }
+            for (col, (first, n)) in next.ids_fixed {
+                t.ids_fixed.entry(col).or_insert((first, 0)).1 += n;
+            }
         }
-        for ((_, v), (_, more)) in self.extra.iter_mut().zip(next.extra) {
-            v.append(more);
-        }
-        for (col, (first, n)) in next.ids_fixed {
-            self.ids_fixed.entry(col).or_insert((first, 0)).1 += n;
-        }
+        let n = columns.len();
+        columns.append(&mut extra);
+        let weight = |pieces: &Vec<Values>| pieces.iter().map(Values::weight).sum();
+        let mut joined = par_map(columns, weight, Values::concat);
+        let extra = joined.split_off(n);
+        t.columns = joined;
+        t.extra = names
+            .into_iter()
+            .zip(extra)
+            .map(|(name, v)| match v {
+                Values::Text(v) => (name, v),
+                _ => unreachable!("extra columns are text"),
+            })
+            .collect();
+        t
     }
 
     /// Reads one record as a row: parsed, checked on its own, and rejected or kept.
@@ -1419,6 +1542,9 @@ impl TableReader {
         let Values::Text(keys) = &self.columns[0] else {
             return;
         };
+        if keys.strictly_increasing() {
+            return;
+        }
         let mut first_line: PlHashMap<&str, u64> = PlHashMap::default();
         first_line.reserve(keys.len());
         for (row, line) in self.lines.iter().enumerate() {
@@ -1698,30 +1824,7 @@ fn check_against_others(
     }
 
     // Column by column: each check looks its columns and parent table up once.
-    // Future dates are reported on every row, rejected already or not, so that a date typed
-    // a decade ahead is named for what it is.
-    let mut bad = vec![false; t.rejected.len()];
-    for (c, col) in spec.columns.iter().enumerate() {
-        if col.date_role != DateRole::Event {
-            continue;
-        }
-        for (row, &line) in t.lines.iter().enumerate() {
-            let Some(d) = t.columns[c].stamp(row).map(|s| s.date()) else {
-                continue;
-            };
-            if d > as_of {
-                let message = format!("{} {d} is after the as-of date {as_of}", col.name);
-                issues.push(
-                    Some(line),
-                    Some(col.name),
-                    "future_date",
-                    Severity::Error,
-                    message,
-                );
-                bad[row] = true;
-            }
-        }
-    }
+    let mut bad = future_dates(t, as_of, &mut issues);
     for rule in spec.order {
         let Earlier::Via { via, column } = rule.earlier else {
             continue;
@@ -1731,6 +1834,7 @@ fn check_against_others(
         let Some(p) = parent(target) else { continue };
         let first_c = p.spec.column_index(column).expect("schema tested");
         let later_c = spec.column_index(rule.later).expect("schema tested");
+        let mut lookup = Lookup::new(p);
         for (row, &line) in t.lines.iter().enumerate() {
             if t.rejected[row] || !rule_applies(spec, &t.columns, row, rule.when) {
                 continue;
@@ -1738,7 +1842,7 @@ fn check_against_others(
             let Some(key) = t.columns[via_c].text(row) else {
                 continue;
             };
-            let Some(prow) = p.key_row(key) else {
+            let Some(prow) = lookup.row(key) else {
                 continue;
             };
             let first = p.columns[first_c].stamp(prow);
@@ -1767,12 +1871,13 @@ fn check_against_others(
         } else {
             "link dropped"
         };
+        let mut lookup = Lookup::new(p);
         for (row, &line) in t.lines.iter().enumerate() {
             if t.rejected[row] {
                 continue;
             }
             let Some(key) = v.get(row) else { continue };
-            if p.key_row(key).is_some() {
+            if lookup.row(key).is_some() {
                 continue;
             }
             let (rule, message) = match p.rejected_keys.get(key) {
@@ -1800,6 +1905,34 @@ fn check_against_others(
     index_keys(t);
 }
 
+/// Event dates after the as-of date, reported on every row (rejected already or not), so
+/// that a date typed a decade ahead is named for what it is. Returns the rows they reject.
+fn future_dates(t: &Parsed, as_of: NaiveDate, issues: &mut Issues) -> Vec<bool> {
+    let mut bad = vec![false; t.rejected.len()];
+    for (c, col) in t.spec.columns.iter().enumerate() {
+        if col.date_role != DateRole::Event {
+            continue;
+        }
+        for (row, &line) in t.lines.iter().enumerate() {
+            let Some(d) = t.columns[c].stamp(row).map(|s| s.date()) else {
+                continue;
+            };
+            if d > as_of {
+                let message = format!("{} {d} is after the as-of date {as_of}", col.name);
+                issues.push(
+                    Some(line),
+                    Some(col.name),
+                    "future_date",
+                    Severity::Error,
+                    message,
+                );
+                bad[row] = true;
+            }
+        }
+    }
+    bad
+}
+
 /// Only tables that others link to need an index of their keys.
 fn index_keys(t: &mut Parsed) {
     if let (true, Values::Text(keys)) = (schema::is_linked_to(t.spec.name), &t.columns[0]) {
@@ -1815,6 +1948,37 @@ fn index_keys(t: &mut Parsed) {
     }
 }
 
+/// Keys looked up in a parent table, the last one remembered: rows are mostly grouped by
+/// the row they link to (a child's visits together), so most lookups repeat the one before.
+struct Lookup<'p> {
+    parent: &'p Parsed,
+    last: Option<(String, Option<usize>)>,
+}
+
+impl<'p> Lookup<'p> {
+    fn new(parent: &'p Parsed) -> Self {
+        Lookup { parent, last: None }
+    }
+
+    fn row(&mut self, key: &str) -> Option<usize> {
+        match &mut self.last {
+            Some((k, row)) if k == key => *row,
+            last => {
+                let row = self.parent.key_row(key);
+                match last {
+                    Some((k, r)) => {
+                        k.clear();
+                        k.push_str(key);
+                        *r = row;
+                    }
+                    None => *last = Some((key.to_string(), row)),
+                }
+                row
+            }
+        }
+    }
+}
+
 impl Parsed {
     /// The loaded row whose key is `key`.
     fn key_row(&self, key: &str) -> Option<usize> {
@@ -1825,28 +1989,90 @@ impl Parsed {
     }
 }
 
-/// The loaded rows as a frame. The parsed table is consumed a column at a time, so the
-/// parsed copy and the frame are never both whole in memory.
-fn build_frame(t: Parsed) -> polars::prelude::PolarsResult<DataFrame> {
-    let keep: Vec<bool> = t.rejected.iter().map(|r| !r).collect();
-    drop(t.rejected);
-    let height = keep.iter().filter(|k| **k).count();
-    let mut cols: Vec<Column> = Vec::with_capacity(t.columns.len() + t.extra.len() + 1);
-    for (spec, values) in t.spec.columns.iter().zip(t.columns) {
-        cols.push(values.to_series(spec.name, &keep)?.into());
+/// A table's loaded rows as a frame: its stats, its file, and the frame or why not.
+type Built = Option<(TableStats, String, polars::prelude::PolarsResult<DataFrame>)>;
+
+/// One column of a frame to build: a schema column, a column the schema does not know, or
+/// the line numbers.
+enum FrameColumn {
+    Schema(&'static str, Values),
+    Extra(String, TextCol),
+    Lines(Vec<u64>),
+}
+
+impl FrameColumn {
+    fn weight(&self) -> u64 {
+        match self {
+            FrameColumn::Schema(_, v) => v.weight(),
+            FrameColumn::Extra(_, v) => (v.len() * 8 + v.buf.len()) as u64,
+            FrameColumn::Lines(v) => v.len() as u64 * 8,
+        }
     }
-    for (name, v) in t.extra {
-        cols.push(v.kept(name.into(), &keep).into_series().into());
+
+    /// The kept rows as a polars column; the parsed values are freed here.
+    fn build(self, keep: &[bool]) -> polars::prelude::PolarsResult<Column> {
+        Ok(match self {
+            FrameColumn::Schema(name, values) => values.to_series(name, keep)?.into(),
+            FrameColumn::Extra(name, v) => v.kept(name.into(), keep).into_series().into(),
+            FrameColumn::Lines(lines) => {
+                let kept: Vec<u32> = lines
+                    .iter()
+                    .zip(keep)
+                    .filter(|(_, k)| **k)
+                    .map(|(l, _)| *l as u32)
+                    .collect();
+                Series::new(LINE_COLUMN.into(), kept).into()
+            }
+        })
     }
-    let lines: Vec<u32> = t
-        .lines
-        .iter()
-        .zip(&keep)
-        .filter(|(_, k)| **k)
-        .map(|(l, _)| *l as u32)
-        .collect();
-    cols.push(Series::new(LINE_COLUMN.into(), lines).into());
-    DataFrame::new(height, cols)
+}
+
+/// Every table's loaded rows as a frame, built a column at a time on every core (one large
+/// table would otherwise hold one core); each parsed column is freed once its frame column is
+/// built, so the parsed copy and the frames are never both whole in memory.
+fn build_frames(parsed: Vec<Option<Parsed>>) -> Vec<Built> {
+    let mut keeps: Vec<Vec<bool>> = Vec::with_capacity(parsed.len());
+    let mut heads = Vec::with_capacity(parsed.len());
+    let mut jobs: Vec<(usize, FrameColumn)> = Vec::new();
+    for (i, t) in parsed.into_iter().enumerate() {
+        let Some(mut t) = t else {
+            keeps.push(Vec::new());
+            heads.push(None);
+            continue;
+        };
+        t.stats.rows_rejected = t.rejected.iter().filter(|r| **r).count() as u64;
+        t.stats.rows_loaded = t.stats.rows_read - t.stats.rows_rejected;
+        let keep: Vec<bool> = t.rejected.iter().map(|r| !r).collect();
+        heads.push(Some((t.stats, t.file, keep.iter().filter(|k| **k).count())));
+        keeps.push(keep);
+        for (spec, values) in t.spec.columns.iter().zip(t.columns) {
+            jobs.push((i, FrameColumn::Schema(spec.name, values)));
+        }
+        for (name, v) in t.extra {
+            jobs.push((i, FrameColumn::Extra(name, v)));
+        }
+        jobs.push((i, FrameColumn::Lines(t.lines)));
+    }
+    let keeps = &keeps;
+    let columns = par_map(jobs, |(_, c)| c.weight(), |(i, c)| (i, c.build(&keeps[i])));
+    let mut tables: Vec<Vec<polars::prelude::PolarsResult<Column>>> =
+        heads.iter().map(|_| Vec::new()).collect();
+    for (i, c) in columns {
+        tables[i].push(c);
+    }
+    heads
+        .into_iter()
+        .zip(tables)
+        .map(|(head, cols)| {
+            head.map(|(stats, file, height)| {
+                let frame = cols
+                    .into_iter()
+                    .collect::<polars::prelude::PolarsResult<Vec<Column>>>()
+                    .and_then(|cols| DataFrame::new(height, cols));
+                (stats, file, frame)
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -1864,12 +2090,65 @@ mod tests {
     }
     type Clashing = std::hash::BuildHasherDefault<Same>;
 
+    fn text_col(keys: &[Option<&str>]) -> TextCol {
+        let mut col = TextCol::default();
+        for k in keys {
+            col.push(*k);
+        }
+        col
+    }
+
+    #[test]
+    fn keys_in_order_as_text_or_as_numbers_are_seen_to_be_distinct() {
+        let increasing = |keys: &[Option<&str>]| text_col(keys).strictly_increasing();
+        assert!(increasing(&[
+            Some("C0000001"),
+            None,
+            Some("C0000002"),
+            Some("C0000010")
+        ]));
+        // Numbers without leading zeros: shorter first.
+        assert!(increasing(&[
+            Some("9"),
+            Some("10"),
+            Some("11"),
+            Some("100")
+        ]));
+        assert!(increasing(&[Some("10"), Some("9")]));
+        assert!(increasing(&[]));
+        assert!(!increasing(&[Some("A1"), Some("A1")]));
+        assert!(!increasing(&[Some("1"), Some("2"), Some("10"), Some("3")]));
+        assert!(!increasing(&[Some("B"), Some("A"), Some("C")]));
+    }
+
+    proptest::proptest! {
+        /// The one-pass check never calls keys distinct that are not, and keys sorted
+        /// and distinct are always seen to be.
+        #[test]
+        fn keys_said_distinct_are_distinct(
+            keys in proptest::collection::vec(proptest::option::of("[0-9A-C]{0,3}"), 0..40)
+        ) {
+            let keys: Vec<Option<&str>> =
+                keys.iter().map(|k| k.as_deref().filter(|k| !k.is_empty())).collect();
+            let present: Vec<&str> = keys.iter().flatten().copied().collect();
+            let distinct: std::collections::BTreeSet<&str> = present.iter().copied().collect();
+            if text_col(&keys).strictly_increasing() {
+                proptest::prop_assert_eq!(distinct.len(), present.len());
+            }
+            let sorted: Vec<Option<&str>> = distinct.iter().map(|k| Some(*k)).collect();
+            proptest::prop_assert!(text_col(&sorted).strictly_increasing());
+        }
+    }
+
     #[test]
     fn key_lookups_are_exact_when_hashes_clash() {
         let mut keys = TextCol::default();
         for k in [Some("C1"), Some("C2"), None, Some("C3"), Some("C4")] {
             keys.push(k);
         }
+        // Keys too long to be held in the index are confirmed against the column.
+        let long = "CHILD-000000000000000001";
+        keys.push(Some(long));
         // Row 3 (C3) is rejected: it is not indexed.
         let index = KeyIndex::<Clashing>::build(&keys, |r| r != 3);
         assert_eq!(index.get(&keys, "C1"), Some(0));
@@ -1877,9 +2156,20 @@ mod tests {
         assert_eq!(index.get(&keys, "C3"), None);
         assert_eq!(index.get(&keys, "C4"), Some(4));
         assert_eq!(index.get(&keys, "C5"), None);
-        assert_eq!(index.clashes.len(), 2);
+        assert_eq!(index.get(&keys, long), Some(5));
+        assert_eq!(index.get(&keys, "CHILD-000000000000000002"), None);
+        assert_eq!(index.clashes.len(), 3);
         let normal = KeyIndex::<polars::prelude::PlRandomState>::build(&keys, |r| r != 3);
-        for k in ["C1", "C2", "C3", "C4", "C5"] {
+        for k in [
+            "C1",
+            "C2",
+            "C3",
+            "C4",
+            "C5",
+            long,
+            "CHILD-000000000000000002",
+            "C",
+        ] {
             assert_eq!(normal.get(&keys, k), index.get(&keys, k), "{k}");
         }
     }

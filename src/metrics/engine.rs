@@ -39,6 +39,7 @@ pub fn evaluate(
     cal: &Calendar,
     opts: &EvalOptions,
 ) -> Result<Evaluation, EvalError> {
+    let clock = std::time::Instant::now();
     let as_of = ex.as_of;
     let (from, to) = period_range(as_of, opts)?;
     let periods = periods::range(from, to);
@@ -57,11 +58,17 @@ pub fn evaluate(
     )
     .map_err(EvalError::Polars)?;
     let (series_frames, metric_frames) = frames.split_at(n_series);
-    let keyed: Vec<KeyedDates> = series_frames
-        .iter()
-        .map(KeyedDates::from_frame)
-        .collect::<PolarsResult<_>>()
-        .map_err(EvalError::Polars)?;
+    crate::ingest::trace_step(clock, "measures: frames collected");
+    // The related date lists are keyed side by side: some hold millions of rows.
+    let keyed: Vec<KeyedDates> = crate::par::par_map(
+        series_frames.iter().collect(),
+        |df| df.height() as u64,
+        KeyedDates::from_frame,
+    )
+    .into_iter()
+    .collect::<PolarsResult<_>>()
+    .map_err(EvalError::Polars)?;
+    crate::ingest::trace_step(clock, "measures: related dates keyed");
     let cx = Ctx {
         cal,
         as_of: epoch_days(as_of),
@@ -78,6 +85,7 @@ pub fn evaluate(
         |(_, _, df)| df.height() as u64,
         |(m, p, df)| evaluate_one(m, p, df, &shared, &keyed, &cx, &periods, as_of, lib, opts),
     );
+    crate::ingest::trace_step(clock, "measures: tallied");
     let mut rows = Vec::new();
     let mut cases = Vec::new();
     let (first, last) = cal.range();
