@@ -522,8 +522,9 @@ fn load_files(
             batch,
             |(_, t)| t.lines.len() as u64,
             |(i, mut t)| {
-                let mut table_issues = Vec::new();
+                let (mut table_issues, started) = (Vec::new(), std::time::Instant::now());
                 check_against_others(&mut t, &finished, as_of, &mut table_issues);
+                trace_step(started, &format!("  checked {}", t.spec.name));
                 (i, t, table_issues)
             },
         );
@@ -1825,6 +1826,7 @@ fn check_against_others(
 
     // Column by column: each check looks its columns and parent table up once.
     let mut bad = future_dates(t, as_of, &mut issues);
+    let links = parent_rows(t, done);
     for rule in spec.order {
         let Earlier::Via { via, column } = rule.earlier else {
             continue;
@@ -1834,17 +1836,17 @@ fn check_against_others(
         let Some(p) = parent(target) else { continue };
         let first_c = p.spec.column_index(column).expect("schema tested");
         let later_c = spec.column_index(rule.later).expect("schema tested");
-        let mut lookup = Lookup::new(p);
+        let Some(via_rows) = &links[via_c] else {
+            continue;
+        };
         for (row, &line) in t.lines.iter().enumerate() {
             if t.rejected[row] || !rule_applies(spec, &t.columns, row, rule.when) {
                 continue;
             }
-            let Some(key) = t.columns[via_c].text(row) else {
+            let Some(prow) = via_rows[row].map(|r| r as usize) else {
                 continue;
             };
-            let Some(prow) = lookup.row(key) else {
-                continue;
-            };
+            let key = t.columns[via_c].text(row).unwrap_or_default();
             let first = p.columns[first_c].stamp(prow);
             let later = t.columns[later_c].stamp(row);
             bad[row] |= out_of_order(&mut issues, line, rule, later, first, || {
@@ -1863,7 +1865,7 @@ fn check_against_others(
             continue;
         };
         let Some(p) = parent(target) else { continue };
-        let Values::Text(v) = &mut t.columns[c] else {
+        let (Values::Text(v), Some(found)) = (&mut t.columns[c], &links[c]) else {
             continue;
         };
         let what = if col.required {
@@ -1871,15 +1873,11 @@ fn check_against_others(
         } else {
             "link dropped"
         };
-        let mut lookup = Lookup::new(p);
         for (row, &line) in t.lines.iter().enumerate() {
-            if t.rejected[row] {
+            if t.rejected[row] || found[row].is_some() {
                 continue;
             }
             let Some(key) = v.get(row) else { continue };
-            if lookup.row(key).is_some() {
-                continue;
-            }
             let (rule, message) = match p.rejected_keys.get(key) {
                 Some(l) => (
                     "link_to_rejected",
@@ -1903,6 +1901,51 @@ fn check_against_others(
         }
     }
     index_keys(t);
+}
+
+/// For each column linking to a loaded table, the parent row each row's key is on (`None`:
+/// no key, or not there). Looked up once for every check that needs it, on every core: a
+/// table links at random into its parents' millions of rows.
+fn parent_rows(t: &Parsed, done: &[Option<Parsed>]) -> Vec<Option<Vec<Option<u32>>>> {
+    let rows = t.lines.len();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let step = rows.div_ceil(threads).max(1);
+    let mut jobs = Vec::new();
+    for (c, col) in t.spec.columns.iter().enumerate() {
+        let Some((target, _)) = col.refers_to else {
+            continue;
+        };
+        let Some(p) = done.iter().flatten().find(|p| p.spec.name == target) else {
+            continue;
+        };
+        let Values::Text(keys) = &t.columns[c] else {
+            continue;
+        };
+        jobs.extend(
+            (0..rows)
+                .step_by(step)
+                .map(|a| (c, p, keys, a..(a + step).min(rows))),
+        );
+    }
+    let found = par_map(
+        jobs,
+        |(.., range)| range.len() as u64,
+        |(c, p, keys, range)| {
+            let mut lookup = Lookup::new(p);
+            let found: Vec<Option<u32>> = range
+                .map(|row| keys.get(row).and_then(|k| lookup.row(k)).map(|r| r as u32))
+                .collect();
+            (c, found)
+        },
+    );
+    let mut links: Vec<Option<Vec<Option<u32>>>> = t.spec.columns.iter().map(|_| None).collect();
+    // In the order of the jobs: a column's row ranges first to last.
+    for (c, part) in found {
+        links[c]
+            .get_or_insert_with(|| Vec::with_capacity(rows))
+            .extend(part);
+    }
+    links
 }
 
 /// Event dates after the as-of date, reported on every row (rejected already or not), so
