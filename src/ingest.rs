@@ -1420,8 +1420,10 @@ impl TableReader {
         let mut bad = false;
         let mut unreadable = None;
         for (c, col) in spec.columns.iter().enumerate() {
-            let raw = self.source[c].and_then(|p| rec.get(p)).unwrap_or("");
-            match parse_cell(col, raw, &mut self.columns[c]) {
+            let (raw, plain) = self.source[c]
+                .and_then(|p| rec.get_plain(p))
+                .unwrap_or(("", true));
+            match parse_cell(col, raw, plain, &mut self.columns[c]) {
                 Ok(true) => self.ids_fixed.entry(col.name).or_insert((line, 0)).1 += 1,
                 Ok(false) => {}
                 Err(e) => {
@@ -1608,15 +1610,27 @@ impl TableReader {
         }
     }
 }
-/// Parses one cell into its column. Returns whether an ID was normalised.
-fn parse_cell(col: &ColumnSpec, raw: &str, into: &mut Values) -> Result<bool, CellError> {
+/// Parses one cell into its column. Returns whether an ID was normalised. `plain`: the
+/// reader saw only printable ASCII other than a space, which cleaning leaves as it is.
+fn parse_cell(
+    col: &ColumnSpec,
+    raw: &str,
+    plain: bool,
+    into: &mut Values,
+) -> Result<bool, CellError> {
     // Every cell is tidied in one place first: invisible characters, odd spaces, ends.
-    let s = values::clean(raw)?;
+    let plain = plain && raw.len() <= values::MAX_VALUE_CHARS;
+    let s = if plain {
+        std::borrow::Cow::Borrowed(raw)
+    } else {
+        values::clean(raw)?
+    };
     let s = &*s;
     let mut fixed = false;
     match (col.kind, into) {
         (Kind::Id, Values::Text(v)) => {
-            let (id, changed) = values::normalise_id(values::check_id(s)?);
+            let id = if plain { s } else { values::check_id(s)? };
+            let (id, changed) = values::normalise_id(id);
             fixed = changed;
             v.push((!id.is_empty()).then_some(id));
         }

@@ -60,6 +60,9 @@ impl<'a> LineCounter<'a> {
 pub struct Record {
     buf: String,
     ends: Vec<usize>,
+    /// Per field kept: unquoted and all printable ASCII other than a space, so that it needs
+    /// no cleaning (almost every cell of an extract).
+    plain: Vec<bool>,
     /// Fields seen, kept or not (see [`Records::max_fields`]).
     fields: usize,
     /// The lines where the record starts and ends.
@@ -86,6 +89,11 @@ impl Record {
         let start = if i == 0 { 0 } else { self.ends[i - 1] };
         Some(&self.buf[start..end])
     }
+    /// A field, and whether it is plain: unquoted, and only printable ASCII other than a
+    /// space (nothing [`crate::values::clean`] would change or refuse but its length).
+    pub fn get_plain(&self, i: usize) -> Option<(&str, bool)> {
+        Some((self.get(i)?, self.plain[i]))
+    }
     /// The fields kept.
     pub fn iter(&self) -> impl Iterator<Item = &str> {
         (0..self.ends.len()).filter_map(|i| self.get(i))
@@ -106,6 +114,7 @@ impl Record {
     fn clear(&mut self, line: u64) {
         self.buf.clear();
         self.ends.clear();
+        self.plain.clear();
         self.fields = 0;
         self.first_line = line;
         self.last_line = line;
@@ -271,7 +280,8 @@ impl<'a> Records<'a> {
                 rec.buf.push_str(s);
             }
         };
-        if i < limit && b[i] == b'"' {
+        let quoted = i < limit && b[i] == b'"';
+        if quoted {
             i += 1;
             loop {
                 let s = i;
@@ -301,12 +311,16 @@ impl<'a> Records<'a> {
         }
         // Unquoted, or the text after a closing quote: up to a comma or a line end.
         let s = i;
+        let mut plain = !quoted;
         while i < limit && !matches!(b[i], b',' | b'\r' | b'\n') {
+            // Printable ASCII other than a space: 0x21 to 0x7e.
+            plain &= b[i].wrapping_sub(0x21) < 0x5e;
             i += 1;
         }
         push(rec, &text[s..i]);
         if keep {
             rec.ends.push(rec.buf.len());
+            rec.plain.push(plain);
         }
         i
     }
@@ -377,6 +391,37 @@ mod tests {
         assert!(r.read(&mut rec));
         assert_eq!((rec.first_line, rec.get(1)), (2, Some("b")));
         assert!(!r.read(&mut rec));
+    }
+
+    proptest::proptest! {
+        /// A field the reader calls plain is one cleaning leaves exactly as it is and an ID
+        /// check accepts, so the loader may skip both for it.
+        #[test]
+        fn a_plain_field_is_one_cleaning_leaves_alone(
+            text in proptest::string::string_regex("[a-c ,\"\r\n\t\u{7f}\u{a0}\u{200b}\u{feff}é0.]{0,60}").unwrap()
+        ) {
+            let mut r = Records::new(&text);
+            let mut rec = Record::default();
+            while r.read(&mut rec) {
+                for i in 0..rec.iter().count() {
+                    let (field, plain) = rec.get_plain(i).unwrap();
+                    if plain {
+                        let cleaned = crate::values::clean(field).unwrap();
+                        proptest::prop_assert_eq!(&*cleaned, field);
+                        proptest::prop_assert!(crate::values::check_id(field).is_ok());
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn plain_fields_are_unquoted_printable_ascii_without_spaces() {
+        let mut r = Records::new("a1,\"b\",c d,é,,x\u{7f}\n");
+        let mut rec = Record::default();
+        assert!(r.read(&mut rec));
+        let plain: Vec<bool> = (0..6).map(|i| rec.get_plain(i).unwrap().1).collect();
+        assert_eq!(plain, [true, false, false, false, true, false]);
     }
 
     #[test]
