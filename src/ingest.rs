@@ -1611,7 +1611,7 @@ impl TableReader {
     }
 }
 /// Parses one cell into its column. Returns whether an ID was normalised. `plain`: the
-/// reader saw only printable ASCII other than a space, which cleaning leaves as it is.
+/// reader saw only printable ASCII and no space at either end, which cleaning leaves as it is.
 fn parse_cell(
     col: &ColumnSpec,
     raw: &str,

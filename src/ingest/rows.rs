@@ -60,8 +60,8 @@ impl<'a> LineCounter<'a> {
 pub struct Record {
     buf: String,
     ends: Vec<usize>,
-    /// Per field kept: unquoted and all printable ASCII other than a space, so that it needs
-    /// no cleaning (almost every cell of an extract).
+    /// Per field kept: unquoted, all printable ASCII, no space at either end, so that it
+    /// needs no cleaning (almost every cell of an extract).
     plain: Vec<bool>,
     /// Fields seen, kept or not (see [`Records::max_fields`]).
     fields: usize,
@@ -89,8 +89,8 @@ impl Record {
         let start = if i == 0 { 0 } else { self.ends[i - 1] };
         Some(&self.buf[start..end])
     }
-    /// A field, and whether it is plain: unquoted, and only printable ASCII other than a
-    /// space (nothing [`crate::values::clean`] would change or refuse but its length).
+    /// A field, and whether it is plain: unquoted, only printable ASCII, and no space at
+    /// either end (nothing [`crate::values::clean`] would change or refuse but its length).
     pub fn get_plain(&self, i: usize) -> Option<(&str, bool)> {
         Some((self.get(i)?, self.plain[i]))
     }
@@ -313,10 +313,12 @@ impl<'a> Records<'a> {
         let s = i;
         let mut plain = !quoted;
         while i < limit && !matches!(b[i], b',' | b'\r' | b'\n') {
-            // Printable ASCII other than a space: 0x21 to 0x7e.
-            plain &= b[i].wrapping_sub(0x21) < 0x5e;
+            // Printable ASCII: 0x20 (a space) to 0x7e.
+            plain &= b[i].wrapping_sub(0x20) < 0x5f;
             i += 1;
         }
+        // Spaces inside a value are kept; at its ends they would be trimmed.
+        plain &= i == s || (b[s] != b' ' && b[i - 1] != b' ');
         push(rec, &text[s..i]);
         if keep {
             rec.ends.push(rec.buf.len());
@@ -416,12 +418,15 @@ mod tests {
     }
 
     #[test]
-    fn plain_fields_are_unquoted_printable_ascii_without_spaces() {
-        let mut r = Records::new("a1,\"b\",c d,é,,x\u{7f}\n");
+    fn plain_fields_are_unquoted_printable_ascii_with_no_space_at_either_end() {
+        let mut r = Records::new("a1,\"b\",c d,é,,x\u{7f}, e,f ,g\th\n");
         let mut rec = Record::default();
         assert!(r.read(&mut rec));
-        let plain: Vec<bool> = (0..6).map(|i| rec.get_plain(i).unwrap().1).collect();
-        assert_eq!(plain, [true, false, false, false, true, false]);
+        let plain: Vec<bool> = (0..9).map(|i| rec.get_plain(i).unwrap().1).collect();
+        assert_eq!(
+            plain,
+            [true, false, true, false, true, false, false, false, false]
+        );
     }
 
     #[test]
