@@ -230,14 +230,7 @@ fn evaluate_one(
         .iter()
         .map(|(k, _)| shared.iter().position(|s| s == k).expect("planned"))
         .collect();
-    let judge = Judge {
-        m,
-        p,
-        d: &data,
-        series_ix: &series_ix,
-        keyed,
-        cx,
-    };
+    let judge = Judge::new(m, p, &data, &series_ix, keyed, cx);
     let result = tally(&judge, periods, opts);
     let flags = match &data.key {
         Some(keys) => result

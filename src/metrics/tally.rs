@@ -69,15 +69,46 @@ pub(super) struct Judge<'a> {
     pub series_ix: &'a [usize],
     pub keyed: &'a [KeyedDates<'a>],
     pub cx: &'a Ctx<'a>,
+    /// Per series, the last row asked and its dates: an open case is judged at every period
+    /// end, and each judgement asks for the same row's dates again.
+    last: Vec<std::cell::Cell<(usize, &'a [i32])>>,
 }
 
 impl<'a> Judge<'a> {
+    pub(super) fn new(
+        m: &'a Metric,
+        p: &'a Plan,
+        d: &'a RowData<'a>,
+        series_ix: &'a [usize],
+        keyed: &'a [KeyedDates<'a>],
+        cx: &'a Ctx<'a>,
+    ) -> Self {
+        let last = (0..d.on.len())
+            .map(|_| std::cell::Cell::new((usize::MAX, &[][..])))
+            .collect();
+        Judge {
+            m,
+            p,
+            d,
+            series_ix,
+            keyed,
+            cx,
+            last,
+        }
+    }
+
     /// The sorted dates series `si` holds for a row.
     pub(super) fn dates_of(&self, row: usize, si: usize) -> &'a [i32] {
-        match &self.d.on[si][row] {
+        let (last_row, dates) = self.last[si].get();
+        if last_row == row {
+            return dates;
+        }
+        let dates = match &self.d.on[si][row] {
             Some(k) => self.keyed[self.series_ix[si]].of(k),
             None => &[],
-        }
+        };
+        self.last[si].set((row, dates));
+        dates
     }
 
     /// What series `si` picks for a row timed at `at`.

@@ -266,14 +266,7 @@ fn one(
         .collect::<PolarsResult<_>>()?;
     let series_ix: Vec<usize> = (0..p.series.len()).collect();
     let d = read_rows(m, p, &df)?;
-    let j = Judge {
-        m,
-        p,
-        d: &d,
-        series_ix: &series_ix,
-        keyed: &keyed,
-        cx,
-    };
+    let j = Judge::new(m, p, &d, &series_ix, &keyed, cx);
     let mut out = Out {
         m,
         d: &d,
