@@ -12,7 +12,7 @@ use super::plan::Plan;
 use super::related::{KeyedDates, Picked};
 use super::rows::RowData;
 use super::value::Value;
-use super::windows::{date_of, day_of, Why, MS_PER_DAY, NULL};
+use super::windows::{day_of, Why, MS_PER_DAY, NULL};
 use super::{EvalOptions, Metric};
 use crate::periods::Period;
 use crate::values::epoch_days;
@@ -277,6 +277,32 @@ impl<'a> Recorder<'a> {
     }
 }
 
+/// The reported period of each day (as a day number) from the first period's start to the
+/// last one's end: one lookup per row, where finding its period costs a calendar sum.
+struct PeriodOfDay {
+    first_day: i32,
+    period: Vec<u32>,
+}
+
+impl PeriodOfDay {
+    fn new(periods: &[Period]) -> Self {
+        let days = |p: &Period| epoch_days(p.end()) - epoch_days(p.start()) + 1;
+        let period = (periods.iter().enumerate())
+            .flat_map(|(i, p)| std::iter::repeat_n(i as u32, days(p).max(0) as usize))
+            .collect();
+        PeriodOfDay {
+            first_day: periods.first().map_or(0, |p| epoch_days(p.start())),
+            period,
+        }
+    }
+
+    /// The index of the period holding `day`, if one does.
+    fn get(&self, day: i32) -> Option<u32> {
+        let at = usize::try_from(i64::from(day) - i64::from(self.first_day)).ok()?;
+        self.period.get(at).copied()
+    }
+}
+
 /// Judges every row of a metric (each case at each period end, for an open population)
 /// and counts it in its period and groups.
 pub(super) fn tally(j: &Judge, periods: &[Period], opts: &EvalOptions) -> Tallied {
@@ -284,7 +310,6 @@ pub(super) fn tally(j: &Judge, periods: &[Period], opts: &EvalOptions) -> Tallie
     let dates_of = |row: usize, si: usize| j.dates_of(row, si);
     let judge = |row: usize, at: i32, open_start: Option<i32>| j.judge(row, at, open_start);
     let mut rec = Recorder::new(m, d, cx, opts);
-    let first = periods[0];
     let required: Vec<usize> = m
         .population
         .require
@@ -294,16 +319,16 @@ pub(super) fn tally(j: &Judge, periods: &[Period], opts: &EvalOptions) -> Tallie
     let required_found = |row: usize| required.iter().all(|&si| !dates_of(row, si).is_empty());
     match &m.population.rows {
         Rows::Events { .. } => {
+            let period_of = PeriodOfDay::new(periods);
             for row in 0..d.n {
                 let ms = d.period_date[row];
                 if ms == NULL {
                     continue;
                 }
                 let day = day_of(ms);
-                let pi = Period::containing(first.grain, date_of(day)).index - first.index;
-                if pi < 0 || pi as usize >= periods.len() {
+                let Some(pi) = period_of.get(day) else {
                     continue;
-                }
+                };
                 if !required_found(row) {
                     continue;
                 }
@@ -344,4 +369,40 @@ pub(super) fn tally(j: &Judge, periods: &[Period], opts: &EvalOptions) -> Tallie
         }
     }
     rec.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::periods::Grain;
+
+    /// The day table gives each day the period the calendar puts it in, for every grain,
+    /// across a leap day and April-March years, and no period outside the range.
+    #[test]
+    fn each_day_is_in_the_period_the_calendar_says() {
+        let day = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        for grain in [Grain::Month, Grain::Quarter, Grain::Year] {
+            let from = Period::containing(grain, day(2023, 2, 10));
+            let to = Period::containing(grain, day(2025, 3, 31));
+            let periods = crate::periods::range(from, to);
+            let table = PeriodOfDay::new(&periods);
+            let (lo, hi) = (epoch_days(from.start()) - 40, epoch_days(to.end()) + 40);
+            for n in lo..=hi {
+                let d = chrono::NaiveDate::from_num_days_from_ce_opt(n + 719_163).unwrap();
+                let pi = Period::containing(grain, d).index - from.index;
+                let expected = (pi >= 0 && (pi as usize) < periods.len()).then_some(pi as u32);
+                assert_eq!(table.get(n), expected, "{grain:?} {d}");
+            }
+        }
+        let months = crate::periods::range(
+            Period::containing(Grain::Month, day(2024, 2, 1)),
+            Period::containing(Grain::Month, day(2024, 3, 1)),
+        );
+        let table = PeriodOfDay::new(&months);
+        assert_eq!(table.get(epoch_days(day(2024, 2, 29))), Some(0));
+        assert_eq!(table.get(epoch_days(day(2024, 3, 1))), Some(1));
+        assert_eq!(table.get(epoch_days(day(2024, 1, 31))), None);
+        assert_eq!(table.get(i32::MIN), None);
+        assert_eq!(table.get(i32::MAX), None);
+    }
 }
