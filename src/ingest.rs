@@ -540,6 +540,13 @@ fn load_files(
     trace("event dates");
     let built = build_frames(parsed);
     trace("frames");
+    if std::env::var_os("CSC_AUDIT_TRACE").is_some() {
+        let bytes: usize = (built.iter().flatten())
+            .filter_map(|(_, _, f)| f.as_ref().ok())
+            .map(DataFrame::estimated_size)
+            .sum();
+        eprintln!("          frames hold about {} MB", bytes >> 20);
+    }
     let mut frames = BTreeMap::new();
     let mut stats = Vec::new();
     for (spec, table) in TABLES.iter().zip(built) {
