@@ -165,15 +165,20 @@ pub fn read_input(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
         return Err(too_big());
     }
     // Never more than the file says it holds: a /proc or /sys file says 0 and never ends.
+    // The size is the open file's own, so a file swapped for another in between is read as
+    // what was opened.
     let file = std::fs::File::open(path)?;
-    let mut bytes = read_parts(&file, meta.len()).map_err(|e| match e.kind() {
+    let len = file.metadata()?.len();
+    if len > limit {
+        return Err(too_big());
+    }
+    let mut bytes = read_parts(&file, len).map_err(|e| match e.kind() {
         ErrorKind::UnexpectedEof => Error::new(
             ErrorKind::InvalidData,
             format!(
-                "{} ended before the {} bytes it said it holds (a file still being written?): \
-                 copy it to an ordinary file first",
-                path.display(),
-                meta.len()
+                "{} changed while it was read (it ended before the {len} bytes it held when \
+                 opened): wait until it is saved, then run again",
+                path.display()
             ),
         ),
         _ => e,
@@ -182,10 +187,9 @@ pub fn read_input(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
         return Err(Error::new(
             ErrorKind::InvalidData,
             format!(
-                "{} reads as more than the {} bytes it says it holds (a /proc or /sys file, or \
+                "{} reads as more than the {len} bytes it says it holds (a /proc or /sys file, or \
                  a file still being written): copy it to an ordinary file first",
-                path.display(),
-                meta.len()
+                path.display()
             ),
         ));
     }
@@ -199,45 +203,33 @@ const READ_IN_PARTS: u64 = 16 << 20;
 /// The first `len` bytes of `file`, leaving it positioned after them. A file that ends
 /// sooner (cut while being read) is an error.
 fn read_parts(file: &std::fs::File, len: u64) -> std::io::Result<Vec<u8>> {
-    use std::io::{Read, Seek};
-    let len_usize = usize::try_from(len)
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "file too large"))?;
-    let parts = if len >= READ_IN_PARTS {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    } else {
-        1
-    };
-    let mut bytes = vec![0u8; len_usize];
-    if parts == 1 || len_usize == 0 {
-        (&*file).read_exact(&mut bytes)?;
+    use std::io::{Error, ErrorKind, Read};
+    let size = usize::try_from(len).map_err(|_| {
+        Error::new(
+            ErrorKind::InvalidData,
+            "the file is larger than this computer can address",
+        )
+    })?;
+    let mut bytes = vec![0u8; size];
+    #[cfg(unix)]
+    if len >= READ_IN_PARTS {
+        use std::io::Seek;
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let part = size.div_ceil(threads);
+        let parts: Vec<(usize, &mut [u8])> = bytes.chunks_mut(part).enumerate().collect();
+        // Positioned reads: the parts never share a file offset.
+        crate::par::par_map(
+            parts,
+            |(_, b)| b.len() as u64,
+            |(k, b)| std::os::unix::fs::FileExt::read_exact_at(file, b, (k * part) as u64),
+        )
+        .into_iter()
+        .collect::<std::io::Result<()>>()?;
+        (&*file).seek(std::io::SeekFrom::Start(len))?;
         return Ok(bytes);
     }
-    let part = len_usize.div_ceil(parts);
-    std::thread::scope(|scope| {
-        let reads: Vec<_> = bytes
-            .chunks_mut(part)
-            .enumerate()
-            .map(|(k, buf)| scope.spawn(move || read_exact_at(file, buf, (k * part) as u64)))
-            .collect();
-        reads
-            .into_iter()
-            .try_for_each(|r| r.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-    })?;
-    (&*file).seek(std::io::SeekFrom::Start(len))?;
+    (&*file).read_exact(&mut bytes)?;
     Ok(bytes)
-}
-
-#[cfg(unix)]
-fn read_exact_at(file: &std::fs::File, buf: &mut [u8], at: u64) -> std::io::Result<()> {
-    std::os::unix::fs::FileExt::read_exact_at(file, buf, at)
-}
-
-#[cfg(not(unix))]
-fn read_exact_at(file: &std::fs::File, buf: &mut [u8], at: u64) -> std::io::Result<()> {
-    use std::io::{Read, Seek};
-    let mut f = file.try_clone()?;
-    f.seek(std::io::SeekFrom::Start(at))?;
-    f.read_exact(buf)
 }
 
 /// [`read_input`] of a definition (at most [`MAX_DEFINITION_BYTES`]), as UTF-8 text.

@@ -524,7 +524,7 @@ fn load_files(
             |(i, mut t)| {
                 let (mut table_issues, started) = (Vec::new(), std::time::Instant::now());
                 check_against_others(&mut t, &finished, as_of, &mut table_issues);
-                trace_step(started, &format!("  checked {}", t.spec.name));
+                trace_step(started, &format!("  + checked {}", t.spec.name));
                 (i, t, table_issues)
             },
         );
@@ -602,7 +602,8 @@ fn load_files(
     })
 }
 
-/// With `CSC_AUDIT_TRACE` set, prints when a load step ended and the memory then.
+/// With `CSC_AUDIT_TRACE` set, prints when a step ended, in seconds from `clock`, and the
+/// memory then. Lines marked `+` time a part of a step from that part's own start.
 pub(crate) fn trace_step(clock: std::time::Instant, what: &str) {
     if std::env::var_os("CSC_AUDIT_TRACE").is_some() {
         eprintln!(
@@ -753,7 +754,7 @@ fn read_batch(
         (open_table(files, label, spec, &mut issues), issues)
     });
     let jobs = chunk_jobs(&opened, chunk_bytes);
-    trace_step(clock, &format!("  opened {names}"));
+    trace_step(clock, &format!("  + opened {names}"));
     let mut chunks: Vec<Vec<Chunk>> = opened.iter().map(|_| Vec::new()).collect();
     let read = par_map(
         jobs,
@@ -766,7 +767,7 @@ fn read_batch(
     for (i, chunk) in read {
         chunks[i].push(chunk);
     }
-    trace_step(clock, &format!("  parsed {names}"));
+    trace_step(clock, &format!("  + parsed {names}"));
     // Tables are joined side by side; each file's text is freed once its table is joined.
     let tables: Vec<_> = opened.into_iter().zip(chunks).collect();
     let joined = par_map(
@@ -781,7 +782,7 @@ fn read_batch(
         issues.append(&mut table_issues);
         parsed.push(table);
     }
-    trace_step(clock, &format!("  joined {names}"));
+    trace_step(clock, &format!("  + joined {names}"));
 }
 
 /// Rows are read in chunks of about this many bytes, so a large file is read on every core.
@@ -1625,7 +1626,8 @@ fn parse_cell(
     plain: bool,
     into: &mut Values,
 ) -> Result<bool, CellError> {
-    // Every cell is tidied in one place first: invisible characters, odd spaces, ends.
+    // Every cell is tidied in one place first (invisible characters, odd spaces, ends),
+    // unless the reader saw it needs none.
     let plain = plain && raw.len() <= values::MAX_VALUE_CHARS;
     let s = if plain {
         std::borrow::Cow::Borrowed(raw)
@@ -1925,7 +1927,8 @@ fn check_against_others(
 }
 
 /// For each column linking to a loaded table, the parent row each row's key is on (`None`:
-/// no key, or not there). Looked up once for every check that needs it, on every core: a
+/// no key, or not there). A column gets `None` as a whole when its parent was not loaded or
+/// the table has no rows. Looked up once for every check that needs it, on every core: a
 /// table links at random into its parents' millions of rows.
 fn parent_rows(t: &Parsed, done: &[Option<Parsed>]) -> Vec<Option<Vec<Option<u32>>>> {
     let rows = t.lines.len();

@@ -12,7 +12,7 @@ use super::plan::Plan;
 use super::related::{KeyedDates, Picked};
 use super::rows::RowData;
 use super::value::Value;
-use super::windows::{day_of, Why, MS_PER_DAY, NULL};
+use super::windows::{date_of, day_of, Why, MS_PER_DAY, NULL};
 use super::{EvalOptions, Metric};
 use crate::periods::Period;
 use crate::values::epoch_days;
@@ -281,25 +281,46 @@ impl<'a> Recorder<'a> {
 /// last one's end: one lookup per row, where finding its period costs a calendar sum.
 struct PeriodOfDay {
     first_day: i32,
-    period: Vec<u32>,
+    /// Each day's period, when the range is short enough to list (every real report).
+    period: Option<Vec<u32>>,
+    first: Option<Period>,
+    count: usize,
 }
 
 impl PeriodOfDay {
+    /// Days listed at most: 1,000 years, 1.5 MB.
+    const MOST_DAYS: i64 = 366_000;
+
     fn new(periods: &[Period]) -> Self {
-        let days = |p: &Period| epoch_days(p.end()) - epoch_days(p.start()) + 1;
-        let period = (periods.iter().enumerate())
-            .flat_map(|(i, p)| std::iter::repeat_n(i as u32, days(p).max(0) as usize))
-            .collect();
+        let first_day = periods.first().map_or(0, |p| epoch_days(p.start()));
+        let last_day = periods.last().map_or(0, |p| epoch_days(p.end()));
+        let table =
+            (i64::from(last_day) - i64::from(first_day) < PeriodOfDay::MOST_DAYS).then(|| {
+                let days = |p: &Period| epoch_days(p.end()) - epoch_days(p.start()) + 1;
+                (periods.iter().enumerate())
+                    .flat_map(|(i, p)| std::iter::repeat_n(i as u32, days(p).max(0) as usize))
+                    .collect()
+            });
         PeriodOfDay {
-            first_day: periods.first().map_or(0, |p| epoch_days(p.start())),
-            period,
+            first_day,
+            period: table,
+            first: periods.first().copied(),
+            count: periods.len(),
         }
     }
 
     /// The index of the period holding `day`, if one does.
     fn get(&self, day: i32) -> Option<u32> {
+        let Some(table) = &self.period else {
+            // A range too long for a table (`--from` centuries back): the calendar sum.
+            let first = self.first?;
+            let pi = Period::containing(first.grain, date_of(day)).index - first.index;
+            return u32::try_from(pi)
+                .ok()
+                .filter(|pi| (*pi as usize) < self.count);
+        };
         let at = usize::try_from(i64::from(day) - i64::from(self.first_day)).ok()?;
-        self.period.get(at).copied()
+        table.get(at).copied()
     }
 }
 
@@ -333,7 +354,7 @@ pub(super) fn tally(j: &Judge, periods: &[Period], opts: &EvalOptions) -> Tallie
                     continue;
                 }
                 let (status, value) = judge(row, day, None);
-                rec.record(row, pi as u32, day, status, value);
+                rec.record(row, pi, day, status, value);
             }
         }
         Rows::Open {
@@ -404,5 +425,19 @@ mod tests {
         assert_eq!(table.get(epoch_days(day(2024, 1, 31))), None);
         assert_eq!(table.get(i32::MIN), None);
         assert_eq!(table.get(i32::MAX), None);
+        // A range too long to list gives the same periods by the calendar.
+        let long = crate::periods::range(
+            Period::containing(Grain::Year, day(1000, 6, 1)),
+            Period::containing(Grain::Year, day(2025, 3, 31)),
+        );
+        let table = PeriodOfDay::new(&long);
+        assert!(table.period.is_none());
+        assert_eq!(table.get(epoch_days(day(1000, 4, 1))), Some(0));
+        assert_eq!(table.get(epoch_days(day(1000, 3, 31))), None);
+        assert_eq!(
+            table.get(epoch_days(day(2025, 3, 31))),
+            Some(long.len() as u32 - 1)
+        );
+        assert_eq!(table.get(epoch_days(day(2025, 4, 1))), None);
     }
 }
