@@ -168,7 +168,14 @@ pub fn read_input(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
     // The size is the open file's own, so a file swapped for another in between is read as
     // what was opened.
     let file = std::fs::File::open(path)?;
-    let len = file.metadata()?.len();
+    let opened = file.metadata()?;
+    if !opened.is_file() {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!("{} changed into something that is not a file while it was opened: give the path of a file", path.display()),
+        ));
+    }
+    let len = opened.len();
     if len > limit {
         return Err(too_big());
     }
@@ -196,8 +203,10 @@ pub fn read_input(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Files at least this large are read in parts on every core: copying from the page cache
-/// and the first touch of each new page cost more than the disk does.
+/// Files at least this large are read in parts on every core where reads can be positioned
+/// (Unix): copying from the page cache and the first touch of each new page cost more than
+/// the disk does.
+#[cfg_attr(not(unix), allow(dead_code))]
 const READ_IN_PARTS: u64 = 16 << 20;
 
 /// The first `len` bytes of `file`, leaving it positioned after them. A file that ends

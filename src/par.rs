@@ -2,30 +2,32 @@
 //!
 //! Calls may nest (a table's checks run beside other tables', and split their own rows):
 //! helper threads are taken from one budget of a core each, and the calling thread works
-//! too, so nesting never starts more threads than the machine has cores, and a thread the
-//! system refuses only means less help, never a failure.
+//! too, so nesting never starts more helpers than the machine has cores (polars' own
+//! threads aside), and a thread the system refuses only means less help, never a failure.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-/// Helper threads running now, across every call.
+/// Helper slots taken now, across every call: a helper holds its slot while it works.
 static HELPERS: AtomicUsize = AtomicUsize::new(0);
 
-/// Takes up to `want` helpers from the budget (one per core, less the calling thread).
-fn take_helpers(want: usize) -> usize {
+/// Takes a helper slot from the budget (one per core, less the calling thread), if one is
+/// free.
+fn take_helper() -> bool {
     let budget = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .saturating_sub(1);
-    let mut taken = 0;
-    let _ = HELPERS.fetch_update(Ordering::AcqRel, Ordering::Acquire, |busy| {
-        taken = want.min(budget.saturating_sub(busy));
-        Some(busy + taken)
-    });
-    taken
+    HELPERS
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |busy| {
+            (busy < budget).then_some(busy + 1)
+        })
+        .is_ok()
 }
 
-/// Runs `f` over `items` on the calling thread and as many helpers as the budget allows,
-/// heaviest first, and returns the results in the items' order.
+/// Runs `f` over `items` on the calling thread and on helpers while the budget has them,
+/// heaviest first, and returns the results in the items' order. The caller takes on a
+/// helper whenever a slot is free and more than one item waits, so a nested call picks up
+/// a core an outer call has finished with.
 pub fn par_map<T: Send, R: Send>(
     items: Vec<T>,
     weight: impl Fn(&T) -> u64,
@@ -36,33 +38,44 @@ pub fn par_map<T: Send, R: Send>(
     let inputs: Vec<Mutex<Option<T>>> = items.into_iter().map(|t| Mutex::new(Some(t))).collect();
     let outputs: Vec<Mutex<Option<R>>> = inputs.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
-    let work = || {
-        while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
-            let item = inputs[i].lock().unwrap_or_else(|e| e.into_inner()).take();
-            if let Some(item) = item {
-                let result = f(item);
-                *outputs[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
-            }
+    let run = |i: usize| {
+        let item = inputs[i].lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(item) = item {
+            let result = f(item);
+            *outputs[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
         }
     };
-    // Given back once every helper has finished (the scope waits for them), even if a job
-    // panics.
-    let held = Release(std::cell::Cell::new(take_helpers(
-        inputs.len().saturating_sub(1),
-    )));
-    std::thread::scope(|scope| {
-        for started in 0..held.0.get() {
-            if std::thread::Builder::new()
-                .spawn_scoped(scope, work)
-                .is_err()
-            {
-                // Helpers the system would not start go back to the budget at once.
-                HELPERS.fetch_sub(held.0.get() - started, Ordering::AcqRel);
-                held.0.set(started);
-                break;
-            }
+    let work = || {
+        while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
+            run(i);
         }
-        work();
+    };
+    std::thread::scope(|scope| {
+        let mut recruit = true;
+        loop {
+            while recruit
+                && order.len().saturating_sub(next.load(Ordering::Relaxed)) > 1
+                && take_helper()
+            {
+                // The slot is given back when the helper stops, even by a panic.
+                let helper = || {
+                    let _slot = Slot;
+                    work();
+                };
+                if std::thread::Builder::new()
+                    .spawn_scoped(scope, helper)
+                    .is_err()
+                {
+                    // The system would not start a thread: the caller carries on alone.
+                    HELPERS.fetch_sub(1, Ordering::AcqRel);
+                    recruit = false;
+                }
+            }
+            let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                break;
+            };
+            run(i);
+        }
     });
     outputs
         .into_iter()
@@ -74,12 +87,12 @@ pub fn par_map<T: Send, R: Send>(
         .collect()
 }
 
-/// Helpers taken from the budget, given back when dropped.
-struct Release(std::cell::Cell<usize>);
+/// A helper's slot, given back to the budget when the helper stops.
+struct Slot;
 
-impl Drop for Release {
+impl Drop for Slot {
     fn drop(&mut self) {
-        HELPERS.fetch_sub(self.0.get(), Ordering::AcqRel);
+        HELPERS.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -107,7 +120,10 @@ mod tests {
                 )
             },
         );
-        assert_eq!(nested[3][4], 34);
+        let expected: Vec<Vec<u64>> = (0..8)
+            .map(|x| (0..8).map(|y| x * 10 + y).collect())
+            .collect();
+        assert_eq!(nested, expected);
         assert!(
             most.load(Ordering::Relaxed) < cores.max(2),
             "helpers beyond the cores"
