@@ -161,9 +161,6 @@ pub fn read_input(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
             ),
         )
     };
-    if meta.len() > limit {
-        return Err(too_big());
-    }
     // Never more than the file says it holds: a /proc or /sys file says 0 and never ends.
     // The size is the open file's own, so a file swapped for another in between is read as
     // what was opened.
@@ -223,7 +220,7 @@ fn read_parts(file: &std::fs::File, len: u64) -> std::io::Result<Vec<u8>> {
     #[cfg(unix)]
     if len >= READ_IN_PARTS {
         use std::io::Seek;
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads = crate::par::cores();
         let part = size.div_ceil(threads);
         let parts: Vec<(usize, &mut [u8])> = bytes.chunks_mut(part).enumerate().collect();
         // Positioned reads: the parts never share a file offset.

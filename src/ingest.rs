@@ -187,7 +187,10 @@ impl Values {
 
     /// About how many bytes the values take, to share work out by.
     fn weight(&self) -> u64 {
-        (self.len() * 8 + self.text_bytes()) as u64
+        match self {
+            Values::Text(v) => v.weight(),
+            _ => self.len() as u64 * 8,
+        }
     }
 
     /// Keeps the first `rows` values.
@@ -309,6 +312,11 @@ impl TextCol {
     fn set_none(&mut self, i: usize) {
         self.present[i] = false;
     }
+    /// About how many bytes the cells take, to share work out by.
+    fn weight(&self) -> u64 {
+        (self.len() * 8 + self.buf.len()) as u64
+    }
+
     /// Whether the cells present are in strictly increasing order, as text or as numbers
     /// written without leading zeros (shorter first): then no two are equal. Extracts are
     /// mostly written in key order, so the duplicate check is then one pass, with no hash
@@ -540,7 +548,7 @@ fn load_files(
     trace("event dates");
     let built = build_frames(parsed);
     trace("frames");
-    if std::env::var_os("CSC_AUDIT_TRACE").is_some() {
+    if tracing() {
         let bytes: usize = (built.iter().flatten())
             .filter_map(|(_, _, f)| f.as_ref().ok())
             .map(DataFrame::estimated_size)
@@ -602,10 +610,15 @@ fn load_files(
     })
 }
 
+/// Whether `CSC_AUDIT_TRACE` asks for the load's steps to be printed.
+fn tracing() -> bool {
+    std::env::var_os("CSC_AUDIT_TRACE").is_some()
+}
+
 /// With `CSC_AUDIT_TRACE` set, prints when a step ended, in seconds from `clock`, and the
 /// memory then. Lines marked `+` time a part of a step from that part's own start.
 pub(crate) fn trace_step(clock: std::time::Instant, what: &str) {
-    if std::env::var_os("CSC_AUDIT_TRACE").is_some() {
+    if tracing() {
         eprintln!(
             "{:>8.3}s {what} ({})",
             clock.elapsed().as_secs_f64(),
@@ -1932,7 +1945,7 @@ fn check_against_others(
 /// table links at random into its parents' millions of rows.
 fn parent_rows(t: &Parsed, done: &[Option<Parsed>]) -> Vec<Option<Vec<Option<u32>>>> {
     let rows = t.lines.len();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = crate::par::cores();
     let step = rows.div_ceil(threads).max(1);
     let mut jobs = Vec::new();
     for (c, col) in t.spec.columns.iter().enumerate() {
@@ -2071,7 +2084,7 @@ impl FrameColumn {
     fn weight(&self) -> u64 {
         match self {
             FrameColumn::Schema(_, v) => v.weight(),
-            FrameColumn::Extra(_, v) => (v.len() * 8 + v.buf.len()) as u64,
+            FrameColumn::Extra(_, v) => v.weight(),
             FrameColumn::Lines(v) => v.len() as u64 * 8,
         }
     }

@@ -11,12 +11,17 @@ use std::sync::Mutex;
 /// Helper slots taken now, across every call: a helper holds its slot while it works.
 static HELPERS: AtomicUsize = AtomicUsize::new(0);
 
+/// The cores this process may use, asked of the system once (on Linux the answer reads the
+/// cgroup files, too slow to ask before every item).
+pub fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
 /// Takes a helper slot from the budget (one per core, less the calling thread), if one is
 /// free.
 fn take_helper() -> bool {
-    let budget = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .saturating_sub(1);
+    let budget = cores().saturating_sub(1);
     HELPERS
         .fetch_update(Ordering::AcqRel, Ordering::Acquire, |busy| {
             (busy < budget).then_some(busy + 1)
@@ -104,7 +109,7 @@ mod tests {
     fn results_keep_the_items_order_and_nesting_stays_within_the_budget() {
         let out = par_map((0..50u64).collect(), |x| x % 7, |x| x * x);
         assert_eq!(out, (0..50u64).map(|x| x * x).collect::<Vec<_>>());
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let cores = cores();
         let most = AtomicUsize::new(0);
         let nested = par_map(
             (0..8u64).collect(),
