@@ -274,8 +274,81 @@ impl Values {
 #[derive(Debug, Default)]
 struct TextCol {
     buf: String,
-    ends: Vec<usize>,
+    ends: Ends,
     present: Vec<bool>,
+}
+
+/// Where each cell of a [`TextCol`] ends in its buffer: four bytes a cell while the buffer
+/// is under 4 GiB (every column of a file the size limit lets in, unless decoding grows
+/// it), eight after. Half the size of `usize` ends for the tens of millions of cells of a
+/// large folder.
+#[derive(Debug)]
+enum Ends {
+    Narrow(Vec<u32>),
+    Wide(Vec<u64>),
+}
+
+impl Default for Ends {
+    fn default() -> Ends {
+        Ends::Narrow(Vec::new())
+    }
+}
+
+impl Ends {
+    fn push(&mut self, end: usize) {
+        if let Ends::Narrow(v) = self {
+            match u32::try_from(end) {
+                Ok(e) => return v.push(e),
+                Err(_) => self.widen(),
+            }
+        }
+        if let Ends::Wide(v) = self {
+            v.push(end as u64);
+        }
+    }
+    fn widen(&mut self) {
+        if let Ends::Narrow(v) = self {
+            *self = Ends::Wide(v.iter().map(|e| u64::from(*e)).collect());
+        }
+    }
+    #[inline]
+    fn at(&self, i: usize) -> usize {
+        match self {
+            Ends::Narrow(v) => v[i] as usize,
+            Ends::Wide(v) => v[i] as usize,
+        }
+    }
+    fn len(&self) -> usize {
+        match self {
+            Ends::Narrow(v) => v.len(),
+            Ends::Wide(v) => v.len(),
+        }
+    }
+    fn last(&self) -> Option<usize> {
+        self.len().checked_sub(1).map(|i| self.at(i))
+    }
+    fn reserve(&mut self, n: usize) {
+        match self {
+            Ends::Narrow(v) => v.reserve(n),
+            Ends::Wide(v) => v.reserve(n),
+        }
+    }
+    fn truncate(&mut self, n: usize) {
+        match self {
+            Ends::Narrow(v) => v.truncate(n),
+            Ends::Wide(v) => v.truncate(n),
+        }
+    }
+    /// Adds `more`'s ends, each moved on by `at` (where its buffer starts in this one).
+    fn append(&mut self, more: &Ends, at: usize) {
+        if u32::try_from(at + more.last().unwrap_or(0)).is_err() {
+            self.widen();
+        }
+        match (self, more) {
+            (Ends::Narrow(v), Ends::Narrow(m)) => v.extend(m.iter().map(|e| e + at as u32)),
+            (v, m) => (0..m.len()).for_each(|i| v.push(m.at(i) + at)),
+        }
+    }
 }
 
 impl TextCol {
@@ -292,29 +365,29 @@ impl TextCol {
     fn append(&mut self, more: TextCol) {
         let at = self.buf.len();
         self.buf.push_str(&more.buf);
-        self.ends.extend(more.ends.iter().map(|e| e + at));
+        self.ends.append(&more.ends, at);
         self.present.extend(more.present);
     }
     /// Keeps the first `rows` cells.
     fn truncate(&mut self, rows: usize) {
         self.ends.truncate(rows);
         self.present.truncate(rows);
-        self.buf.truncate(self.ends.last().copied().unwrap_or(0));
+        self.buf.truncate(self.ends.last().unwrap_or(0));
     }
     #[inline]
     fn get(&self, i: usize) -> Option<&str> {
         if !self.present[i] {
             return None;
         }
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        Some(&self.buf[start..self.ends[i]])
+        let start = if i == 0 { 0 } else { self.ends.at(i - 1) };
+        Some(&self.buf[start..self.ends.at(i)])
     }
     fn set_none(&mut self, i: usize) {
         self.present[i] = false;
     }
     /// About how many bytes the cells take, to share work out by.
     fn weight(&self) -> u64 {
-        (self.len() * 8 + self.buf.len()) as u64
+        (self.len() * 5 + self.buf.len()) as u64
     }
 
     /// Whether the cells present are in strictly increasing order, as text or as numbers
@@ -2176,6 +2249,37 @@ mod tests {
             col.push(*k);
         }
         col
+    }
+
+    #[test]
+    fn cell_ends_widen_past_four_gib_and_keep_their_values() {
+        let big = u32::MAX as usize;
+        let mut ends = Ends::default();
+        ends.push(3);
+        ends.push(big);
+        assert!(matches!(ends, Ends::Narrow(_)));
+        ends.push(big + 7);
+        assert!(matches!(ends, Ends::Wide(_)));
+        assert_eq!(
+            (0..3).map(|i| ends.at(i)).collect::<Vec<_>>(),
+            [3, big, big + 7]
+        );
+        // Appending moves the new ends on, widening when they would not fit.
+        let mut narrow = Ends::default();
+        narrow.push(10);
+        let mut more = Ends::default();
+        more.push(2);
+        more.push(5);
+        narrow.append(&more, 10);
+        assert!(matches!(narrow, Ends::Narrow(_)));
+        narrow.append(&more, big - 3);
+        assert!(matches!(narrow, Ends::Wide(_)));
+        let got: Vec<usize> = (0..narrow.len()).map(|i| narrow.at(i)).collect();
+        assert_eq!(got, [10, 12, 15, big - 1, big + 2]);
+        ends.append(&more, 1);
+        assert_eq!(ends.last(), Some(6));
+        ends.truncate(2);
+        assert_eq!(ends.last(), Some(big));
     }
 
     #[test]
