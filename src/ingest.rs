@@ -308,7 +308,10 @@ impl Ends {
     }
     fn widen(&mut self) {
         if let Ends::Narrow(v) = self {
-            *self = Ends::Wide(v.iter().map(|e| u64::from(*e)).collect());
+            // The room reserved for the column is kept: it is sized once.
+            let mut wide = Vec::with_capacity(v.capacity());
+            wide.extend(v.iter().map(|e| u64::from(*e)));
+            *self = Ends::Wide(wide);
         }
     }
     #[inline]
@@ -346,6 +349,7 @@ impl Ends {
         }
         match (self, more) {
             (Ends::Narrow(v), Ends::Narrow(m)) => v.extend(m.iter().map(|e| e + at as u32)),
+            (Ends::Wide(v), m) => v.extend((0..m.len()).map(|i| (m.at(i) + at) as u64)),
             (v, m) => (0..m.len()).for_each(|i| v.push(m.at(i) + at)),
         }
     }
@@ -2252,6 +2256,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(target_pointer_width = "64")]
     fn cell_ends_widen_past_four_gib_and_keep_their_values() {
         let big = u32::MAX as usize;
         let mut ends = Ends::default();
@@ -2276,8 +2281,14 @@ mod tests {
         assert!(matches!(narrow, Ends::Wide(_)));
         let got: Vec<usize> = (0..narrow.len()).map(|i| narrow.at(i)).collect();
         assert_eq!(got, [10, 12, 15, big - 1, big + 2]);
-        ends.append(&more, 1);
-        assert_eq!(ends.last(), Some(6));
+        ends.append(&more, big + 7);
+        assert_eq!(ends.last(), Some(big + 12));
+        // A narrow column given wide ends widens, and keeps the room reserved for it.
+        let mut room = Ends::default();
+        room.reserve(100);
+        room.append(&ends, 0);
+        assert!(matches!(&room, Ends::Wide(v) if v.capacity() >= 100));
+        assert_eq!(room.last(), Some(big + 12));
         ends.truncate(2);
         assert_eq!(ends.last(), Some(big));
     }
