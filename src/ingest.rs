@@ -237,9 +237,9 @@ impl Values {
     }
 
     /// The kept rows as a polars column, built straight from the parsed values.
-    fn to_series(&self, name: &str, keep: &[bool]) -> polars::prelude::PolarsResult<Series> {
-        fn kept<'a, T: Copy + 'a>(v: &'a [T], keep: &'a [bool]) -> impl Iterator<Item = T> + 'a {
-            v.iter().zip(keep).filter(|(_, k)| **k).map(|(x, _)| *x)
+    fn to_series(&self, name: &str, keep: &Keep) -> polars::prelude::PolarsResult<Series> {
+        fn kept<'a, T: Copy + 'a>(v: &'a [T], keep: &'a Keep) -> impl Iterator<Item = T> + 'a {
+            keep.rows().map(|i| v[i])
         }
         let name: PlSmallStr = name.into();
         Ok(match self {
@@ -415,11 +415,8 @@ impl TextCol {
         true
     }
     /// The kept cells as a polars string column.
-    fn kept(&self, name: PlSmallStr, keep: &[bool]) -> StringChunked {
-        StringChunked::from_iter_options(
-            name,
-            (0..self.len()).filter(|i| keep[*i]).map(|i| self.get(i)),
-        )
+    fn kept(&self, name: PlSmallStr, keep: &Keep) -> StringChunked {
+        StringChunked::from_iter_options(name, keep.rows().map(|i| self.get(i)))
     }
 }
 
@@ -2147,6 +2144,54 @@ impl Parsed {
 }
 
 /// A table's loaded rows as a frame: its stats, its file, and the frame or why not.
+/// The rows of a table a frame keeps, and how many: its columns are built from an
+/// iterator that gives its exact length, so each is allocated once at its size (polars
+/// sizes a string column by the iterator's lower bound, which a filter puts at nothing: the
+/// column would grow by doubling and hold up to half its room unused).
+struct Keep {
+    keep: Vec<bool>,
+    count: usize,
+}
+
+impl Keep {
+    fn new(keep: Vec<bool>) -> Keep {
+        let count = keep.iter().filter(|k| **k).count();
+        Keep { keep, count }
+    }
+
+    /// The kept rows, first to last.
+    fn rows(&self) -> impl ExactSizeIterator<Item = usize> + '_ {
+        KeptRows {
+            keep: &self.keep,
+            at: 0,
+            left: self.count,
+        }
+    }
+}
+
+struct KeptRows<'a> {
+    keep: &'a [bool],
+    at: usize,
+    left: usize,
+}
+
+impl Iterator for KeptRows<'_> {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        let i = self.at + self.keep.get(self.at..)?.iter().position(|k| *k)?;
+        self.at = i + 1;
+        self.left -= 1;
+        Some(i)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl ExactSizeIterator for KeptRows<'_> {}
+
 type Built = Option<(TableStats, String, polars::prelude::PolarsResult<DataFrame>)>;
 
 /// One column of a frame to build: a schema column, a column the schema does not know, or
@@ -2167,17 +2212,12 @@ impl FrameColumn {
     }
 
     /// The kept rows as a polars column; the parsed values are freed here.
-    fn build(self, keep: &[bool]) -> polars::prelude::PolarsResult<Column> {
+    fn build(self, keep: &Keep) -> polars::prelude::PolarsResult<Column> {
         Ok(match self {
             FrameColumn::Schema(name, values) => values.to_series(name, keep)?.into(),
             FrameColumn::Extra(name, v) => v.kept(name.into(), keep).into_series().into(),
             FrameColumn::Lines(lines) => {
-                let kept: Vec<u32> = lines
-                    .iter()
-                    .zip(keep)
-                    .filter(|(_, k)| **k)
-                    .map(|(l, _)| *l as u32)
-                    .collect();
+                let kept: Vec<u32> = keep.rows().map(|i| lines[i] as u32).collect();
                 Series::new(LINE_COLUMN.into(), kept).into()
             }
         })
@@ -2188,19 +2228,19 @@ impl FrameColumn {
 /// table would otherwise hold one core); each parsed column is freed once its frame column is
 /// built, so the parsed copy and the frames are never both whole in memory.
 fn build_frames(parsed: Vec<Option<Parsed>>) -> Vec<Built> {
-    let mut keeps: Vec<Vec<bool>> = Vec::with_capacity(parsed.len());
+    let mut keeps: Vec<Keep> = Vec::with_capacity(parsed.len());
     let mut heads = Vec::with_capacity(parsed.len());
     let mut jobs: Vec<(usize, FrameColumn)> = Vec::new();
     for (i, t) in parsed.into_iter().enumerate() {
         let Some(mut t) = t else {
-            keeps.push(Vec::new());
+            keeps.push(Keep::new(Vec::new()));
             heads.push(None);
             continue;
         };
         t.stats.rows_rejected = t.rejected.iter().filter(|r| **r).count() as u64;
         t.stats.rows_loaded = t.stats.rows_read - t.stats.rows_rejected;
-        let keep: Vec<bool> = t.rejected.iter().map(|r| !r).collect();
-        heads.push(Some((t.stats, t.file, keep.iter().filter(|k| **k).count())));
+        let keep = Keep::new(t.rejected.iter().map(|r| !r).collect());
+        heads.push(Some((t.stats, t.file, keep.count)));
         keeps.push(keep);
         for (spec, values) in t.spec.columns.iter().zip(t.columns) {
             jobs.push((i, FrameColumn::Schema(spec.name, values)));
@@ -2291,6 +2331,32 @@ mod tests {
         assert_eq!(room.last(), Some(big + 12));
         ends.truncate(2);
         assert_eq!(ends.last(), Some(big));
+    }
+
+    #[test]
+    fn kept_rows_are_the_rows_not_rejected_and_say_how_many_are_left() {
+        let keep = Keep::new(vec![false, true, true, false, false, true, false]);
+        assert_eq!(keep.count, 3);
+        let mut rows = keep.rows();
+        assert_eq!(rows.len(), 3);
+        assert_eq!(rows.next(), Some(1));
+        assert_eq!(rows.size_hint(), (2, Some(2)));
+        assert_eq!(rows.collect::<Vec<_>>(), [2, 5]);
+        assert_eq!(Keep::new(vec![false; 4]).rows().next(), None);
+        assert_eq!(Keep::new(Vec::new()).rows().len(), 0);
+        // A string column is sized by the iterator's lower bound: exactly the kept rows.
+        let text = text_col(&[
+            Some("a"),
+            Some("bb"),
+            None,
+            Some("ccc"),
+            Some("d"),
+            None,
+            None,
+        ]);
+        let col = text.kept("t".into(), &keep);
+        let got: Vec<Option<&str>> = col.iter().collect();
+        assert_eq!(got, [Some("bb"), None, None]);
     }
 
     #[test]

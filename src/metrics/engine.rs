@@ -59,6 +59,14 @@ pub fn evaluate(
     .map_err(EvalError::Polars)?;
     let (series_frames, metric_frames) = frames.split_at(n_series);
     crate::ingest::trace_step(clock, "measures: frames collected");
+    if std::env::var_os("CSC_AUDIT_TRACE").is_some() {
+        let mb = |fs: &[DataFrame]| fs.iter().map(DataFrame::estimated_size).sum::<usize>() >> 20;
+        eprintln!(
+            "          related date lists hold about {} MB, row frames {} MB",
+            mb(series_frames),
+            mb(metric_frames)
+        );
+    }
     // The related date lists are keyed side by side: some hold millions of rows.
     let keyed: Vec<KeyedDates> = crate::par::par_map(
         series_frames.iter().collect(),
