@@ -53,29 +53,56 @@ mod cmd;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// mimalloc's `purge_delay` option: its place in `mi_option_e` (mimalloc.h, version 3) and
-/// its default there. The crate exports neither.
+/// mimalloc 3's options this binary sets (their places in `mi_option_e`, mimalloc.h); the
+/// crate exports neither.
 const PURGE_DELAY: std::ffi::c_int = 15;
-const PURGE_DELAY_DEFAULT: std::ffi::c_long = 1000;
+const ALLOW_THP: std::ffi::c_int = 43;
 
 extern "C" {
-    fn mi_option_get(option: std::ffi::c_int) -> std::ffi::c_long;
+    fn mi_version() -> std::ffi::c_int;
     fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
 }
 
-/// Hands freed memory back to the system after 10 ms, not mimalloc 3's second: the load
-/// frees the parsed tables just before the measures need room, and within a second the
-/// two would both be counted (about 80 MB less at the peak of a 300 MB folder, no slower).
-/// Left alone when the option is not where version 3 has it, or `MIMALLOC_PURGE_DELAY`
-/// set it.
-fn purge_sooner() {
-    // SAFETY: plain calls into the linked allocator; reading and setting an option is
-    // allowed at any time, and main has started no other thread yet.
+// Linux's `prctl` and its `PR_SET_THP_DISABLE` (linux/prctl.h).
+#[cfg(target_os = "linux")]
+extern "C" {
+    fn prctl(option: std::ffi::c_int, ...) -> std::ffi::c_int;
+}
+#[cfg(target_os = "linux")]
+const PR_SET_THP_DISABLE: std::ffi::c_int = 41;
+
+/// Tunes the allocator for a run that loads a folder, frees the parsed copy and builds
+/// frames, measures and outputs on top (measured in the README's Performance section):
+/// - freed memory goes back to the system after 10 ms, not mimalloc 3's second, so the
+///   parsed tables freed at the frame step and the measures' room are not both counted;
+/// - no transparent huge pages: each new 2 MiB page was zeroed whole when first touched,
+///   which was most of a small council's run and tens of MB of its memory.
+///
+/// Left alone for a mimalloc other than version 3, whose options may sit elsewhere, and
+/// for an option the user set (`MIMALLOC_PURGE_DELAY`, `MIMALLOC_ALLOW_THP`).
+fn tune_allocator() {
+    // SAFETY: plain calls into the linked allocator and the kernel (prctl takes its four
+    // further arguments as unsigned longs), before any other thread starts;
+    // mimalloc reads these options when it next purges or maps memory.
     unsafe {
-        if mi_option_get(PURGE_DELAY) == PURGE_DELAY_DEFAULT
-            && std::env::var_os("MIMALLOC_PURGE_DELAY").is_none()
-        {
+        if !(30000..40000).contains(&mi_version()) {
+            return;
+        }
+        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
             mi_option_set(PURGE_DELAY, 10);
+        }
+        if std::env::var_os("MIMALLOC_ALLOW_THP").is_none() {
+            mi_option_set(ALLOW_THP, 0);
+            // mimalloc asks this of the kernel only as it starts, before main: the pages
+            // it has mapped already are faulted in small from now on too.
+            #[cfg(target_os = "linux")]
+            prctl(
+                PR_SET_THP_DISABLE,
+                1 as std::ffi::c_ulong,
+                0 as std::ffi::c_ulong,
+                0 as std::ffi::c_ulong,
+                0 as std::ffi::c_ulong,
+            );
         }
     }
 }
@@ -455,7 +482,7 @@ fn load_calendar(path: Option<&std::path::Path>) -> Result<(Calendar, String)> {
 }
 
 fn main() -> ExitCode {
-    purge_sooner();
+    tune_allocator();
     match run() {
         Ok(code) => code,
         Err(e) => {
