@@ -21,8 +21,9 @@ use crate::schema::{self, ColumnSpec, DateRole, Earlier, Kind, TableSpec, TABLES
 use crate::values::{self, CellError, Stamp};
 use chrono::{Datelike, NaiveDate};
 use polars::prelude::{
-    BooleanChunked, Column, DataFrame, Float64Chunked, Int32Chunked, Int64Chunked, IntoSeries,
-    NamedFrom, NewChunkedArray, PlHashMap, PlSmallStr, Series, StringChunked, TimeUnit,
+    BooleanChunked, ChunkTake, Column, DataFrame, Float64Chunked, IdxCa, IdxSize, Int32Chunked,
+    Int64Chunked, IntoSeries, NamedFrom, NewChunkedArray, PlHashMap, PlSmallStr, Series,
+    StringChunked, TimeUnit,
 };
 use rows::{Mark, Record, Records};
 use std::collections::{BTreeMap, HashSet};
@@ -244,10 +245,11 @@ impl Values {
         let name: PlSmallStr = name.into();
         Ok(match self {
             Values::Text(v) => v.kept(name, keep).into_series(),
-            Values::Code(codes, v) => StringChunked::from_iter_options(
+            Values::Code(codes, v) => shared_strings(
                 name,
-                kept(v, keep).map(|c| c.checked_sub(1).map(|i| codes[i as usize])),
-            )
+                codes.iter().copied(),
+                kept(v, keep).map(|c| c.checked_sub(1).map(IdxSize::from)),
+            )?
             .into_series(),
             Values::Flag(v) => BooleanChunked::from_iter_options(name, kept(v, keep)).into_series(),
             Values::Number(v) => {
@@ -267,6 +269,25 @@ impl Values {
             .into_series(),
         })
     }
+}
+
+/// The longest string a polars string cell holds in its own 16 bytes; a longer one is held
+/// in a buffer beside the column.
+const INLINE_BYTES: usize = 12;
+
+/// A string column of values given by their places in `distinct` (none: an empty cell).
+/// Its cells point into one copy of the distinct values, which a column of repeated long
+/// values (names, code labels) would otherwise hold once a cell.
+fn shared_strings<'a>(
+    name: PlSmallStr,
+    distinct: impl Iterator<Item = &'a str>,
+    places: impl Iterator<Item = Option<IdxSize>>,
+) -> polars::prelude::PolarsResult<StringChunked> {
+    let distinct = StringChunked::from_iter_values(PlSmallStr::EMPTY, distinct);
+    let places = IdxCa::from_iter_options(PlSmallStr::EMPTY, places);
+    let mut col = distinct.take(&places)?;
+    col.rename(name);
+    Ok(col)
 }
 
 /// Text cells of one column in one buffer: a national extract has hundreds of millions of
@@ -414,9 +435,44 @@ impl TextCol {
         }
         true
     }
-    /// The kept cells as a polars string column.
+    /// The kept cells as a polars string column. A column with cells too long to be held
+    /// in their views (names of workers and teams) is built from its distinct values, so
+    /// each long value is held once, not once a cell.
     fn kept(&self, name: PlSmallStr, keep: &Keep) -> StringChunked {
-        StringChunked::from_iter_options(name, keep.rows().map(|i| self.get(i)))
+        let cells = || keep.rows().map(|i| self.get(i));
+        let long = |s: &str| s.len() > INLINE_BYTES;
+        if cells().any(|c| c.is_some_and(long)) {
+            if let Some(col) = self.kept_shared(name.clone(), cells()) {
+                return col;
+            }
+        }
+        StringChunked::from_iter_options(name, cells())
+    }
+
+    /// [`TextCol::kept`] from distinct values; none when the column's values are so varied
+    /// (a free-text column) that sharing them would save little.
+    fn kept_shared<'a>(
+        &'a self,
+        name: PlSmallStr,
+        cells: impl ExactSizeIterator<Item = Option<&'a str>>,
+    ) -> Option<StringChunked> {
+        let most = (cells.len() / 4).max(1 << 10);
+        let mut places: PlHashMap<&str, IdxSize> = PlHashMap::default();
+        let mut distinct: Vec<&str> = Vec::new();
+        let mut at = Vec::with_capacity(cells.len());
+        for cell in cells {
+            at.push(match cell {
+                None => None,
+                Some(s) => Some(*places.entry(s).or_insert_with(|| {
+                    distinct.push(s);
+                    (distinct.len() - 1) as IdxSize
+                })),
+            });
+            if distinct.len() > most {
+                return None;
+            }
+        }
+        shared_strings(name, distinct.into_iter(), at.into_iter()).ok()
     }
 }
 
@@ -2357,6 +2413,53 @@ mod tests {
         let col = text.kept("t".into(), &keep);
         let got: Vec<Option<&str>> = col.iter().collect();
         assert_eq!(got, [Some("bb"), None, None]);
+    }
+
+    /// The bytes a string column holds beside its cells' own 16.
+    fn beside(col: &StringChunked) -> usize {
+        col.downcast_iter().map(|a| a.total_buffer_len()).sum()
+    }
+
+    #[test]
+    fn long_values_repeated_down_a_column_are_held_once() {
+        let long = "Assessment Team North";
+        let other = "Children in Need Team 2";
+        let mut cells = Vec::new();
+        for i in 0..3000 {
+            cells.push(match i % 4 {
+                0 => Some(long),
+                1 => None,
+                2 => Some("Short"),
+                _ => Some(other),
+            });
+        }
+        let col = text_col(&cells);
+        let keep = Keep::new((0..cells.len()).map(|i| i != 2).collect());
+        let kept = col.kept("team".into(), &keep);
+        let want: Vec<Option<&str>> = (cells.iter().enumerate())
+            .filter(|(i, _)| *i != 2)
+            .map(|(_, c)| *c)
+            .collect();
+        assert_eq!(kept.iter().collect::<Vec<_>>(), want);
+        assert_eq!(kept.null_count(), 750);
+        assert_eq!(beside(&kept), long.len() + other.len());
+        // Values too varied to share are built as they come, each held once a cell.
+        let names: Vec<String> = (0..3000).map(|i| format!("Social Worker {i:05}")).collect();
+        let col = text_col(&names.iter().map(|n| Some(n.as_str())).collect::<Vec<_>>());
+        let kept = col.kept("worker".into(), &Keep::new(vec![true; 3000]));
+        assert_eq!(kept.get(2999), Some("Social Worker 02999"));
+        assert_eq!(beside(&kept), 3000 * 19);
+        // A code column points into one copy of its codes.
+        let codes: &'static [&'static str] = &["information and advice", "referral"];
+        let values = Values::Code(codes, vec![1, 0, 2, 1, 1]);
+        let keep = Keep::new(vec![true, true, true, false, true]);
+        let series = values.to_series("outcome", &keep).unwrap();
+        let got: Vec<Option<&str>> = series.str().unwrap().iter().collect();
+        assert_eq!(
+            got,
+            [Some(codes[0]), None, Some("referral"), Some(codes[0])]
+        );
+        assert_eq!(beside(series.str().unwrap()), codes[0].len());
     }
 
     #[test]
