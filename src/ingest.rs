@@ -678,6 +678,7 @@ fn load_files(
     trace("event dates");
     let built = build_frames(parsed);
     trace("frames");
+    crate::memory::release();
     if tracing() {
         let bytes: usize = (built.iter().flatten())
             .filter_map(|(_, _, f)| f.as_ref().ok())

@@ -18,6 +18,7 @@ pub mod import;
 #[deny(clippy::too_many_lines)]
 pub mod ingest;
 pub mod limits;
+pub mod memory;
 #[deny(clippy::too_many_lines)]
 pub mod metrics;
 pub mod pack;

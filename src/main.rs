@@ -53,14 +53,14 @@ mod cmd;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// mimalloc 3's options this binary sets (their places in `mi_option_e`, mimalloc.h); the
-/// crate exports neither.
-const PURGE_DELAY: std::ffi::c_int = 15;
+/// mimalloc 3's `allow_thp` option (its place in `mi_option_e`, mimalloc.h), which the
+/// crate does not export.
 const ALLOW_THP: std::ffi::c_int = 43;
 
 extern "C" {
     fn mi_version() -> std::ffi::c_int;
     fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
+    fn mi_collect(force: bool);
 }
 
 // Linux's `prctl` and its `PR_SET_THP_DISABLE` (linux/prctl.h).
@@ -73,37 +73,39 @@ const PR_SET_THP_DISABLE: std::ffi::c_int = 41;
 
 /// Tunes the allocator for a run that loads a folder, frees the parsed copy and builds
 /// frames, measures and outputs on top (measured in the README's Performance section):
-/// - freed memory goes back to the system after 10 ms, not mimalloc 3's second, so the
-///   parsed tables freed at the frame step and the measures' room are not both counted;
 /// - no transparent huge pages: each new 2 MiB page was zeroed whole when first touched,
-///   which was most of a small council's run and tens of MB of its memory.
+///   which was most of a small council's run and tens of MB of its memory;
+/// - freed memory is handed back at once where the library says a step has freed much
+///   (`memory::release`), not a second later when the next step has grown on top of it;
+///   handing it back always sooner (`MIMALLOC_PURGE_DELAY=10`) was as small but slower.
 ///
-/// Left alone for a mimalloc other than version 3, whose options may sit elsewhere, and
-/// for an option the user set (`MIMALLOC_PURGE_DELAY`, `MIMALLOC_ALLOW_THP`).
+/// The huge pages are left alone for a mimalloc other than version 3, whose options may
+/// sit elsewhere, and when the user set `MIMALLOC_ALLOW_THP`.
 fn tune_allocator() {
+    csc_audit::memory::set_release(|| {
+        // SAFETY: mimalloc's collection may run on any thread at any time.
+        unsafe { mi_collect(true) }
+    });
     // SAFETY: plain calls into the linked allocator and the kernel (prctl takes its four
-    // further arguments as unsigned longs), before any other thread starts;
-    // mimalloc reads these options when it next purges or maps memory.
+    // further arguments as unsigned longs), before any other thread starts; mimalloc reads
+    // the option when it next maps memory.
     unsafe {
-        if !(30000..40000).contains(&mi_version()) {
+        if !(30000..40000).contains(&mi_version())
+            || std::env::var_os("MIMALLOC_ALLOW_THP").is_some()
+        {
             return;
         }
-        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-            mi_option_set(PURGE_DELAY, 10);
-        }
-        if std::env::var_os("MIMALLOC_ALLOW_THP").is_none() {
-            mi_option_set(ALLOW_THP, 0);
-            // mimalloc asks this of the kernel only as it starts, before main: the pages
-            // it has mapped already are faulted in small from now on too.
-            #[cfg(target_os = "linux")]
-            prctl(
-                PR_SET_THP_DISABLE,
-                1 as std::ffi::c_ulong,
-                0 as std::ffi::c_ulong,
-                0 as std::ffi::c_ulong,
-                0 as std::ffi::c_ulong,
-            );
-        }
+        mi_option_set(ALLOW_THP, 0);
+        // mimalloc asks this of the kernel only as it starts, before main: the pages it
+        // has mapped already are faulted in small from now on too.
+        #[cfg(target_os = "linux")]
+        prctl(
+            PR_SET_THP_DISABLE,
+            1 as std::ffi::c_ulong,
+            0 as std::ffi::c_ulong,
+            0 as std::ffi::c_ulong,
+            0 as std::ffi::c_ulong,
+        );
     }
 }
 

@@ -58,6 +58,7 @@ pub fn evaluate(
     )
     .map_err(EvalError::Polars)?;
     let (series_frames, metric_frames) = frames.split_at(n_series);
+    crate::memory::release();
     crate::ingest::trace_step(clock, "measures: frames collected");
     if std::env::var_os("CSC_AUDIT_TRACE").is_some() {
         let mb = |fs: &[DataFrame]| fs.iter().map(DataFrame::estimated_size).sum::<usize>() >> 20;
