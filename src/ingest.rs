@@ -2160,7 +2160,9 @@ fn index_keys(t: &mut Parsed) {
 }
 
 /// Keys looked up in a parent table, the last one remembered: rows are mostly grouped by
-/// the row they link to (a child's visits together), so most lookups repeat the one before.
+/// the row they link to (a child's visits together), so most lookups repeat the one before;
+/// and extracts mostly list both tables in the same order, so most others are the parent's
+/// next row, tried before the index.
 struct Lookup<'p> {
     parent: &'p Parsed,
     last: Option<(String, Option<usize>)>,
@@ -2175,7 +2177,10 @@ impl<'p> Lookup<'p> {
         match &mut self.last {
             Some((k, row)) if k == key => *row,
             last => {
-                let row = self.parent.key_row(key);
+                let next = last.as_ref().and_then(|(_, r)| *r).map(|r| r + 1);
+                let row = next
+                    .filter(|n| self.parent.loaded_key(*n) == Some(key))
+                    .or_else(|| self.parent.key_row(key));
                 match last {
                     Some((k, r)) => {
                         k.clear();
@@ -2197,6 +2202,19 @@ impl Parsed {
             return None;
         };
         self.index.get(keys, key)
+    }
+
+    /// The key of `row` if the row is loaded: then [`Parsed::key_row`] of that key is
+    /// `row`, since a table's loaded keys are distinct (a repeated key is rejected) and a
+    /// table is finished, its rejections final, before another links to it.
+    fn loaded_key(&self, row: usize) -> Option<&str> {
+        let Values::Text(keys) = &self.columns[0] else {
+            return None;
+        };
+        if row >= keys.len() || self.rejected[row] {
+            return None;
+        }
+        keys.get(row)
     }
 }
 
@@ -2503,6 +2521,74 @@ mod tests {
             let sorted: Vec<Option<&str>> = distinct.iter().map(|k| Some(*k)).collect();
             proptest::prop_assert!(text_col(&sorted).strictly_increasing());
         }
+    }
+
+    /// A parent table of `keys`, `rejected` as given, indexed as the second pass does.
+    fn parent(keys: &[Option<&str>], rejected: Vec<bool>) -> Parsed {
+        let col = text_col(keys);
+        let index = KeyIndex::build(&col, |i| !rejected[i]);
+        Parsed {
+            spec: &TABLES[0],
+            file: "children.csv".into(),
+            stats: TableStats::default(),
+            columns: vec![Values::Text(col)],
+            extra: Vec::new(),
+            lines: (2..2 + keys.len() as u64).collect(),
+            rejected,
+            index,
+            rejected_keys: PlHashMap::default(),
+        }
+    }
+
+    proptest::proptest! {
+        /// Remembering the last key and trying the parent's next row never changes a
+        /// lookup: every one gives what the index gives.
+        #[test]
+        fn lookups_give_what_the_index_gives(
+            cells in proptest::collection::vec((0u8..12, proptest::bool::ANY, 0u8..4), 0..30),
+            asked in proptest::collection::vec(0u8..14, 0..60),
+        ) {
+            // Loaded keys are distinct (the load rejects a repeated key): a repeat is
+            // rejected here too, and some rows are rejected for other reasons.
+            let names: Vec<String> = cells.iter().map(|(k, ..)| format!("C{k}")).collect();
+            let mut seen = std::collections::HashSet::new();
+            let keys: Vec<Option<&str>> = (names.iter().zip(&cells))
+                .map(|(n, (.., empty))| (*empty != 0).then_some(n.as_str()))
+                .collect();
+            let rejected: Vec<bool> = (keys.iter().zip(&cells))
+                .map(|(k, (_, other, _))| *other || k.is_some_and(|k| !seen.insert(k)))
+                .collect();
+            let p = parent(&keys, rejected);
+            let mut lookup = Lookup::new(&p);
+            for a in asked {
+                let key = format!("C{a}");
+                proptest::prop_assert_eq!(lookup.row(&key), p.key_row(&key), "{}", key);
+            }
+        }
+    }
+
+    #[test]
+    fn a_parent_listed_in_the_same_order_is_found_row_after_row() {
+        let keys = [Some("C1"), Some("C2"), Some("C3"), Some("C4"), Some("C5")];
+        let p = parent(&keys, vec![false, false, true, false, false]);
+        let mut lookup = Lookup::new(&p);
+        let got: Vec<Option<usize>> = ["C1", "C1", "C2", "C3", "C4", "C5", "C9", "C2"]
+            .iter()
+            .map(|k| lookup.row(k))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                Some(0),
+                Some(0),
+                Some(1),
+                None,
+                Some(3),
+                Some(4),
+                None,
+                Some(1)
+            ]
+        );
     }
 
     #[test]
