@@ -21,9 +21,9 @@ use crate::schema::{self, ColumnSpec, DateRole, Earlier, Kind, TableSpec, TABLES
 use crate::values::{self, CellError, Stamp};
 use chrono::{Datelike, NaiveDate};
 use polars::prelude::{
-    BooleanChunked, ChunkTake, Column, DataFrame, Float64Chunked, IdxCa, IdxSize, Int32Chunked,
-    Int64Chunked, IntoSeries, NamedFrom, NewChunkedArray, PlHashMap, PlSmallStr, Series,
-    StringChunked, TimeUnit,
+    BooleanChunked, ChunkTake, ChunkedBuilder, Column, DataFrame, Float64Chunked, IdxCa, IdxSize,
+    IdxType, Int32Chunked, Int64Chunked, IntoSeries, NamedFrom, NewChunkedArray, PlHashMap,
+    PlSmallStr, PrimitiveChunkedBuilder, Series, StringChunked, TimeUnit,
 };
 use rows::{Mark, Record, Records};
 use std::collections::{BTreeMap, HashSet};
@@ -238,17 +238,25 @@ impl Values {
     }
 
     /// The kept rows as a polars column, built straight from the parsed values.
-    fn to_series(&self, name: &str, keep: &Keep) -> polars::prelude::PolarsResult<Series> {
+    fn to_series(
+        &self,
+        name: &str,
+        keep: &Keep,
+        key: bool,
+    ) -> polars::prelude::PolarsResult<Series> {
         fn kept<'a, T: Copy + 'a>(v: &'a [T], keep: &'a Keep) -> impl Iterator<Item = T> + 'a {
             keep.rows().map(|i| v[i])
         }
         let name: PlSmallStr = name.into();
         Ok(match self {
-            Values::Text(v) => v.kept(name, keep).into_series(),
+            Values::Text(v) => v.kept(name, keep, key).into_series(),
             Values::Code(codes, v) => shared_strings(
                 name,
                 codes.iter().copied(),
-                kept(v, keep).map(|c| c.checked_sub(1).map(IdxSize::from)),
+                IdxCa::from_iter_options(
+                    PlSmallStr::EMPTY,
+                    kept(v, keep).map(|c| c.checked_sub(1).map(IdxSize::from)),
+                ),
             )?
             .into_series(),
             Values::Flag(v) => BooleanChunked::from_iter_options(name, kept(v, keep)).into_series(),
@@ -281,10 +289,9 @@ const INLINE_BYTES: usize = 12;
 fn shared_strings<'a>(
     name: PlSmallStr,
     distinct: impl Iterator<Item = &'a str>,
-    places: impl Iterator<Item = Option<IdxSize>>,
+    places: IdxCa,
 ) -> polars::prelude::PolarsResult<StringChunked> {
     let distinct = StringChunked::from_iter_values(PlSmallStr::EMPTY, distinct);
-    let places = IdxCa::from_iter_options(PlSmallStr::EMPTY, places);
     let mut col = distinct.take(&places)?;
     col.rename(name);
     Ok(col)
@@ -438,10 +445,11 @@ impl TextCol {
     /// The kept cells as a polars string column. A column with cells too long to be held
     /// in their views (names of workers and teams) is built from its distinct values, so
     /// each long value is held once, not once a cell.
-    fn kept(&self, name: PlSmallStr, keep: &Keep) -> StringChunked {
+    /// A table's own key column (`distinct`) is never shared: its keys are distinct.
+    fn kept(&self, name: PlSmallStr, keep: &Keep, distinct: bool) -> StringChunked {
         let cells = || keep.rows().map(|i| self.get(i));
         let long = |s: &str| s.len() > INLINE_BYTES;
-        if cells().any(|c| c.is_some_and(long)) {
+        if !distinct && cells().any(|c| c.is_some_and(long)) {
             if let Some(col) = self.kept_shared(name.clone(), cells()) {
                 return col;
             }
@@ -459,20 +467,26 @@ impl TextCol {
         let most = (cells.len() / 4).max(1 << 10);
         let mut places: PlHashMap<&str, IdxSize> = PlHashMap::default();
         let mut distinct: Vec<&str> = Vec::new();
-        let mut at = Vec::with_capacity(cells.len());
+        let mut at = PrimitiveChunkedBuilder::<IdxType>::new(PlSmallStr::EMPTY, cells.len());
         for cell in cells {
-            at.push(match cell {
+            at.append_option(match cell {
                 None => None,
-                Some(s) => Some(*places.entry(s).or_insert_with(|| {
-                    distinct.push(s);
-                    (distinct.len() - 1) as IdxSize
-                })),
+                Some(s) => Some(match places.get(s) {
+                    Some(p) => *p,
+                    None => {
+                        let p = IdxSize::try_from(distinct.len()).ok()?;
+                        places.insert(s, p);
+                        distinct.push(s);
+                        p
+                    }
+                }),
             });
             if distinct.len() > most {
                 return None;
             }
         }
-        shared_strings(name, distinct.into_iter(), at.into_iter()).ok()
+        drop(places);
+        shared_strings(name, distinct.into_iter(), at.finish()).ok()
     }
 }
 
@@ -2218,9 +2232,8 @@ impl Parsed {
     }
 }
 
-/// A table's loaded rows as a frame: its stats, its file, and the frame or why not.
 /// The rows of a table a frame keeps, and how many: its columns are built from an
-/// iterator that gives its exact length, so each is allocated once at its size (polars
+/// iterator that gives its exact length, so each column's cells are allocated once (polars
 /// sizes a string column by the iterator's lower bound, which a filter puts at nothing: the
 /// column would grow by doubling and hold up to half its room unused).
 struct Keep {
@@ -2267,12 +2280,14 @@ impl Iterator for KeptRows<'_> {
 
 impl ExactSizeIterator for KeptRows<'_> {}
 
+/// A table's loaded rows as a frame: its stats, its file, and the frame or why not.
 type Built = Option<(TableStats, String, polars::prelude::PolarsResult<DataFrame>)>;
 
 /// One column of a frame to build: a schema column, a column the schema does not know, or
 /// the line numbers.
 enum FrameColumn {
-    Schema(&'static str, Values),
+    /// A schema column, and whether it is the table's own key.
+    Schema(&'static str, Values, bool),
     Extra(String, TextCol),
     Lines(Vec<u64>),
 }
@@ -2280,7 +2295,7 @@ enum FrameColumn {
 impl FrameColumn {
     fn weight(&self) -> u64 {
         match self {
-            FrameColumn::Schema(_, v) => v.weight(),
+            FrameColumn::Schema(_, v, _) => v.weight(),
             FrameColumn::Extra(_, v) => v.weight(),
             FrameColumn::Lines(v) => v.len() as u64 * 8,
         }
@@ -2289,8 +2304,8 @@ impl FrameColumn {
     /// The kept rows as a polars column; the parsed values are freed here.
     fn build(self, keep: &Keep) -> polars::prelude::PolarsResult<Column> {
         Ok(match self {
-            FrameColumn::Schema(name, values) => values.to_series(name, keep)?.into(),
-            FrameColumn::Extra(name, v) => v.kept(name.into(), keep).into_series().into(),
+            FrameColumn::Schema(name, values, key) => values.to_series(name, keep, key)?.into(),
+            FrameColumn::Extra(name, v) => v.kept(name.into(), keep, false).into_series().into(),
             FrameColumn::Lines(lines) => {
                 let kept: Vec<u32> = keep.rows().map(|i| lines[i] as u32).collect();
                 Series::new(LINE_COLUMN.into(), kept).into()
@@ -2318,7 +2333,10 @@ fn build_frames(parsed: Vec<Option<Parsed>>) -> Vec<Built> {
         heads.push(Some((t.stats, t.file, keep.count)));
         keeps.push(keep);
         for (spec, values) in t.spec.columns.iter().zip(t.columns) {
-            jobs.push((i, FrameColumn::Schema(spec.name, values)));
+            jobs.push((
+                i,
+                FrameColumn::Schema(spec.name, values, spec.name == t.spec.key),
+            ));
         }
         for (name, v) in t.extra {
             jobs.push((i, FrameColumn::Extra(name, v)));
@@ -2419,7 +2437,6 @@ mod tests {
         assert_eq!(rows.collect::<Vec<_>>(), [2, 5]);
         assert_eq!(Keep::new(vec![false; 4]).rows().next(), None);
         assert_eq!(Keep::new(Vec::new()).rows().len(), 0);
-        // A string column is sized by the iterator's lower bound: exactly the kept rows.
         let text = text_col(&[
             Some("a"),
             Some("bb"),
@@ -2429,7 +2446,7 @@ mod tests {
             None,
             None,
         ]);
-        let col = text.kept("t".into(), &keep);
+        let col = text.kept("t".into(), &keep, false);
         let got: Vec<Option<&str>> = col.iter().collect();
         assert_eq!(got, [Some("bb"), None, None]);
     }
@@ -2454,7 +2471,7 @@ mod tests {
         }
         let col = text_col(&cells);
         let keep = Keep::new((0..cells.len()).map(|i| i != 2).collect());
-        let kept = col.kept("team".into(), &keep);
+        let kept = col.kept("team".into(), &keep, false);
         let want: Vec<Option<&str>> = (cells.iter().enumerate())
             .filter(|(i, _)| *i != 2)
             .map(|(_, c)| *c)
@@ -2462,17 +2479,25 @@ mod tests {
         assert_eq!(kept.iter().collect::<Vec<_>>(), want);
         assert_eq!(kept.null_count(), 750);
         assert_eq!(beside(&kept), long.len() + other.len());
-        // Values too varied to share are built as they come, each held once a cell.
+        // A table's own keys are distinct: built as they come, each held once a cell.
+        let own = col.kept("team".into(), &keep, true);
+        assert_eq!(own.iter().collect::<Vec<_>>(), want);
+        assert_eq!(beside(&own), 750 * (long.len() + other.len()));
+        // Values too varied to share are not hashed to the end: built as they come.
         let names: Vec<String> = (0..3000).map(|i| format!("Social Worker {i:05}")).collect();
         let col = text_col(&names.iter().map(|n| Some(n.as_str())).collect::<Vec<_>>());
-        let kept = col.kept("worker".into(), &Keep::new(vec![true; 3000]));
+        let all = Keep::new(vec![true; 3000]);
+        assert!(col
+            .kept_shared("worker".into(), all.rows().map(|i| col.get(i)))
+            .is_none());
+        let kept = col.kept("worker".into(), &all, false);
         assert_eq!(kept.get(2999), Some("Social Worker 02999"));
         assert_eq!(beside(&kept), 3000 * 19);
         // A code column points into one copy of its codes.
         let codes: &'static [&'static str] = &["information and advice", "referral"];
         let values = Values::Code(codes, vec![1, 0, 2, 1, 1]);
         let keep = Keep::new(vec![true, true, true, false, true]);
-        let series = values.to_series("outcome", &keep).unwrap();
+        let series = values.to_series("outcome", &keep, false).unwrap();
         let got: Vec<Option<&str>> = series.str().unwrap().iter().collect();
         assert_eq!(
             got,

@@ -53,13 +53,15 @@ mod cmd;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// mimalloc 3's `allow_thp` option (its place in `mi_option_e`, mimalloc.h), which the
-/// crate does not export.
+/// mimalloc's `allow_thp` option: its place in `mi_option_e` in the mimalloc.h of the one
+/// version it was read from, which the crate does not export.
 const ALLOW_THP: std::ffi::c_int = 43;
+const ALLOW_THP_VERSION: std::ffi::c_int = 30302;
 
 extern "C" {
     fn mi_version() -> std::ffi::c_int;
-    fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
+    fn mi_option_get(option: std::ffi::c_int) -> std::ffi::c_long;
+    fn mi_option_set_default(option: std::ffi::c_int, value: std::ffi::c_long);
     fn mi_collect(force: bool);
 }
 
@@ -79,8 +81,9 @@ const PR_SET_THP_DISABLE: std::ffi::c_int = 41;
 ///   (`memory::release`), not a second later when the next step has grown on top of it;
 ///   handing it back always sooner (`MIMALLOC_PURGE_DELAY=10`) was as small but slower.
 ///
-/// The huge pages are left alone for a mimalloc other than version 3, whose options may
-/// sit elsewhere, and when the user set `MIMALLOC_ALLOW_THP`.
+/// The huge pages are left alone for a mimalloc other than the version the option's place
+/// was read from (another may have moved it), and when the user set `MIMALLOC_ALLOW_THP`
+/// (only the default is changed, and the kernel told only when the option is then off).
 fn tune_allocator() {
     csc_audit::memory::set_release(|| {
         // SAFETY: mimalloc's collection may run on any thread at any time.
@@ -90,12 +93,13 @@ fn tune_allocator() {
     // further arguments as unsigned longs), before any other thread starts; mimalloc reads
     // the option when it next maps memory.
     unsafe {
-        if !(30000..40000).contains(&mi_version())
-            || std::env::var_os("MIMALLOC_ALLOW_THP").is_some()
-        {
+        if mi_version() != ALLOW_THP_VERSION {
             return;
         }
-        mi_option_set(ALLOW_THP, 0);
+        mi_option_set_default(ALLOW_THP, 0);
+        if mi_option_get(ALLOW_THP) != 0 {
+            return;
+        }
         // mimalloc asks this of the kernel only as it starts, before main: the pages it
         // has mapped already are faulted in small from now on too.
         #[cfg(target_os = "linux")]
