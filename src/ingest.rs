@@ -445,6 +445,7 @@ impl TextCol {
     /// The kept cells as a polars string column. A column with cells too long to be held
     /// in their views (names of workers and teams) is built from its distinct values, so
     /// each long value is held once, not once a cell.
+    ///
     /// A table's own key column (`distinct`) is never shared: its keys are distinct.
     fn kept(&self, name: PlSmallStr, keep: &Keep, distinct: bool) -> StringChunked {
         let cells = || keep.rows().map(|i| self.get(i));
@@ -705,7 +706,10 @@ fn load_files(
             .filter_map(|(_, _, f)| f.as_ref().ok())
             .map(DataFrame::estimated_size)
             .sum();
-        eprintln!("          frames hold about {} MB", bytes >> 20);
+        eprintln!(
+            "          frames hold about {} MB, less their string cells' 16 bytes each",
+            bytes >> 20
+        );
     }
     let mut frames = BTreeMap::new();
     let mut stats = Vec::new();
@@ -763,7 +767,7 @@ fn load_files(
 }
 
 /// Whether `CSC_AUDIT_TRACE` asks for the load's steps to be printed.
-fn tracing() -> bool {
+pub(crate) fn tracing() -> bool {
     std::env::var_os("CSC_AUDIT_TRACE").is_some()
 }
 

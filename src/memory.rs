@@ -12,10 +12,11 @@ pub fn set_release(f: fn()) {
 }
 
 /// Hands back what the allocator can of the memory freed so far (the large blocks, from
-/// any thread; small blocks stay with the threads that hold them): called where a step has freed far more than the next one
-/// needs (the parsed tables once the frames are built, the measures' intermediate frames
-/// once collected), so the allocator's delay before it returns memory does not add the two
-/// steps together at the peak. Does nothing unless the binary set how.
+/// any thread; small blocks stay with the threads that hold them). Called where a step has
+/// freed far more than the next one needs (the parsed tables once the frames are built,
+/// the measures' intermediate frames once collected), so the allocator's delay before it
+/// returns memory does not add the two steps together at the peak. Does nothing unless
+/// the binary set how.
 pub fn release() {
     if let Some(f) = RELEASE.get() {
         f();

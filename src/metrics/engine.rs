@@ -60,10 +60,10 @@ pub fn evaluate(
     let (series_frames, metric_frames) = frames.split_at(n_series);
     crate::memory::release();
     crate::ingest::trace_step(clock, "measures: frames collected");
-    if std::env::var_os("CSC_AUDIT_TRACE").is_some() {
+    if crate::ingest::tracing() {
         let mb = |fs: &[DataFrame]| fs.iter().map(DataFrame::estimated_size).sum::<usize>() >> 20;
         eprintln!(
-            "          related date lists hold about {} MB, row frames {} MB",
+            "          related date lists hold about {} MB, row frames {} MB, less their string cells' 16 bytes each",
             mb(series_frames),
             mb(metric_frames)
         );
