@@ -773,7 +773,7 @@ pub(crate) fn tracing() -> bool {
 
 /// With `CSC_AUDIT_TRACE` set, prints when a step ended, in seconds from `clock`, and the
 /// memory then. Lines marked `+` time a part of a step from that part's own start.
-pub(crate) fn trace_step(clock: std::time::Instant, what: &str) {
+pub fn trace_step(clock: std::time::Instant, what: &str) {
     if tracing() {
         eprintln!(
             "{:>8.3}s {what} ({})",

@@ -110,7 +110,12 @@ pub fn run(a: PackArgs) -> Result<ExitCode> {
     };
     let bar = indicatif::ProgressBar::new_spinner();
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
-    let step = |s: &str| bar.set_message(s.to_string());
+    let clock = std::time::Instant::now();
+    // Each step's start is also a trace line (`CSC_AUDIT_TRACE`): the time the last one took.
+    let step = |s: &str| {
+        csc_audit::ingest::trace_step(clock, &format!("pack: {s}"));
+        bar.set_message(s.to_string());
+    };
     step("reading the data");
     let library = crate::load_library(a.sources.metrics.as_deref())?;
     let commentary = match &a.commentary {
