@@ -76,10 +76,11 @@ const PR_SET_THP_DISABLE: std::ffi::c_int = 41;
 /// Tunes the allocator for a run that loads a folder, frees the parsed copy and builds
 /// frames, measures and outputs on top (measured in the README's Performance section):
 /// - no transparent huge pages: each new 2 MiB page was zeroed whole when first touched,
-///   which was most of a small council's run and tens of MB of its memory;
+///   which was most of a small council's run and 50-60 MB of any run's memory;
 /// - freed memory is handed back at once where the library says a step has freed much
 ///   (`memory::release`), not a second later when the next step has grown on top of it;
-///   handing it back always sooner (`MIMALLOC_PURGE_DELAY=10`) was as small but slower.
+///   handing it back always sooner (`MIMALLOC_PURGE_DELAY=10`) saved 30-50 MB more at
+///   300 MB but took a third more time.
 ///
 /// The huge pages are left alone for a mimalloc other than the version the option's place
 /// was read from (another may have moved it), and when the user set `MIMALLOC_ALLOW_THP`
