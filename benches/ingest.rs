@@ -29,6 +29,7 @@ fn benches(c: &mut Criterion) {
     let load_opts = LoadOptions {
         as_of: None,
         today: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+        columns: Default::default(),
     };
     g.bench_function("load and check scale 1", |b| {
         b.iter(|| load(black_box(dir.path()), &load_opts).unwrap())

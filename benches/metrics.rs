@@ -28,6 +28,7 @@ fn load_opts() -> LoadOptions {
     LoadOptions {
         as_of: None,
         today: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+        columns: Default::default(),
     }
 }
 

@@ -53,6 +53,30 @@ pub struct LoadOptions {
     /// The extract date; `None` means the latest event date not after `today`.
     pub as_of: Option<NaiveDate>,
     pub today: NaiveDate,
+    /// Which columns the frames hold. Every cell of every column is read and checked
+    /// whatever this says; it only spares building frame columns nothing will read.
+    pub columns: FrameColumns,
+}
+
+/// The columns of the loaded frames: all of them, or (for a command that reads only some,
+/// as `metrics` reads only what its measures need) the named columns of each table.
+/// A table's frame keeps its height when it holds fewer columns.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum FrameColumns {
+    #[default]
+    All,
+    /// By table name, the columns to build (schema columns, extra columns or [`LINE_COLUMN`]).
+    Only(BTreeMap<&'static str, std::collections::BTreeSet<String>>),
+}
+
+impl FrameColumns {
+    /// Whether the frame of `table` holds `column`.
+    pub fn holds(&self, table: &str, column: &str) -> bool {
+        match self {
+            FrameColumns::All => true,
+            FrameColumns::Only(by_table) => by_table.get(table).is_some_and(|c| c.contains(column)),
+        }
+    }
 }
 
 /// Every table, loaded once.
@@ -698,7 +722,7 @@ fn load_files(
 
     let event_dates = event_date_range(&parsed, as_of);
     trace("event dates");
-    let built = build_frames(parsed);
+    let built = build_frames(parsed, &opts.columns);
     trace("frames");
     crate::memory::release();
     if tracing() {
@@ -2328,7 +2352,7 @@ impl FrameColumn {
 /// Every table's loaded rows as a frame, built a column at a time on every core (one large
 /// table would otherwise hold one core); each parsed column is freed once its frame column is
 /// built, so the parsed copy and the frames are never both whole in memory.
-fn build_frames(parsed: Vec<Option<Parsed>>) -> Vec<Built> {
+fn build_frames(parsed: Vec<Option<Parsed>>, wanted: &FrameColumns) -> Vec<Built> {
     let mut keeps: Vec<Keep> = Vec::with_capacity(parsed.len());
     let mut heads = Vec::with_capacity(parsed.len());
     let mut jobs: Vec<(usize, FrameColumn)> = Vec::new();
@@ -2343,16 +2367,22 @@ fn build_frames(parsed: Vec<Option<Parsed>>) -> Vec<Built> {
         let keep = Keep::new(t.rejected.iter().map(|r| !r).collect());
         heads.push(Some((t.stats, t.file, keep.count)));
         keeps.push(keep);
+        // A column nothing will read is dropped here, its parsed values freed at once.
+        let table = t.spec.name;
         for (spec, values) in t.spec.columns.iter().zip(t.columns) {
-            jobs.push((
-                i,
-                FrameColumn::Schema(spec.name, values, spec.name == t.spec.key),
-            ));
+            if wanted.holds(table, spec.name) {
+                let key = spec.name == t.spec.key;
+                jobs.push((i, FrameColumn::Schema(spec.name, values, key)));
+            }
         }
         for (name, v) in t.extra {
-            jobs.push((i, FrameColumn::Extra(name, v)));
+            if wanted.holds(table, &name) {
+                jobs.push((i, FrameColumn::Extra(name, v)));
+            }
         }
-        jobs.push((i, FrameColumn::Lines(t.lines)));
+        if wanted.holds(table, LINE_COLUMN) {
+            jobs.push((i, FrameColumn::Lines(t.lines)));
+        }
     }
     let keeps = &keeps;
     let columns = par_map(jobs, |(_, c)| c.weight(), |(i, c)| (i, c.build(&keeps[i])));
@@ -2372,6 +2402,47 @@ fn build_frames(parsed: Vec<Option<Parsed>>) -> Vec<Built> {
                     .and_then(|cols| DataFrame::new(height, cols));
                 (stats, file, frame)
             })
+        })
+        .collect()
+}
+
+/// One row of every table, each cell filled with a value of the type it loads as: what a
+/// command plans its queries over to learn which columns they read, before any data is loaded.
+pub fn stand_in_frames() -> BTreeMap<&'static str, DataFrame> {
+    let day = NaiveDate::from_ymd_opt(2000, 1, 3).expect("a date");
+    let one = Keep::new(vec![true]);
+    let filled = |kind: Kind| -> Values {
+        match Values::for_kind(kind) {
+            Values::Text(mut v) => {
+                v.push(Some("x"));
+                Values::Text(v)
+            }
+            Values::Code(codes, _) => Values::Code(codes, vec![1]),
+            Values::Date(_) => Values::Date(vec![Some(day)]),
+            Values::Stamp(_) => Values::Stamp(vec![Some(Stamp {
+                at: day.and_hms_opt(9, 0, 0).expect("a time"),
+                has_time: true,
+            })]),
+            Values::Flag(_) => Values::Flag(vec![Some(true)]),
+            Values::Number(_) => Values::Number(vec![Some(1.0)]),
+        }
+    };
+    TABLES
+        .iter()
+        .map(|t| {
+            let mut cols: Vec<Column> = (t.columns.iter())
+                .map(|c| {
+                    let v = filled(c.kind);
+                    let s = v.to_series(c.name, &one, c.name == t.key);
+                    s.expect("one cell builds").into()
+                })
+                .collect();
+            cols.push(
+                FrameColumn::Lines(vec![2])
+                    .build(&one)
+                    .expect("one line builds"),
+            );
+            (t.name, DataFrame::new(1, cols).expect("distinct names"))
         })
         .collect()
 }

@@ -4,7 +4,7 @@ use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand, ValueEnum};
 use csc_audit::calendar::Calendar;
-use csc_audit::ingest::{self, LoadOptions};
+use csc_audit::ingest::{self, FrameColumns, LoadOptions};
 use csc_audit::metrics::{output, EvalOptions, Library, STANDARDS_FILE};
 use csc_audit::periods::{Grain, Period};
 use std::path::PathBuf;
@@ -403,8 +403,13 @@ fn load_data(
     map: Option<&std::path::Path>,
     as_of: Option<NaiveDate>,
     today: NaiveDate,
+    columns: FrameColumns,
 ) -> Result<ingest::Extracts> {
-    let opts = LoadOptions { as_of, today };
+    let opts = LoadOptions {
+        as_of,
+        today,
+        columns,
+    };
     if let Some(m) = map {
         let [dir] = data else {
             anyhow::bail!("--map reads one export: give --data once, with the export's folder");
@@ -434,15 +439,17 @@ fn shown(data: &[PathBuf]) -> String {
 }
 
 /// `--data` with its working-day calendar, ready for the measures: data with a fatal problem
-/// is refused with its report; rejected rows are pointed out.
+/// is refused with its report; rejected rows are pointed out. The frames hold `columns`.
 fn load_usable(
     data: &[PathBuf],
     map: Option<&std::path::Path>,
     as_of: Option<NaiveDate>,
     calendar: Option<&std::path::Path>,
+    columns: FrameColumns,
 ) -> Result<(ingest::Extracts, Calendar)> {
     let (cal, source) = load_calendar(calendar)?;
-    let mut extracts = load_data(data, map, as_of, chrono::Local::now().date_naive())?;
+    let today = chrono::Local::now().date_naive();
+    let mut extracts = load_data(data, map, as_of, today, columns)?;
     extracts.note_calendar(&cal, &source);
     if extracts.report.has_fatal() {
         tell_raw!("{}", extracts.report.to_text(20));
@@ -512,7 +519,9 @@ fn run() -> Result<ExitCode> {
         } => {
             let (cal, source) = load_calendar(calendar.as_deref())?;
             let today = chrono::Local::now().date_naive();
-            let mut extracts = load_data(&data, map.as_deref(), as_of, today)?;
+            // The report is all `check` shows: no frame is built.
+            let none = FrameColumns::Only(Default::default());
+            let mut extracts = load_data(&data, map.as_deref(), as_of, today, none)?;
             extracts.note_calendar(&cal, &source);
             let report = &extracts.report;
             match format {
@@ -587,7 +596,9 @@ fn run() -> Result<ExitCode> {
                 anyhow::bail!("an xlsx workbook needs a file: add --out measures.xlsx");
             }
             let started = std::time::Instant::now();
-            let (extracts, cal) = load_usable(&data, map.as_deref(), as_of, calendar.as_deref())?;
+            let columns = csc_audit::metrics::columns_read(&lib, &opts);
+            let (extracts, cal) =
+                load_usable(&data, map.as_deref(), as_of, calendar.as_deref(), columns)?;
             let loaded = started.elapsed();
             let ev = csc_audit::metrics::evaluate(&extracts, &lib, &cal, &opts)?;
             let evaluated = started.elapsed() - loaded;

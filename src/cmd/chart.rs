@@ -77,12 +77,6 @@ pub fn run(a: ChartArgs) -> Result<ExitCode> {
     let mut lib = crate::load_library(a.sources.metrics.as_deref())?;
     lib.select(std::slice::from_ref(&a.metric))
         .map_err(anyhow::Error::msg)?;
-    let (ex, cal) = crate::load_usable(
-        std::slice::from_ref(&a.data),
-        None,
-        a.as_of,
-        a.sources.calendar.as_deref(),
-    )?;
     let period = |s: &Option<String>| -> Result<Option<Period>> {
         s.as_deref()
             .map(|t| Period::parse(grain, t).map_err(anyhow::Error::msg))
@@ -92,18 +86,21 @@ pub fn run(a: ChartArgs) -> Result<ExitCode> {
         Kind::Funnel | Kind::Multiples => vec![a.by.clone()],
         _ => Vec::new(),
     };
-    let ev = csc_audit::metrics::evaluate(
-        &ex,
-        &lib,
-        &cal,
-        &EvalOptions {
-            grain,
-            from: period(&a.from)?,
-            to: period(&a.to)?,
-            by,
-            cases: false,
-        },
+    let opts = EvalOptions {
+        grain,
+        from: period(&a.from)?,
+        to: period(&a.to)?,
+        by,
+        cases: false,
+    };
+    let (ex, cal) = crate::load_usable(
+        std::slice::from_ref(&a.data),
+        None,
+        a.as_of,
+        a.sources.calendar.as_deref(),
+        csc_audit::metrics::columns_read(&lib, &opts),
     )?;
+    let ev = csc_audit::metrics::evaluate(&ex, &lib, &cal, &opts)?;
     for n in &ev.notes {
         tell!("note: {n}");
     }

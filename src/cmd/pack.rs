@@ -128,6 +128,7 @@ pub fn run(a: PackArgs) -> Result<ExitCode> {
         None,
         a.as_of,
         a.sources.calendar.as_deref(),
+        csc_audit::ingest::FrameColumns::All,
     )
     .inspect_err(|_| bar.finish_and_clear())?;
     for note in pack::bound_labels(&mut ex) {

@@ -149,7 +149,13 @@ fn load_with(
     calendar: Option<&Path>,
     library: Library,
 ) -> Result<Loaded> {
-    let (extracts, calendar) = crate::load_usable(&[data.to_path_buf()], None, as_of, calendar)?;
+    let (extracts, calendar) = crate::load_usable(
+        &[data.to_path_buf()],
+        None,
+        as_of,
+        calendar,
+        csc_audit::ingest::FrameColumns::All,
+    )?;
     Ok(Loaded {
         extracts,
         calendar_name: calendar.name.clone(),

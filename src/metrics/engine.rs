@@ -182,7 +182,7 @@ fn breakdown_notes(lib: &Library, opts: &EvalOptions) -> Result<Vec<String>, Eva
 
 /// Every metric's plan (a metric that cannot be evaluated gets a note instead), the series
 /// they share, and the lazy frames of those series.
-fn plan_all(
+pub(super) fn plan_all(
     ex: &Extracts,
     lib: &Library,
     opts: &EvalOptions,

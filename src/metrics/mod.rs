@@ -23,6 +23,7 @@ mod out_rows;
 pub mod output;
 mod plan;
 mod rag;
+mod reads;
 mod related;
 mod rows;
 mod tally;
@@ -37,6 +38,7 @@ use chrono::NaiveDate;
 pub(crate) use breakdowns::group_name;
 pub use definition::{DefinitionError, Metric, MetricKind, Standards};
 pub use engine::evaluate;
+pub use reads::columns_read;
 
 use crate::periods::{Grain, Period};
 

@@ -29,6 +29,7 @@ fn extracts_at(dir: &Path, as_of: NaiveDate) -> Extracts {
         &LoadOptions {
             as_of: Some(as_of),
             today: today(),
+            columns: Default::default(),
         },
     )
     .unwrap()

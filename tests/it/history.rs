@@ -108,6 +108,7 @@ fn two_census_years_merge_into_the_history_of_the_native_folder() {
     let opts = LoadOptions {
         as_of: None,
         today: crate::today(),
+        columns: Default::default(),
     };
     let (merged, kind) = load_history(&paths, &opts).unwrap();
     assert_eq!(kind, DataKind::History);
@@ -119,6 +120,7 @@ fn two_census_years_merge_into_the_history_of_the_native_folder() {
         &LoadOptions {
             as_of: Some(merged.as_of),
             today: crate::today(),
+            columns: Default::default(),
         },
     )
     .unwrap();
@@ -229,6 +231,7 @@ fn import_history_writes_the_merged_tables_and_every_change() {
         &LoadOptions {
             as_of: None,
             today: crate::today(),
+            columns: Default::default(),
         },
     )
     .unwrap();

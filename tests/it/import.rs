@@ -294,6 +294,7 @@ fn measures_the_census_cannot_support_are_not_available_never_zero() {
         &LoadOptions {
             as_of: Some(as_of),
             today: crate::today(),
+            columns: Default::default(),
         },
     )
     .unwrap();
@@ -548,6 +549,7 @@ fn synth_to_census_and_back_gives_the_same_measures() {
     let opts = LoadOptions {
         as_of: Some(chrono::NaiveDate::from_ymd_opt(2025, 3, 31).unwrap()),
         today: crate::today(),
+        columns: Default::default(),
     };
     let native = load(&sample, &opts).unwrap();
     let (census, kind) = csc_audit::import::load_data(&xml, &opts).unwrap();

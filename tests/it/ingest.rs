@@ -254,6 +254,7 @@ fn given_as_of_changes_what_is_in_the_future() {
         &LoadOptions {
             as_of: NaiveDate::from_ymd_opt(2024, 4, 2),
             today: today(),
+            columns: Default::default(),
         },
     )
     .unwrap();

@@ -38,6 +38,7 @@ pub fn load_dir(dir: &Path) -> Extracts {
         &LoadOptions {
             as_of: None,
             today: today(),
+            columns: Default::default(),
         },
     )
     .unwrap()

@@ -138,6 +138,7 @@ fn opts() -> LoadOptions {
     LoadOptions {
         as_of: Some(chrono::NaiveDate::from_ymd_opt(2025, 3, 31).unwrap()),
         today: crate::today(),
+        columns: Default::default(),
     }
 }
 

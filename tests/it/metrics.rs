@@ -11,8 +11,8 @@ use std::path::PathBuf;
 
 use chrono::NaiveDate;
 use csc_audit::calendar::Calendar;
-use csc_audit::ingest::{load, Extracts, LoadOptions};
-use csc_audit::metrics::{evaluate, EvalOptions, Evaluation, Library};
+use csc_audit::ingest::{load, Extracts, FrameColumns, LoadOptions};
+use csc_audit::metrics::{columns_read, evaluate, output, EvalOptions, Evaluation, Library};
 use csc_audit::periods::{Grain, Period};
 
 use crate::{fixture, today};
@@ -21,15 +21,21 @@ fn as_of() -> NaiveDate {
     NaiveDate::from_ymd_opt(2024, 4, 10).unwrap()
 }
 
-fn extracts() -> Extracts {
+/// The hand-worked council, its frames holding `columns`.
+fn extracts_with(columns: FrameColumns) -> Extracts {
     load(
         &fixture("metrics"),
         &LoadOptions {
             as_of: Some(as_of()),
             today: today(),
+            columns,
         },
     )
     .unwrap()
+}
+
+fn extracts() -> Extracts {
+    extracts_with(FrameColumns::All)
 }
 
 fn metrics_dir() -> PathBuf {
@@ -45,7 +51,9 @@ fn run(grain: Grain, from: &str, to: &str, by: &[&str]) -> Evaluation {
         by: by.iter().map(|s| s.to_string()).collect(),
         cases: false,
     };
-    evaluate(&extracts(), &lib, &Calendar::england_and_wales(), &opts).unwrap()
+    // As the `metrics` command does: the frames hold only what the measures read.
+    let ex = extracts_with(columns_read(&lib, &opts));
+    evaluate(&ex, &lib, &Calendar::england_and_wales(), &opts).unwrap()
 }
 
 /// (numerator, denominator, pending) of a row; a count has no denominator (-1 here).
@@ -812,6 +820,74 @@ fn the_metrics_command_writes_csv_json_and_xlsx() {
     run(&["--only", "nope"])
         .failure()
         .stderr(predicates::str::contains("known: contacts_before_referral"));
+}
+
+/// Every breakdown any measure of `lib` offers.
+fn every_breakdown(lib: &Library) -> Vec<String> {
+    let mut by: Vec<String> = (lib.metrics.iter())
+        .flat_map(|m| m.breakdowns.iter().map(|(name, _)| name.clone()))
+        .collect();
+    by.sort();
+    by.dedup();
+    by
+}
+
+/// Frames narrowed to the columns the measures read give the numbers, notes and excluded
+/// rows of full frames, for every grain and every breakdown, on the hand-worked council
+/// and on the sample council; and they do leave columns out.
+#[test]
+fn frames_of_only_the_columns_read_give_the_same_measures() {
+    let lib = Library::builtin();
+    let sample = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample_data");
+    let cases = [
+        (fixture("metrics"), Grain::Month, Some(as_of())),
+        (fixture("metrics"), Grain::Year, Some(as_of())),
+        (sample, Grain::Quarter, None),
+    ];
+    for (dir, grain, as_of) in cases {
+        for by in [Vec::new(), every_breakdown(&lib)] {
+            let opts = EvalOptions {
+                grain,
+                from: None,
+                to: None,
+                by: by.clone(),
+                cases: false,
+            };
+            let columns = columns_read(&lib, &opts);
+            let FrameColumns::Only(read) = &columns else {
+                panic!("the built-in measures' columns are known");
+            };
+            let [full, narrow] = [FrameColumns::All, columns.clone()].map(|columns| {
+                let opts = LoadOptions {
+                    as_of,
+                    today: today(),
+                    columns,
+                };
+                load(&dir, &opts).unwrap()
+            });
+            let held = |ex: &Extracts| -> usize { ex.frames.values().map(|f| f.width()).sum() };
+            assert!(held(&narrow) < held(&full), "{}", dir.display());
+            assert_eq!(narrow.report, full.report, "{}", dir.display());
+            for (table, f) in &narrow.frames {
+                assert_eq!(f.height(), full.frames[table].height(), "{table}");
+                let names: Vec<String> = f.columns().iter().map(|c| c.name().to_string()).collect();
+                assert!(
+                    names.iter().all(|n| read[table].contains(n)),
+                    "{table}: {names:?}"
+                );
+            }
+            let cal = Calendar::england_and_wales();
+            let [a, b] = [&full, &narrow].map(|ex| evaluate(ex, &lib, &cal, &opts).unwrap());
+            assert!(!a.rows.is_empty());
+            assert_eq!(
+                output::to_csv(&a),
+                output::to_csv(&b),
+                "{} {by:?}",
+                dir.display()
+            );
+            assert_eq!(a.notes, b.notes);
+        }
+    }
 }
 
 #[test]

@@ -212,6 +212,7 @@ fn an_ssd_folder_is_read_by_data_and_issues_name_the_ssd_file_and_line() {
     let opts = LoadOptions {
         as_of: None,
         today: crate::today(),
+        columns: Default::default(),
     };
     let (ex, kind) = load_data(&quirks(), &opts).unwrap();
     assert_eq!(kind, DataKind::Ssd);
@@ -820,6 +821,7 @@ fn opts() -> LoadOptions {
     LoadOptions {
         as_of: Some(chrono::NaiveDate::from_ymd_opt(2025, 3, 31).unwrap()),
         today: crate::today(),
+        columns: Default::default(),
     }
 }
 

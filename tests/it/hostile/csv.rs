@@ -767,7 +767,7 @@ proptest! {
         }
         let dir = folder(&bytes);
         let whole = load_dir(dir.path());
-        let opts = csc_audit::ingest::LoadOptions { as_of: None, today: crate::today() };
+        let opts = csc_audit::ingest::LoadOptions { as_of: None, today: crate::today(), columns: Default::default() };
         let chunked = csc_audit::ingest::load_in_chunks(dir.path(), &opts, chunk).unwrap();
         same_load(&whole, &chunked)?;
     }
@@ -781,6 +781,7 @@ fn a_council_read_in_small_chunks_loads_as_read_whole() {
     let opts = csc_audit::ingest::LoadOptions {
         as_of: None,
         today: crate::today(),
+        columns: Default::default(),
     };
     for dirty in [false, true] {
         let dir = tempfile::tempdir().unwrap();

@@ -327,6 +327,7 @@ fn evaluate_q4(
         &LoadOptions {
             as_of: Some(chrono::NaiveDate::from_ymd_opt(2024, 4, 10).unwrap()),
             today: today(),
+            columns: Default::default(),
         },
     )
     .unwrap();

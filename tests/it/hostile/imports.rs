@@ -33,6 +33,7 @@ fn options() -> LoadOptions {
     LoadOptions {
         as_of: None,
         today: crate::today(),
+        columns: Default::default(),
     }
 }
 
