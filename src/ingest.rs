@@ -124,6 +124,14 @@ enum Values {
 }
 
 impl Values {
+    /// The empty values of a schema column.
+    fn for_column(c: &ColumnSpec) -> Values {
+        match c.repeats() {
+            true => Values::Text(TextCol::words()),
+            false => Values::for_kind(c.kind),
+        }
+    }
+
     fn for_kind(kind: Kind) -> Values {
         match kind {
             Kind::Id | Kind::Text => Values::Text(TextCol::default()),
@@ -138,11 +146,7 @@ impl Values {
     /// Room for `rows` values (and `bytes` of text), so columns grow without copying.
     fn reserve(&mut self, rows: usize, bytes: usize) {
         match self {
-            Values::Text(v) => {
-                v.buf.reserve(bytes);
-                v.ends.reserve(rows);
-                v.present.reserve(rows);
-            }
+            Values::Text(v) => v.reserve(rows, bytes),
             Values::Code(_, v) => v.reserve(rows),
             Values::Date(v) => v.reserve(rows),
             Values::Stamp(v) => v.reserve(rows),
@@ -205,7 +209,7 @@ impl Values {
     /// The bytes of text held (0 for typed values).
     fn text_bytes(&self) -> usize {
         match self {
-            Values::Text(v) => v.buf.len(),
+            Values::Text(v) => v.text_bytes(),
             _ => 0,
         }
     }
@@ -321,14 +325,42 @@ fn shared_strings<'a>(
     Ok(col)
 }
 
-/// Text cells of one column in one buffer: a national extract has hundreds of millions of
-/// cells, and a `String` each would not fit in memory.
+/// Text cells of one column: a national extract has hundreds of millions of cells, and a
+/// `String` each would not fit in memory. A column whose values repeat down it (workers,
+/// teams, sources: [`ColumnSpec::repeats`]) holds each distinct value once; it turns into
+/// plain text if its values turn out too varied for that to pay.
+#[derive(Debug)]
+enum TextCol {
+    Plain(Plain),
+    Words(Words),
+}
+
+impl Default for TextCol {
+    fn default() -> TextCol {
+        TextCol::Plain(Plain::default())
+    }
+}
+
+/// Every cell's text in one buffer.
 #[derive(Debug, Default)]
-struct TextCol {
+struct Plain {
     buf: String,
     ends: Ends,
     present: Vec<bool>,
 }
+
+/// Each cell as the place of its value among the column's distinct values (0 for an empty
+/// cell, else 1 + the place), each value held once.
+#[derive(Debug, Default)]
+struct Words {
+    codes: Vec<u32>,
+    values: Plain,
+    places: PlHashMap<Box<str>, u32>,
+}
+
+/// A column of words holding more distinct values than this, and more than a quarter of
+/// its cells, is held as plain text instead (a free-text column gains nothing).
+const WORDS_MOST: usize = 1 << 10;
 
 /// Where each cell of a [`TextCol`] ends in its buffer: four bytes a cell while the buffer
 /// is under 4 GiB (every column of a file the size limit lets in, unless decoding grows
@@ -407,7 +439,7 @@ impl Ends {
     }
 }
 
-impl TextCol {
+impl Plain {
     fn push(&mut self, value: Option<&str>) {
         if let Some(v) = value {
             self.buf.push_str(v);
@@ -418,13 +450,12 @@ impl TextCol {
     fn len(&self) -> usize {
         self.ends.len()
     }
-    fn append(&mut self, more: TextCol) {
+    fn append(&mut self, more: Plain) {
         let at = self.buf.len();
         self.buf.push_str(&more.buf);
         self.ends.append(&more.ends, at);
         self.present.extend(more.present);
     }
-    /// Keeps the first `rows` cells.
     fn truncate(&mut self, rows: usize) {
         self.ends.truncate(rows);
         self.present.truncate(rows);
@@ -438,12 +469,149 @@ impl TextCol {
         let start = if i == 0 { 0 } else { self.ends.at(i - 1) };
         Some(&self.buf[start..self.ends.at(i)])
     }
+}
+
+impl Words {
+    /// The place of `value` among the distinct values, added if new.
+    fn place(&mut self, value: &str) -> u32 {
+        if let Some(&p) = self.places.get(value) {
+            return p;
+        }
+        let p = self.values.len() as u32;
+        self.values.push(Some(value));
+        self.places.insert(value.into(), p);
+        p
+    }
+    fn push(&mut self, value: Option<&str>) {
+        let code = match (value, self.codes.last()) {
+            (None, _) => 0,
+            // A value mostly repeats the cell before (a child's visits by one worker).
+            (Some(v), Some(&c)) if c > 0 && self.values.get(c as usize - 1) == Some(v) => c,
+            (Some(v), _) => self.place(v) + 1,
+        };
+        self.codes.push(code);
+    }
+    #[inline]
+    fn get(&self, i: usize) -> Option<&str> {
+        match self.codes[i] {
+            0 => None,
+            c => self.values.get(c as usize - 1),
+        }
+    }
+    fn too_varied(&self) -> bool {
+        let n = self.values.len();
+        n > WORDS_MOST && n > self.codes.len() / 4
+    }
+    fn to_plain(&self) -> Plain {
+        let mut plain = Plain::default();
+        plain.ends.reserve(self.codes.len());
+        plain.present.reserve(self.codes.len());
+        for i in 0..self.codes.len() {
+            plain.push(self.get(i));
+        }
+        plain
+    }
+    /// Adds the cells of `more`, its values looked up once each.
+    fn append(&mut self, more: &Words) {
+        let to: Vec<u32> = (0..more.values.len())
+            .map(|i| self.place(more.values.get(i).expect("values are present")) + 1)
+            .collect();
+        let moved = |c: u32| if c == 0 { 0 } else { to[c as usize - 1] };
+        self.codes.extend(more.codes.iter().map(|&c| moved(c)));
+    }
+}
+
+impl TextCol {
+    /// An empty column for values that repeat down it.
+    fn words() -> TextCol {
+        TextCol::Words(Words::default())
+    }
+    fn push(&mut self, value: Option<&str>) {
+        match self {
+            TextCol::Plain(p) => p.push(value),
+            TextCol::Words(w) => {
+                w.push(value);
+                self.plain_if_varied();
+            }
+        }
+    }
+    /// Turns a column of words too varied to pay into plain text.
+    fn plain_if_varied(&mut self) {
+        if let TextCol::Words(w) = self {
+            if w.too_varied() {
+                *self = TextCol::Plain(w.to_plain());
+            }
+        }
+    }
+    fn len(&self) -> usize {
+        match self {
+            TextCol::Plain(p) => p.len(),
+            TextCol::Words(w) => w.codes.len(),
+        }
+    }
+    /// Room for `rows` more cells and `bytes` more text.
+    fn reserve(&mut self, rows: usize, bytes: usize) {
+        match self {
+            TextCol::Plain(p) => {
+                p.buf.reserve(bytes);
+                p.ends.reserve(rows);
+                p.present.reserve(rows);
+            }
+            TextCol::Words(w) => w.codes.reserve(rows),
+        }
+    }
+    /// The bytes of text held a cell at a time (none for words).
+    fn text_bytes(&self) -> usize {
+        match self {
+            TextCol::Plain(p) => p.buf.len(),
+            TextCol::Words(_) => 0,
+        }
+    }
+    fn append(&mut self, more: TextCol) {
+        match (&mut *self, more) {
+            (TextCol::Plain(p), TextCol::Plain(more)) => p.append(more),
+            (TextCol::Words(w), TextCol::Words(more)) => {
+                w.append(&more);
+                self.plain_if_varied();
+            }
+            (TextCol::Plain(p), TextCol::Words(more)) => {
+                (0..more.codes.len()).for_each(|i| p.push(more.get(i)));
+            }
+            (TextCol::Words(w), more) => {
+                let mut plain = w.to_plain();
+                if let TextCol::Plain(more) = more {
+                    plain.append(more);
+                }
+                *self = TextCol::Plain(plain);
+            }
+        }
+    }
+    /// Keeps the first `rows` cells.
+    fn truncate(&mut self, rows: usize) {
+        match self {
+            TextCol::Plain(p) => p.truncate(rows),
+            TextCol::Words(w) => w.codes.truncate(rows),
+        }
+    }
+    #[inline]
+    fn get(&self, i: usize) -> Option<&str> {
+        match self {
+            TextCol::Plain(p) => p.get(i),
+            TextCol::Words(w) => w.get(i),
+        }
+    }
     fn set_none(&mut self, i: usize) {
-        self.present[i] = false;
+        match self {
+            TextCol::Plain(p) => p.present[i] = false,
+            TextCol::Words(w) => w.codes[i] = 0,
+        }
     }
     /// About how many bytes the cells take, to share work out by.
     fn weight(&self) -> u64 {
-        (self.len() * 5 + self.buf.len()) as u64
+        match self {
+            TextCol::Plain(p) => (p.len() * 5 + p.buf.len()) as u64,
+            TextCol::Words(w) => (w.codes.len() * 4 + w.values.buf.len()) as u64,
+        }
     }
 
     /// Whether the cells present are in strictly increasing order, as text or as numbers
@@ -472,6 +640,15 @@ impl TextCol {
     ///
     /// A table's own key column (`distinct`) is never shared: its keys are distinct.
     fn kept(&self, name: PlSmallStr, keep: &Keep, distinct: bool) -> StringChunked {
+        if let TextCol::Words(w) = self {
+            let values = (0..w.values.len()).map(|i| w.values.get(i).expect("present"));
+            let places = keep
+                .rows()
+                .map(|i| w.codes[i].checked_sub(1).map(IdxSize::from));
+            let places = IdxCa::from_iter_options(PlSmallStr::EMPTY, places);
+            let col = shared_strings(name.clone(), values, places);
+            return col.expect("every place is a value's");
+        }
         let cells = || keep.rows().map(|i| self.get(i));
         let long = |s: &str| s.len() > INLINE_BYTES;
         if !distinct && cells().any(|c| c.is_some_and(long)) {
@@ -1502,11 +1679,7 @@ impl TableReader {
     /// An empty reader of an opened table, with room for about `rows` rows of `bytes`.
     fn new(o: &Opened, rows: usize, bytes: usize) -> TableReader {
         let (spec, layout) = (o.spec, o.layout.clone());
-        let columns: Vec<Values> = spec
-            .columns
-            .iter()
-            .map(|c| Values::for_kind(c.kind))
-            .collect();
+        let columns: Vec<Values> = spec.columns.iter().map(Values::for_column).collect();
         let stats = TableStats {
             table: spec.name.into(),
             file: o.file.clone(),
@@ -2587,6 +2760,112 @@ mod tests {
             [Some(codes[0]), None, Some("referral"), Some(codes[0])]
         );
         assert_eq!(beside(series.str().unwrap()), codes[0].len());
+    }
+
+    fn words_col(cells: &[Option<&str>]) -> TextCol {
+        let mut col = TextCol::words();
+        for c in cells {
+            col.push(*c);
+        }
+        col
+    }
+
+    fn cells_of(col: &TextCol) -> Vec<Option<&str>> {
+        (0..col.len()).map(|i| col.get(i)).collect()
+    }
+
+    #[test]
+    fn a_column_of_words_holds_each_value_once_and_gives_back_every_cell() {
+        let cells = [
+            Some("Area 001 East"),
+            Some("Area 001 East"),
+            None,
+            Some("Area 002 West"),
+            Some("Area 001 East"),
+            Some(""),
+            None,
+        ];
+        let mut col = words_col(&cells);
+        let TextCol::Words(w) = &col else {
+            panic!("a few repeated values stay words")
+        };
+        assert_eq!(w.codes, [1, 1, 0, 2, 1, 3, 0]);
+        assert_eq!(w.values.buf, "Area 001 EastArea 002 West");
+        assert_eq!(cells_of(&col), cells);
+        // As a frame column: the same cells, the long values held once.
+        let keep = Keep::new(vec![true, true, true, true, true, true, false]);
+        let kept = col.kept("team".into(), &keep, false);
+        assert_eq!(kept.iter().collect::<Vec<_>>(), cells[..6]);
+        assert_eq!(beside(&kept), 26);
+        // Joined with a later chunk: its values are found among these or added.
+        col.append(words_col(&[
+            Some("Area 003 North"),
+            None,
+            Some("Area 002 West"),
+        ]));
+        let TextCol::Words(w) = &col else {
+            panic!("still words")
+        };
+        assert_eq!(w.codes[7..], [4, 0, 2]);
+        col.set_none(0);
+        col.truncate(9);
+        let mut want = cells.to_vec();
+        want[0] = None;
+        want.extend([Some("Area 003 North"), None]);
+        assert_eq!(cells_of(&col), want);
+    }
+
+    #[test]
+    fn a_column_of_words_too_varied_to_pay_turns_into_plain_text() {
+        let names: Vec<String> = (0..=WORDS_MOST).map(|i| format!("Worker {i}")).collect();
+        let cells: Vec<Option<&str>> = names.iter().map(|n| Some(n.as_str())).collect();
+        let col = words_col(&cells);
+        assert!(matches!(col, TextCol::Plain(_)));
+        assert_eq!(cells_of(&col), cells);
+        // As many distinct values over enough rows stays words.
+        let mut many = cells.clone();
+        many.extend(std::iter::repeat_n(Some("Worker 0"), 4 * WORDS_MOST));
+        // Pushed one by one, it turns plain at the first value too many for the rows so far;
+        // joined from a chunk of two values and one of as many as may be, it stays words.
+        let col = words_col(&many);
+        assert!(matches!(col, TextCol::Plain(_)));
+        assert_eq!(cells_of(&col), many);
+        let mut joined = words_col(&many[WORDS_MOST..]);
+        joined.append(words_col(&many[..WORDS_MOST]));
+        assert!(matches!(joined, TextCol::Words(_)));
+        let mut want = many[WORDS_MOST..].to_vec();
+        want.extend_from_slice(&many[..WORDS_MOST]);
+        assert_eq!(cells_of(&joined), want);
+    }
+
+    proptest::proptest! {
+        /// However a column is cut into chunks and whichever way each chunk holds its text,
+        /// the joined column gives back every cell, and as a frame column the same cells.
+        #[test]
+        fn chunks_of_words_and_plain_text_join_to_the_same_cells(
+            raw in proptest::collection::vec(proptest::option::of("[a-d]{0,14}"), 0..300),
+            cuts in proptest::collection::vec(0usize..300, 0..6),
+            words in proptest::collection::vec(proptest::bool::ANY, 7),
+        ) {
+            let cells: Vec<Option<&str>> = raw.iter().map(|c| c.as_deref()).collect();
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(cells.len())).collect();
+            cuts.extend([0, cells.len()]);
+            cuts.sort_unstable();
+            let mut col: Option<TextCol> = None;
+            for (i, w) in cuts.windows(2).enumerate() {
+                let part = &cells[w[0]..w[1]];
+                let piece = if words[i] { words_col(part) } else { text_col(part) };
+                match &mut col {
+                    Some(c) => c.append(piece),
+                    None => col = Some(piece),
+                }
+            }
+            let col = col.expect("one piece at least");
+            proptest::prop_assert_eq!(cells_of(&col), cells.clone());
+            let all = Keep::new(vec![true; cells.len()]);
+            let kept = col.kept("c".into(), &all, false);
+            proptest::prop_assert_eq!(kept.iter().collect::<Vec<_>>(), cells);
+        }
     }
 
     #[test]

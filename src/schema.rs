@@ -45,6 +45,19 @@ pub struct ColumnSpec {
     pub date_role: DateRole,
 }
 
+impl ColumnSpec {
+    /// Whether the column's values repeat down it (teams, sources, outcomes, the workers
+    /// a row names: hundreds of distinct values over millions of rows), where other text
+    /// identifies a row or a child.
+    pub fn repeats(&self) -> bool {
+        match self.kind {
+            Kind::Text => true,
+            Kind::Id => self.refers_to.is_some_and(|(table, _)| table == WORKERS),
+            _ => false,
+        }
+    }
+}
+
 /// `later` must not be before `earlier`.
 #[derive(Debug, Clone, Copy)]
 pub struct OrderRule {
