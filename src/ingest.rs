@@ -362,14 +362,22 @@ struct Words {
 /// its cells, is held as plain text instead (a free-text column gains nothing).
 const WORDS_MOST: usize = 1 << 10;
 
-/// Where each cell of a [`TextCol`] ends in its buffer: four bytes a cell while the buffer
-/// is under 4 GiB (every column of a file the size limit lets in, unless decoding grows
-/// it), eight after. Half the size of `usize` ends for the tens of millions of cells of a
-/// large folder.
+/// Where each cell of a [`TextCol`] ends in its buffer (or the line each row of a table
+/// starts on): four bytes a cell while the buffer is under 4 GiB (every column of a file
+/// the size limit lets in, unless decoding grows it), eight after. Half the size of `usize`
+/// ends for the tens of millions of cells of a large folder.
 #[derive(Debug)]
 enum Ends {
     Narrow(Vec<u32>),
     Wide(Vec<u64>),
+}
+
+impl FromIterator<usize> for Ends {
+    fn from_iter<I: IntoIterator<Item = usize>>(values: I) -> Ends {
+        let mut ends = Ends::default();
+        values.into_iter().for_each(|v| ends.push(v));
+        ends
+    }
 }
 
 impl Default for Ends {
@@ -413,6 +421,9 @@ impl Ends {
     }
     fn last(&self) -> Option<usize> {
         self.len().checked_sub(1).map(|i| self.at(i))
+    }
+    fn iter(&self) -> impl Iterator<Item = u64> + '_ {
+        (0..self.len()).map(|i| self.at(i) as u64)
     }
     fn reserve(&mut self, n: usize) {
         match self {
@@ -708,7 +719,8 @@ struct Parsed {
     columns: Vec<Values>,
     /// Columns the schema does not know, kept as text.
     extra: Vec<(String, TextCol)>,
-    lines: Vec<u64>,
+    /// The line each row starts on: four bytes a row while line numbers fit.
+    lines: Ends,
     rejected: Vec<bool>,
     /// Loaded keys -> row, filled in the second pass for the tables after it to link to.
     index: KeyIndex,
@@ -1667,7 +1679,8 @@ struct TableReader {
     extra_at: Vec<usize>,
     columns: Vec<Values>,
     extra: Vec<(String, TextCol)>,
-    lines: Vec<u64>,
+    /// The line each row starts on: four bytes a row while line numbers fit.
+    lines: Ends,
     rejected: Vec<bool>,
     /// IDs written as Excel numbers, per column: the first line and how many.
     ids_fixed: BTreeMap<&'static str, (u64, u64)>,
@@ -1701,7 +1714,7 @@ impl TableReader {
                 .map(|(_, n)| (n, TextCol::default()))
                 .collect(),
             columns,
-            lines: Vec::new(),
+            lines: Ends::default(),
             rejected: Vec::new(),
             ids_fixed: BTreeMap::new(),
             header_line: o.header.first_line,
@@ -1743,7 +1756,7 @@ impl TableReader {
         for next in rest {
             t.stats.rows_read += next.stats.rows_read;
             t.stats.blank_lines += next.stats.blank_lines;
-            t.lines.extend(next.lines);
+            t.lines.append(&next.lines, 0);
             t.rejected.extend(next.rejected);
             for (pieces, more) in columns.iter_mut().zip(next.columns) {
                 pieces.push(more);
@@ -1777,7 +1790,7 @@ impl TableReader {
     fn push_row(&mut self, rec: &Record, issues: &mut Issues) -> Option<&'static str> {
         let line = rec.first_line;
         self.stats.rows_read += 1;
-        self.lines.push(line);
+        self.lines.push(line as usize);
         if rec.len() != self.width {
             issues.push(Some(line), None, "field_count", Severity::Error, format!("the row has {} fields but the header has {}: a stray comma or an unquoted value?", rec.len(), self.width));
             for v in self.columns.iter_mut() {
@@ -1929,7 +1942,7 @@ impl TableReader {
             match first_line.get(key) {
                 Some(first) => {
                     issues.push(
-                        Some(*line),
+                        Some(line),
                         Some(self.spec.key),
                         "duplicate_key",
                         Severity::Error,
@@ -1938,7 +1951,7 @@ impl TableReader {
                     self.rejected[row] = true;
                 }
                 None => {
-                    first_line.insert(key, *line);
+                    first_line.insert(key, line);
                 }
             }
         }
@@ -2228,7 +2241,7 @@ fn check_against_others(
         let Some(via_rows) = &links[via_c] else {
             continue;
         };
-        for (row, &line) in t.lines.iter().enumerate() {
+        for (row, line) in t.lines.iter().enumerate() {
             if t.rejected[row] || !rule_applies(spec, &t.columns, row, rule.when) {
                 continue;
             }
@@ -2241,7 +2254,8 @@ fn check_against_others(
             bad[row] |= out_of_order(&mut issues, line, rule, later, first, || {
                 format!(
                     "{target}.{column} ({via} {key}, {}:{})",
-                    p.file, p.lines[prow]
+                    p.file,
+                    p.lines.at(prow)
                 )
             });
         }
@@ -2262,7 +2276,7 @@ fn check_against_others(
         } else {
             "link dropped"
         };
-        for (row, &line) in t.lines.iter().enumerate() {
+        for (row, line) in t.lines.iter().enumerate() {
             if t.rejected[row] || found[row].is_some() {
                 continue;
             }
@@ -2346,7 +2360,7 @@ fn future_dates(t: &Parsed, as_of: NaiveDate, issues: &mut Issues) -> Vec<bool> 
         if col.date_role != DateRole::Event {
             continue;
         }
-        for (row, &line) in t.lines.iter().enumerate() {
+        for (row, line) in t.lines.iter().enumerate() {
             let Some(d) = t.columns[c].stamp(row).map(|s| s.date()) else {
                 continue;
             };
@@ -2375,7 +2389,9 @@ fn index_keys(t: &mut Parsed) {
         for i in (0..keys.len()).filter(|i| t.rejected[*i]) {
             let Some(k) = keys.get(i) else { continue };
             if t.index.get(keys, k).is_none() {
-                t.rejected_keys.entry(Box::from(k)).or_insert(t.lines[i]);
+                t.rejected_keys
+                    .entry(Box::from(k))
+                    .or_insert(t.lines.at(i) as u64);
             }
         }
     }
@@ -2497,7 +2513,7 @@ enum FrameColumn {
     /// A schema column, and whether it is the table's own key.
     Schema(&'static str, Values, bool),
     Extra(String, TextCol),
-    Lines(Vec<u64>),
+    Lines(Ends),
 }
 
 impl FrameColumn {
@@ -2515,7 +2531,7 @@ impl FrameColumn {
             FrameColumn::Schema(name, values, key) => values.to_series(name, keep, key)?.into(),
             FrameColumn::Extra(name, v) => v.kept(name.into(), keep, false).into_series().into(),
             FrameColumn::Lines(lines) => {
-                let kept: Vec<u32> = keep.rows().map(|i| lines[i] as u32).collect();
+                let kept: Vec<u32> = keep.rows().map(|i| lines.at(i) as u32).collect();
                 Series::new(LINE_COLUMN.into(), kept).into()
             }
         })
@@ -2611,7 +2627,7 @@ pub fn stand_in_frames() -> BTreeMap<&'static str, DataFrame> {
                 })
                 .collect();
             cols.push(
-                FrameColumn::Lines(vec![2])
+                FrameColumn::Lines([2].into_iter().collect())
                     .build(&one)
                     .expect("one line builds"),
             );
@@ -2920,7 +2936,7 @@ mod tests {
             stats: TableStats::default(),
             columns: vec![Values::Text(col)],
             extra: Vec::new(),
-            lines: (2..2 + keys.len() as u64).collect(),
+            lines: (2..2 + keys.len()).collect(),
             rejected,
             index,
             rejected_keys: PlHashMap::default(),
