@@ -180,7 +180,13 @@ impl Values {
     }
 
     /// The pieces of one column, in order, as one: sized once, so nothing is copied twice.
-    fn concat(pieces: Vec<Values>) -> Values {
+    fn concat(mut pieces: Vec<Values>) -> Values {
+        // Whether a column of words pays is judged on whole chunks, not on their first rows.
+        for piece in &mut pieces {
+            if let Values::Text(v) = piece {
+                v.plain_if_varied();
+            }
+        }
         let mut pieces = pieces.into_iter();
         let Some(mut all) = pieces.next() else {
             unreachable!("a table has a chunk")
@@ -359,8 +365,13 @@ struct Words {
 }
 
 /// A column of words holding more distinct values than this, and more than a quarter of
-/// its cells, is held as plain text instead (a free-text column gains nothing).
+/// its cells, is held as plain text instead (a free-text column gains nothing). This is
+/// judged on each chunk of a file as a whole, and again as chunks are joined.
+#[cfg(not(test))]
 const WORDS_MOST: usize = 1 << 10;
+/// Small in tests, so that generated columns cross it.
+#[cfg(test)]
+const WORDS_MOST: usize = 16;
 
 /// Where each cell of a [`TextCol`] ends in its buffer (or the line each row of a table
 /// starts on): four bytes a cell while the buffer is under 4 GiB (every column of a file
@@ -513,8 +524,18 @@ impl Words {
         let n = self.values.len();
         n > WORDS_MOST && n > self.codes.len() / 4
     }
+    /// The bytes of the cells' text, were each held on its own.
+    fn text_len(&self) -> usize {
+        let lens: Vec<usize> = (0..self.values.len())
+            .map(|i| self.values.get(i).map_or(0, str::len))
+            .collect();
+        (self.codes.iter())
+            .map(|&c| c.checked_sub(1).map_or(0, |c| lens[c as usize]))
+            .sum()
+    }
     fn to_plain(&self) -> Plain {
         let mut plain = Plain::default();
+        plain.buf.reserve(self.text_len());
         plain.ends.reserve(self.codes.len());
         plain.present.reserve(self.codes.len());
         for i in 0..self.codes.len() {
@@ -540,10 +561,7 @@ impl TextCol {
     fn push(&mut self, value: Option<&str>) {
         match self {
             TextCol::Plain(p) => p.push(value),
-            TextCol::Words(w) => {
-                w.push(value);
-                self.plain_if_varied();
-            }
+            TextCol::Words(w) => w.push(value),
         }
     }
     /// Turns a column of words too varied to pay into plain text.
@@ -586,6 +604,7 @@ impl TextCol {
                 self.plain_if_varied();
             }
             (TextCol::Plain(p), TextCol::Words(more)) => {
+                p.buf.reserve(more.text_len());
                 (0..more.codes.len()).for_each(|i| p.push(more.get(i)));
             }
             (TextCol::Words(w), more) => {
@@ -2833,25 +2852,38 @@ mod tests {
 
     #[test]
     fn a_column_of_words_too_varied_to_pay_turns_into_plain_text() {
+        let text = |v: Values| match v {
+            Values::Text(t) => t,
+            _ => unreachable!("text in, text out"),
+        };
+        let joined = |pieces: Vec<TextCol>| {
+            text(Values::concat(
+                pieces.into_iter().map(Values::Text).collect(),
+            ))
+        };
+        // A chunk of values all distinct: more than WORDS_MOST, more than a quarter.
         let names: Vec<String> = (0..=WORDS_MOST).map(|i| format!("Worker {i}")).collect();
         let cells: Vec<Option<&str>> = names.iter().map(|n| Some(n.as_str())).collect();
-        let col = words_col(&cells);
+        let col = joined(vec![words_col(&cells)]);
         assert!(matches!(col, TextCol::Plain(_)));
         assert_eq!(cells_of(&col), cells);
-        // As many distinct values over enough rows stays words.
+        // As many values over four times the rows stays words, even if its first rows are
+        // all different: the whole chunk is judged.
         let mut many = cells.clone();
         many.extend(std::iter::repeat_n(Some("Worker 0"), 4 * WORDS_MOST));
-        // Pushed one by one, it turns plain at the first value too many for the rows so far;
-        // joined from a chunk of two values and one of as many as may be, it stays words.
-        let col = words_col(&many);
-        assert!(matches!(col, TextCol::Plain(_)));
+        let col = joined(vec![words_col(&many)]);
+        assert!(matches!(col, TextCol::Words(_)));
         assert_eq!(cells_of(&col), many);
-        let mut joined = words_col(&many[WORDS_MOST..]);
-        joined.append(words_col(&many[..WORDS_MOST]));
-        assert!(matches!(joined, TextCol::Words(_)));
-        let mut want = many[WORDS_MOST..].to_vec();
-        want.extend_from_slice(&many[..WORDS_MOST]);
-        assert_eq!(cells_of(&joined), want);
+        // Chunks of few values each stay words; joined, too varied a column turns plain.
+        let names: Vec<String> = (0..3 * WORDS_MOST).map(|i| format!("Name {i}")).collect();
+        let all: Vec<Option<&str>> = names.iter().map(|n| Some(n.as_str())).collect();
+        let pieces: Vec<&[Option<&str>]> = all.chunks(WORDS_MOST).collect();
+        for piece in &pieces {
+            assert!(matches!(joined(vec![words_col(piece)]), TextCol::Words(_)));
+        }
+        let col = joined(pieces.iter().map(|p| words_col(p)).collect());
+        assert!(matches!(col, TextCol::Plain(_)));
+        assert_eq!(cells_of(&col), all);
     }
 
     proptest::proptest! {

@@ -890,6 +890,42 @@ fn frames_of_only_the_columns_read_give_the_same_measures() {
     }
 }
 
+/// A column a filter names is read even where the filter's outcome does not depend on it,
+/// so that the filter still finds it in the frame.
+#[test]
+fn a_column_only_a_filter_names_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        metrics_dir().join("standards.toml"),
+        dir.path().join("standards.toml"),
+    )
+    .unwrap();
+    let metric = "id = \"all_referrals\"\nkind = \"ratio\"\ntitle = \"t\"\ndescription = \"d\"\n\
+                  source = \"s\"\npolarity = \"lower\"\n\n[population]\ntable = \"referrals\"\n\
+                  date = \"received_at\"\nfilter = \"source = 'nobody' OR TRUE\"\n\n\
+                  [numerator]\nfilter = \"outcome = 'nfa'\"\n";
+    std::fs::write(dir.path().join("all_referrals.toml"), metric).unwrap();
+    let lib = Library::load_dir(dir.path()).unwrap();
+    let opts = EvalOptions {
+        grain: Grain::Month,
+        from: None,
+        to: None,
+        by: Vec::new(),
+        cases: false,
+    };
+    let FrameColumns::Only(read) = columns_read(&lib, &opts) else {
+        panic!("the plan can be read");
+    };
+    assert!(read["referrals"].contains("source"), "{read:?}");
+    assert!(!read["referrals"].contains("team"), "{read:?}");
+    let ex = extracts_with(FrameColumns::Only(read));
+    let ev = evaluate(&ex, &lib, &Calendar::england_and_wales(), &opts).unwrap();
+    assert!(ev
+        .rows
+        .iter()
+        .any(|r| r.denominator.is_some_and(|d| d > 0.0)));
+}
+
 #[test]
 fn sample_data_gives_every_measure() {
     let ex = crate::load_dir(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample_data"));
