@@ -519,7 +519,7 @@ fn run() -> Result<ExitCode> {
         } => {
             let (cal, source) = load_calendar(calendar.as_deref())?;
             let today = chrono::Local::now().date_naive();
-            // The report is all `check` shows: no frame is built.
+            // The report is all `check` shows: no frame column is built.
             let none = FrameColumns::Only(Default::default());
             let mut extracts = load_data(&data, map.as_deref(), as_of, today, none)?;
             extracts.note_calendar(&cal, &source);
