@@ -770,6 +770,22 @@ proptest! {
         let opts = csc_audit::ingest::LoadOptions { as_of: None, today: crate::today(), columns: Default::default() };
         let chunked = csc_audit::ingest::load_in_chunks(dir.path(), &opts, chunk).unwrap();
         same_load(&whole, &chunked)?;
+        // Frames narrowed to a few columns: the same report, and those columns, as they were.
+        let few = ["received_at", "source", "worker", csc_audit::ingest::LINE_COLUMN];
+        let columns = csc_audit::ingest::FrameColumns::Only(
+            [("referrals", few.iter().map(|c| c.to_string()).collect())].into_iter().collect(),
+        );
+        let opts = csc_audit::ingest::LoadOptions { columns, ..opts };
+        let narrow = csc_audit::ingest::load_in_chunks(dir.path(), &opts, chunk).unwrap();
+        prop_assert_eq!(&narrow.report, &whole.report);
+        if let Some(f) = whole.frame("referrals") {
+            let n = &narrow.frames["referrals"];
+            prop_assert_eq!(n.height(), f.height());
+            prop_assert_eq!(n.width(), few.len());
+            for c in few {
+                prop_assert!(n.column(c).unwrap().as_materialized_series().equals_missing(f.column(c).unwrap().as_materialized_series()), "{c}");
+            }
+        }
     }
 }
 
