@@ -1252,7 +1252,9 @@ struct Opened<'f> {
     file: String,
     encoding: &'static str,
     text: std::borrow::Cow<'f, str>,
-    header: Record,
+    /// The header's width, and the line it is on.
+    width: usize,
+    header_line: u64,
     layout: Layout,
     /// Where the first row starts.
     body: Mark,
@@ -1439,13 +1441,15 @@ fn open_table<'f>(
     let mut records = Records::new(&text);
     let header = read_header(&mut records, &file, &mut issues)?;
     let layout = map_header(spec, &header, &mut issues)?;
+    let (width, header_line) = (header.len(), header.first_line);
     let body = records.mark();
     Some(Opened {
         spec,
         file,
         encoding,
         text,
-        header,
+        width,
+        header_line,
         layout,
         body,
     })
@@ -1536,7 +1540,11 @@ fn report_missing(spec: &TableSpec, file: &str, dir: &Path, issues: &mut Issues)
 /// The header: the first line that is not blank. It must be one line (a quote opened in it
 /// and closed lines below would swallow rows into column names) and at most
 /// [`MAX_COLUMNS`] wide.
-fn read_header(records: &mut Records, file: &str, issues: &mut Issues) -> Option<Record> {
+fn read_header<'t>(
+    records: &mut Records<'t>,
+    file: &str,
+    issues: &mut Issues,
+) -> Option<Record<'t>> {
     let mut header = Record::default();
     // Enough kept to know the header is too wide, without keeping it all.
     records.max_fields = MAX_COLUMNS + 1;
@@ -1724,7 +1732,7 @@ impl TableReader {
             spec,
             file: o.file.clone(),
             stats,
-            width: o.header.len(),
+            width: o.width,
             source: layout.source,
             extra_at: layout.extra.iter().map(|(p, _)| *p).collect(),
             extra: layout
@@ -1736,7 +1744,7 @@ impl TableReader {
             lines: Ends::default(),
             rejected: Vec::new(),
             ids_fixed: BTreeMap::new(),
-            header_line: o.header.first_line,
+            header_line: o.header_line,
             checks: RowChecks::of(spec),
         };
         t.reserve(rows, bytes);

@@ -597,6 +597,7 @@ fn run() -> Result<ExitCode> {
             }
             let started = std::time::Instant::now();
             let columns = csc_audit::metrics::columns_read(&lib, &opts);
+            csc_audit::ingest::trace_step(started, "measures: columns read planned");
             let (extracts, cal) =
                 load_usable(&data, map.as_deref(), as_of, calendar.as_deref(), columns)?;
             let loaded = started.elapsed();
