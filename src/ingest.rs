@@ -747,81 +747,39 @@ struct Parsed {
     rejected_keys: PlHashMap<Box<str>, u64>,
 }
 
-/// A table's loaded keys -> their row, held as a 64-bit hash of the key and the row (no
-/// string per key: a national children table has millions). A key is looked up by its hash
-/// and confirmed against the key column; the rare key whose hash another key already has
-/// is held apart by its text, so a lookup is always exact.
+/// A table's loaded keys -> their row: a hash table of row numbers alone (five bytes a
+/// slot, where a table of hashes and keys took thirty-three: a national children table
+/// has millions), found by the key's hash and confirmed against the key column, so a
+/// lookup is always exact whatever the hashes.
 #[derive(Default)]
 struct KeyIndex<H = polars::prelude::PlRandomState> {
-    rows: PlHashMap<u64, Slot>,
-    clashes: PlHashMap<Box<str>, u32>,
+    rows: hashbrown::HashTable<u32>,
     hasher: H,
 }
 
-/// A key's row, and the key itself when it is short (almost every ID): a lookup is then
-/// confirmed in the index, without the three reads of the key column it would cost.
-#[derive(Clone, Copy)]
-struct Slot {
-    row: u32,
-    /// The key's length when it is held here, else [`Slot::LONG`].
-    len: u8,
-    key: [u8; Slot::INLINE],
-}
-
-impl Slot {
-    const INLINE: usize = 15;
-    const LONG: u8 = u8::MAX;
-
-    fn new(row: usize, key: &str) -> Slot {
-        let mut slot = Slot {
-            row: row as u32,
-            len: Slot::LONG,
-            key: [0; Slot::INLINE],
-        };
-        if key.len() <= Slot::INLINE {
-            slot.len = key.len() as u8;
-            slot.key[..key.len()].copy_from_slice(key.as_bytes());
-        }
-        slot
-    }
-
-    /// Whether the slot's row holds `key`.
-    fn holds(&self, keys: &TextCol, key: &str) -> bool {
-        if self.len == Slot::LONG {
-            return keys.get(self.row as usize) == Some(key);
-        }
-        &self.key[..self.len as usize] == key.as_bytes()
-    }
-}
-
 impl<H: std::hash::BuildHasher + Default> KeyIndex<H> {
-    /// Indexes the keys of the rows `keep` says, first row first.
+    /// Indexes the keys of the rows `keep` says; a key on two rows is found on the first.
     fn build(keys: &TextCol, keep: impl Fn(usize) -> bool) -> KeyIndex<H> {
-        let mut index = KeyIndex::<H>::default();
-        index.rows.reserve(keys.len());
+        let hasher = H::default();
+        let mut rows = hashbrown::HashTable::with_capacity(keys.len());
+        let rehash = |r: &u32| hasher.hash_one(keys.get(*r as usize).unwrap_or_default());
         for row in (0..keys.len()).filter(|r| keep(*r)) {
             let Some(key) = keys.get(row) else { continue };
-            let hash = index.hasher.hash_one(key);
-            match index.rows.get(&hash) {
-                None => {
-                    index.rows.insert(hash, Slot::new(row, key));
-                }
-                Some(first) if !first.holds(keys, key) => {
-                    index.clashes.entry(key.into()).or_insert(row as u32);
-                }
-                Some(_) => {}
+            let on_row = |r: &u32| keys.get(*r as usize) == Some(key);
+            if let hashbrown::hash_table::Entry::Vacant(slot) =
+                rows.entry(hasher.hash_one(key), on_row, rehash)
+            {
+                slot.insert(row as u32);
             }
         }
-        index
+        KeyIndex { rows, hasher }
     }
 
     /// The row holding `key`, given the key column the index was built from.
     fn get(&self, keys: &TextCol, key: &str) -> Option<usize> {
-        let slot = self.rows.get(&self.hasher.hash_one(key))?;
-        if slot.holds(keys, key) {
-            return Some(slot.row as usize);
-        }
-        self.clashes.get(key).map(|r| *r as usize)
+        let on_row = |r: &u32| keys.get(*r as usize) == Some(key);
+        let row = self.rows.find(self.hasher.hash_one(key), on_row)?;
+        Some(*row as usize)
     }
 }
 
@@ -1116,15 +1074,20 @@ fn special_kind(_: &std::fs::FileType) -> &'static str {
 /// and the chunks put back together in file order. Tables are read a batch at a time, so
 /// the text of only a batch of files is held at once.
 fn read_all(files: Files, label: &Path, chunk_bytes: usize) -> (Vec<Option<Parsed>>, Vec<Issue>) {
-    let size = |spec: &&'static TableSpec| files.size(&spec.file_name());
-    let mut parsed = Vec::with_capacity(TABLES.len());
+    let size = |t: usize| files.size(&TABLES[t].file_name());
+    // The largest file first: a file's text is held only while it is read, so the largest
+    // text is held beside the fewest parsed tables. The report is the same in any order
+    // (its issues are put in table order at the end).
+    let mut order: Vec<usize> = (0..TABLES.len()).collect();
+    order.sort_by_key(|t| std::cmp::Reverse(size(*t)));
+    let mut parsed: Vec<Option<Parsed>> = TABLES.iter().map(|_| None).collect();
     let mut issues = Vec::new();
-    let mut batch: Vec<&'static TableSpec> = Vec::new();
+    let mut batch: Vec<usize> = Vec::new();
     let mut bytes = 0;
-    for (n, spec) in TABLES.iter().enumerate() {
-        bytes += size(&spec);
-        batch.push(spec);
-        let next = TABLES.get(n + 1).map_or(u64::MAX, |t| size(&t));
+    for (n, t) in order.iter().enumerate() {
+        bytes += size(*t);
+        batch.push(*t);
+        let next = order.get(n + 1).map_or(u64::MAX, |t| size(*t));
         if bytes.saturating_add(next) > BATCH_BYTES {
             let tables = std::mem::take(&mut batch);
             read_batch(files, label, tables, chunk_bytes, &mut parsed, &mut issues);
@@ -1137,20 +1100,22 @@ fn read_all(files: Files, label: &Path, chunk_bytes: usize) -> (Vec<Option<Parse
 /// Files are read in batches of about this many bytes (a larger file is a batch alone).
 const BATCH_BYTES: u64 = 64 << 20;
 
-/// Reads a batch of tables, adding them in order to `parsed`.
+/// Reads a batch of tables (places in [`TABLES`]), putting each in its place in `parsed`.
 fn read_batch(
     files: Files,
     label: &Path,
-    batch: Vec<&'static TableSpec>,
+    batch: Vec<usize>,
     chunk_bytes: usize,
     parsed: &mut Vec<Option<Parsed>>,
     issues: &mut Vec<Issue>,
 ) {
     let size = |spec: &&'static TableSpec| files.size(&spec.file_name());
     let clock = std::time::Instant::now();
-    let names: Vec<&str> = batch.iter().map(|t| t.name).collect();
+    let names: Vec<&str> = batch.iter().map(|t| TABLES[*t].name).collect();
     let names = names.join(",");
-    let opened = par_map(batch, size, |spec| {
+    let places = batch.clone();
+    let specs: Vec<&'static TableSpec> = batch.into_iter().map(|t| &TABLES[t]).collect();
+    let opened = par_map(specs, size, |spec| {
         let mut issues = Vec::new();
         (open_table(files, label, spec, &mut issues), issues)
     });
@@ -1175,13 +1140,13 @@ fn read_batch(
         tables,
         |((o, _), _)| o.as_ref().map_or(0, |o| o.text.len() as u64),
         |((o, mut table_issues), chunks)| {
-            let table = o.map(|o| join_chunks(&o, chunks, &mut table_issues));
+            let table = o.map(|o| join_chunks(o, chunks, &mut table_issues));
             (table, table_issues)
         },
     );
-    for (table, mut table_issues) in joined {
+    for (place, (table, mut table_issues)) in places.into_iter().zip(joined) {
         issues.append(&mut table_issues);
-        parsed.push(table);
+        parsed[place] = table;
     }
     trace_step(clock, &format!("  + joined {names}"));
 }
@@ -1272,23 +1237,27 @@ struct Chunk {
 
 /// Puts a table's chunks back together in file order. A chunk whose start is not where
 /// the chunk before it stopped (its cut fell inside a quoted value that runs over lines)
-/// is read again from there, so the rows are exactly those one reader would read.
-fn join_chunks(o: &Opened, chunks: Vec<Chunk>, out: &mut Vec<Issue>) -> Parsed {
+/// is read again from there, so the rows are exactly those one reader would read. The
+/// file's text is freed before the columns are put together (a national table's text is a
+/// gigabyte).
+fn join_chunks(o: Opened, chunks: Vec<Chunk>, out: &mut Vec<Issue>) -> Parsed {
     let mut readers = Vec::with_capacity(chunks.len());
     let mut stop: Option<Mark> = None;
     for chunk in chunks {
         let chunk = match stop {
-            Some(at) if chunk.from != at => read_rows(o, at, chunk.to, chunk.rows.lines.len()),
+            Some(at) if chunk.from != at => read_rows(&o, at, chunk.to, chunk.rows.lines.len()),
             _ => chunk,
         };
         out.extend(chunk.issues);
         stop = Some(chunk.stop);
         readers.push(chunk.rows);
     }
+    let (spec, file) = (o.spec, o.file);
+    drop(o.text);
     let mut t = TableReader::concat(readers);
     let mut issues = Issues {
-        table: o.spec.name,
-        file: &o.file,
+        table: spec.name,
+        file: &file,
         out,
     };
     t.reject_duplicate_keys(&mut issues);
@@ -2272,9 +2241,11 @@ fn check_against_others(
             if t.rejected[row] || !rule_applies(spec, &t.columns, row, rule.when) {
                 continue;
             }
-            let Some(prow) = via_rows[row].map(|r| r as usize) else {
+            let prow = via_rows[row];
+            if prow == NO_ROW {
                 continue;
-            };
+            }
+            let prow = prow as usize;
             let key = t.columns[via_c].text(row).unwrap_or_default();
             let first = p.columns[first_c].stamp(prow);
             let later = t.columns[later_c].stamp(row);
@@ -2304,7 +2275,7 @@ fn check_against_others(
             "link dropped"
         };
         for (row, line) in t.lines.iter().enumerate() {
-            if t.rejected[row] || found[row].is_some() {
+            if t.rejected[row] || found[row] != NO_ROW {
                 continue;
             }
             let Some(key) = v.get(row) else { continue };
@@ -2333,11 +2304,15 @@ fn check_against_others(
     index_keys(t);
 }
 
-/// For each column linking to a loaded table, the parent row each row's key is on (`None`:
-/// no key, or not there). A column gets `None` as a whole when its parent was not loaded or
+/// No parent row: a link is four bytes a row (an `Option<u32>` takes eight). No row is
+/// this: a file is at most [`crate::fsutil::MAX_INPUT_BYTES`], so it has under 2^31 rows.
+const NO_ROW: u32 = u32::MAX;
+
+/// For each column linking to a loaded table, the parent row each row's key is on
+/// ([`NO_ROW`]: no key, or not there). A column gets `None` as a whole when its parent was not loaded or
 /// the table has no rows. Looked up once for every check that needs it, on every core: a
 /// table links at random into its parents' millions of rows.
-fn parent_rows(t: &Parsed, done: &[Option<Parsed>]) -> Vec<Option<Vec<Option<u32>>>> {
+fn parent_rows(t: &Parsed, done: &[Option<Parsed>]) -> Vec<Option<Vec<u32>>> {
     let rows = t.lines.len();
     let threads = crate::par::cores();
     let step = rows.div_ceil(threads).max(1);
@@ -2363,13 +2338,16 @@ fn parent_rows(t: &Parsed, done: &[Option<Parsed>]) -> Vec<Option<Vec<Option<u32
         |(.., range)| range.len() as u64,
         |(c, p, keys, range)| {
             let mut lookup = Lookup::new(p);
-            let found: Vec<Option<u32>> = range
-                .map(|row| keys.get(row).and_then(|k| lookup.row(k)).map(|r| r as u32))
+            let found: Vec<u32> = range
+                .map(|row| {
+                    let parent = keys.get(row).and_then(|k| lookup.row(k));
+                    parent.map_or(NO_ROW, |r| r as u32)
+                })
                 .collect();
             (c, found)
         },
     );
-    let mut links: Vec<Option<Vec<Option<u32>>>> = t.spec.columns.iter().map(|_| None).collect();
+    let mut links: Vec<Option<Vec<u32>>> = t.spec.columns.iter().map(|_| None).collect();
     // In the order of the jobs: a column's row ranges first to last.
     for (c, part) in found {
         links[c]
@@ -3040,7 +3018,6 @@ mod tests {
         for k in [Some("C1"), Some("C2"), None, Some("C3"), Some("C4")] {
             keys.push(k);
         }
-        // Keys too long to be held in the index are confirmed against the column.
         let long = "CHILD-000000000000000001";
         keys.push(Some(long));
         // Row 3 (C3) is rejected: it is not indexed.
@@ -3052,7 +3029,6 @@ mod tests {
         assert_eq!(index.get(&keys, "C5"), None);
         assert_eq!(index.get(&keys, long), Some(5));
         assert_eq!(index.get(&keys, "CHILD-000000000000000002"), None);
-        assert_eq!(index.clashes.len(), 3);
         let normal = KeyIndex::<polars::prelude::PlRandomState>::build(&keys, |r| r != 3);
         for k in [
             "C1",
