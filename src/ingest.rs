@@ -349,8 +349,6 @@ impl Stamps {
     }
 }
 
-const MS_PER_DAY: i64 = 86_400_000;
-
 /// A date or datetime as the checks compare them, packed as [`Stamps`] packs a cell (a
 /// date has no time): compared without building a chrono datetime for every cell.
 #[derive(Debug, Clone, Copy)]
@@ -358,11 +356,11 @@ struct Moment(i64);
 
 impl Moment {
     fn of_date(d: NaiveDate) -> Moment {
-        Moment(i64::from(values::epoch_days(d)) * MS_PER_DAY * 2)
+        Moment(i64::from(values::epoch_days(d)) * values::MS_PER_DAY * 2)
     }
     /// Days since 1970.
     fn day(self) -> i64 {
-        (self.0 >> 1).div_euclid(MS_PER_DAY)
+        (self.0 >> 1).div_euclid(values::MS_PER_DAY)
     }
     fn has_time(self) -> bool {
         self.0 & 1 == 1
@@ -2174,10 +2172,11 @@ fn check_row(
 ) -> bool {
     let mut bad = false;
     let floor = checks.floor;
+    let floor_day = i64::from(values::epoch_days(floor));
     for &c in &checks.dates {
         let col = &spec.columns[c];
         if let Some(m) = columns[c].moment(row) {
-            if m.day() < i64::from(values::epoch_days(floor)) {
+            if m.day() < floor_day {
                 issues.push(
                     Some(line),
                     Some(col.name),

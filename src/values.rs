@@ -319,7 +319,7 @@ pub const MAX_VALUE_CHARS: usize = 500;
 /// mis-saved file) is refused: it would print as nothing or as garbage.
 pub fn clean(raw: &str) -> Result<Cow<'_, str>, CellError> {
     // Almost every cell is printable ASCII: it needs only its spaces trimmed.
-    if raw.len() <= MAX_VALUE_CHARS && raw.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+    if raw.len() <= MAX_VALUE_CHARS && raw.bytes().all(printable_ascii) {
         return Ok(Cow::Borrowed(trim_spaces(raw)));
     }
     // Checked before any other rule, whose message would quote the value.
@@ -392,6 +392,15 @@ pub fn normalise_id(raw: &str) -> (&str, bool) {
         }
     }
     (s, false)
+}
+
+/// Milliseconds in a day: polars' datetimes are milliseconds since 1970-01-01.
+pub const MS_PER_DAY: i64 = 86_400_000;
+
+/// Printable ASCII, a space to `~`: what a value needs no cleaning for (see [`clean`]).
+#[inline]
+pub fn printable_ascii(b: u8) -> bool {
+    (0x20..0x7f).contains(&b)
 }
 
 /// Days since 1970-01-01 (polars' Date representation).

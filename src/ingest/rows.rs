@@ -368,7 +368,7 @@ fn scan_unquoted(b: &[u8], mut i: usize, limit: usize) -> (usize, bool) {
         }
         match b[i] {
             b',' | b'\r' | b'\n' => return (i, printable),
-            c => printable &= c.wrapping_sub(0x20) < 0x5f,
+            c => printable &= crate::values::printable_ascii(c),
         }
         i += 1;
     }
@@ -394,7 +394,7 @@ fn next_special(b: &[u8], mut i: usize, limit: usize) -> usize {
         }
         i += 8;
     }
-    while i < limit && b[i] != b',' && b[i].wrapping_sub(0x20) < 0x5f {
+    while i < limit && b[i] != b',' && crate::values::printable_ascii(b[i]) {
         i += 1;
     }
     i

@@ -41,7 +41,7 @@ pub struct Window {
 
 /// An empty cell of a date or number column once read out of its frame.
 pub(super) const NULL: i64 = i64::MIN;
-pub(super) const MS_PER_DAY: i64 = 86_400_000;
+pub(super) use crate::values::MS_PER_DAY;
 
 pub(super) fn day_of(ms: i64) -> i32 {
     ms.div_euclid(MS_PER_DAY) as i32
