@@ -754,6 +754,9 @@ pub struct Request<'a> {
     pub rebase: &'a [String],
     /// Funnel: the two limit levels in percent, the inner first.
     pub funnel_levels: [f64; 2],
+    /// Small multiples: at most this many panels, the groups with the most cases (all
+    /// when `None`).
+    pub panels: Option<usize>,
 }
 
 fn higher_is_better(m: &crate::metrics::Metric) -> Option<bool> {
@@ -802,6 +805,27 @@ fn series_of(
     }
 }
 
+/// The `most` groups with the most cases (denominators) over the evaluated periods, kept
+/// in their first-row order; a tie goes to the group seen first.
+fn most_cases<'a>(
+    ev: &crate::metrics::Evaluation,
+    rows: &crate::metrics::MetricRows,
+    by: &str,
+    groups: Vec<&'a str>,
+    most: usize,
+) -> Vec<&'a str> {
+    let cases = |g: &str| -> f64 {
+        (ev.periods.iter())
+            .filter_map(|p| rows.get(&p.label(), by, g, "all")?.denominator)
+            .sum()
+    };
+    let mut ranked: Vec<(usize, f64)> = groups.iter().map(|g| cases(g)).enumerate().collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut keep: Vec<usize> = ranked.into_iter().take(most).map(|(i, _)| i).collect();
+    keep.sort_unstable();
+    keep.into_iter().map(|i| groups[i]).collect()
+}
+
 /// Builds the chart a request asks for from the evaluated rows, or says why it cannot.
 pub fn build(ev: &crate::metrics::Evaluation, r: &Request) -> Result<Chart, String> {
     let m = r.metric;
@@ -833,8 +857,20 @@ pub fn build(ev: &crate::metrics::Evaluation, r: &Request) -> Result<Chart, Stri
             if seen.is_empty() {
                 return Err(format!("{} was not evaluated by {}", m.id, r.by));
             }
+            let (seen, title) = match r.panels {
+                Some(most) if seen.len() > most => (
+                    most_cases(ev, &rows, r.by, seen.clone(), most),
+                    format!(
+                        "{} by {}: the {most} of {} groups with the most cases",
+                        m.title,
+                        r.by,
+                        seen.len()
+                    ),
+                ),
+                _ => (seen, format!("{} by {}", m.title, r.by)),
+            };
             Ok(Chart::Multiples {
-                title: format!("{} by {}", m.title, r.by),
+                title,
                 charts: seen
                     .iter()
                     .map(|g| series_of(ev, &rows, m, r.by, g))

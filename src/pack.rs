@@ -623,6 +623,7 @@ pub fn build(inp: &PackInputs, progress: &dyn Fn(&str)) -> Result<Pack, PackErro
                 screen_outliers: inp.spc.screen_outliers,
                 rebase: &inp.spc.rebase,
                 funnel_levels: inp.spc.funnel_levels,
+                panels: Some(MOST_PANELS),
             };
             let chart = match kind {
                 // A distribution's bands of the quarter, with suppressed bands left out.
@@ -838,6 +839,10 @@ pub fn build(inp: &PackInputs, progress: &dyn Fn(&str)) -> Result<Pack, PackErro
         notes,
     })
 }
+
+/// The most teams the pack's small multiples show, the largest, in eight rows of three:
+/// the funnel beside them places every team, and the data set lists them all.
+pub const MOST_PANELS: usize = 24;
 
 /// The audit sample as the pack shows it.
 struct Audit<'a> {

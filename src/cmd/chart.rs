@@ -36,6 +36,10 @@ pub struct ChartArgs {
     /// The breakdown a funnel or small multiples compare.
     #[arg(long, default_value = "team")]
     by: String,
+    /// Small multiples: at most N panels, the groups with the most cases over the periods
+    /// (the title says how many there are); default: every group.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    panels: Option<u16>,
     /// The period of a funnel or distribution; default: the last.
     #[arg(long)]
     period: Option<String>,
@@ -116,6 +120,7 @@ pub fn run(a: ChartArgs) -> Result<ExitCode> {
             screen_outliers: a.drawing.screen_outliers,
             rebase: &a.drawing.rebase,
             funnel_levels: a.drawing.funnel_levels()?,
+            panels: a.panels.map(usize::from),
         },
     )
     .map_err(anyhow::Error::msg)?;

@@ -207,3 +207,70 @@ fn chart_command_draws_a_measure_from_data() {
         .code(2)
         .stderr(predicates::str::contains("the inner first"));
 }
+
+/// `--panels N` keeps the N teams with the most cases over the charted months, worked out
+/// here from `metrics --by team`, and the title says how many there were.
+#[test]
+fn small_multiples_keep_the_teams_with_the_most_cases() {
+    let dir = tempfile::tempdir().unwrap();
+    let (csv_out, svg_out) = (dir.path().join("m.csv"), dir.path().join("t.svg"));
+    let run = |args: &[&str], out: &std::path::Path| {
+        Command::cargo_bin("csc-audit")
+            .unwrap()
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(args)
+            .arg("--out")
+            .arg(out)
+            .assert()
+            .success();
+    };
+    run(
+        &["metrics", "--only", "icpc_15wd", "--by", "team"],
+        &csv_out,
+    );
+    let mut cases: std::collections::BTreeMap<String, f64> = Default::default();
+    let mut rd = csv::Reader::from_path(&csv_out).unwrap();
+    let h = rd.headers().unwrap().clone();
+    let at = |n: &str| h.iter().position(|c| c == n).unwrap();
+    let (b, g, c, d) = (
+        at("breakdown"),
+        at("group"),
+        at("category"),
+        at("denominator"),
+    );
+    for r in rd.records() {
+        let r = r.unwrap();
+        if &r[b] == "team" && &r[c] == "all" {
+            *cases.entry(r[g].to_string()).or_default() += r[d].parse::<f64>().unwrap_or(0.0);
+        }
+    }
+    assert!(cases.len() >= 3, "{cases:?}");
+    let mut ranked: Vec<(&String, &f64)> = cases.iter().collect();
+    ranked.sort_by(|x, y| y.1.total_cmp(x.1));
+    assert!(
+        ranked[1].1 > ranked[2].1,
+        "a tie would make the test ambiguous: {ranked:?}"
+    );
+    let multiples = ["chart", "--metric", "icpc_15wd", "--kind", "multiples"];
+    run(&[&multiples[..], &["--panels", "2"]].concat(), &svg_out);
+    let s = std::fs::read_to_string(&svg_out).unwrap();
+    let title = format!("the 2 of {} groups with the most cases", cases.len());
+    assert!(s.contains(&title), "{s}");
+    for (i, (team, _)) in ranked.iter().enumerate() {
+        let panel = format!(">\n{team}\n</text>");
+        assert_eq!(s.contains(&panel), i < 2, "{team}: {ranked:?}");
+    }
+    // Without --panels every team has a panel; --panels 0 is refused.
+    run(&multiples, &svg_out);
+    let s = std::fs::read_to_string(&svg_out).unwrap();
+    assert!(!s.contains("with the most cases"));
+    assert!(ranked
+        .iter()
+        .all(|(t, _)| s.contains(&format!(">\n{t}\n</text>"))));
+    Command::cargo_bin("csc-audit")
+        .unwrap()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([&multiples[..], &["--panels", "0", "--out", "x.svg"]].concat())
+        .assert()
+        .code(2);
+}
