@@ -482,7 +482,10 @@ mod tests {
                     while i < b.len() {
                         match (b[i], b.get(i + 1)) {
                             (b'"', Some(b'"')) => (field.push(b'"'), i += 2).1,
-                            (b'"', _) => (i += 1, break).1,
+                            (b'"', _) => {
+                                i += 1;
+                                break;
+                            }
                             (c, _) => (field.push(c), i += 1).1,
                         }
                     }
