@@ -499,39 +499,38 @@ pub fn build(inp: &PackInputs, progress: &dyn Fn(&str)) -> Result<Pack, PackErro
     if inp.profile == Profile::Internal {
         by.push("source".to_string());
     }
-    progress("measures by month");
+    // The months, the quarters and the financial year (England beside) in one evaluation:
+    // the rows are planned, read and judged once.
+    progress("measures by month, quarter and year");
     let last_month = Period::containing(Grain::Month, q.end().min(ex.as_of));
-    let mut monthly = metrics::evaluate(
+    let year = Period::containing(Grain::Year, q.end());
+    let range = |grain, from: Period, to: Period| EvalOptions {
+        grain,
+        from: Some(from),
+        to: Some(to),
+        by: by.clone(),
+        cases: false,
+    };
+    let month_from = Period {
+        grain: Grain::Month,
+        index: last_month.index - 26,
+    };
+    let quarter_from = Period {
+        grain: Grain::Quarter,
+        index: q.index - 4,
+    };
+    let [mut monthly, mut quarterly, yearly]: [metrics::Evaluation; 3] = metrics::evaluate_each(
         ex,
         lib,
         inp.calendar,
-        &EvalOptions {
-            grain: Grain::Month,
-            from: Some(Period {
-                grain: Grain::Month,
-                index: last_month.index - 26,
-            }),
-            to: Some(last_month),
-            by: by.clone(),
-            cases: false,
-        },
-    )?;
-    progress("measures by quarter");
-    let mut quarterly = metrics::evaluate(
-        ex,
-        lib,
-        inp.calendar,
-        &EvalOptions {
-            grain: Grain::Quarter,
-            from: Some(Period {
-                grain: Grain::Quarter,
-                index: q.index - 4,
-            }),
-            to: Some(q),
-            by,
-            cases: false,
-        },
-    )?;
+        &[
+            range(Grain::Month, month_from, last_month),
+            range(Grain::Quarter, quarter_from, q),
+            range(Grain::Year, year, year),
+        ],
+    )?
+    .try_into()
+    .expect("three evaluations asked for");
     notes.extend(quarterly.notes.iter().cloned());
     if inp.profile == Profile::Published {
         drop_unpublishable(
@@ -744,7 +743,7 @@ pub fn build(inp: &PackInputs, progress: &dyn Fn(&str)) -> Result<Pack, PackErro
         .filter(|m| data.rows.iter().any(|r| r.metric_id == m.id))
         .collect();
     in_order.sort_by_key(|m| AREAS.iter().position(|a| a.0 == area(m)));
-    let england = england_beside(inp, lib)?;
+    let england = england_beside(inp, &yearly);
     let glance: Vec<Glance> = in_order
         .into_iter()
         .map(|m| {
@@ -1355,21 +1354,11 @@ fn html(
 /// England's figure for the financial year of the quarter, beside the council's for the
 /// same year, for the measures whose definition matches England's. In the published
 /// profile the council's figure is shown only when neither side of it is a count of 1 to 5.
-fn england_beside(inp: &PackInputs, lib: &Library) -> Result<BTreeMap<String, String>, PackError> {
+/// England's published figure beside the council's for its financial year (`ev`, the
+/// year of the quarter's end).
+fn england_beside(inp: &PackInputs, ev: &metrics::Evaluation) -> BTreeMap<String, String> {
     let e = words::England::builtin();
     let year = Period::containing(Grain::Year, inp.quarter.end());
-    let ev = metrics::evaluate(
-        inp.extracts,
-        lib,
-        inp.calendar,
-        &EvalOptions {
-            grain: Grain::Year,
-            from: Some(year),
-            to: Some(year),
-            by: vec![],
-            cases: false,
-        },
-    )?;
     let ends = year.end().year();
     let mut out = BTreeMap::new();
     for id in e.measures.keys() {
@@ -1399,7 +1388,7 @@ fn england_beside(inp: &PackInputs, lib: &Library) -> Result<BTreeMap<String, St
         }
         out.insert(id.clone(), text);
     }
-    Ok(out)
+    out
 }
 
 /// What a measure's funnel and small multiples compare: referral sources at the front

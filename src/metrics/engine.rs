@@ -11,8 +11,8 @@ use super::breakdowns::dates_of_birth;
 use super::out_rows::out_rows;
 use super::plan::{plan, Plan, Span};
 use super::related::{series_frame, KeyedDates, SeriesKey};
-use super::rows::read_rows;
-use super::tally::{tally, Judge};
+use super::rows::{read_rows, RowData};
+use super::tally::{tally, Judge, Reported, Tallied};
 use super::{CaseFlag, EvalError, EvalOptions, Evaluation, Library, Metric, OutRow};
 use crate::calendar::Calendar;
 use crate::ingest::Extracts;
@@ -39,16 +39,52 @@ pub fn evaluate(
     cal: &Calendar,
     opts: &EvalOptions,
 ) -> Result<Evaluation, EvalError> {
+    let mut each = evaluate_each(ex, lib, cal, std::slice::from_ref(opts))?;
+    Ok(each.pop().expect("one evaluation asked for"))
+}
+
+/// Evaluates every metric of the library once for each of `opts` (a pack's months,
+/// quarters and year), sharing the plans, the collected frames and the keyed date lists,
+/// and judging each row once: each evaluation is what [`evaluate`] gives for its options.
+/// The options must break down by the same columns and agree on `cases`.
+pub fn evaluate_each(
+    ex: &Extracts,
+    lib: &Library,
+    cal: &Calendar,
+    opts: &[EvalOptions],
+) -> Result<Vec<Evaluation>, EvalError> {
     let clock = std::time::Instant::now();
     let as_of = ex.as_of;
-    let (from, to) = period_range(as_of, opts)?;
-    let periods = periods::range(from, to);
-    let range_start = from.start();
-    let range_end = to.end().min(as_of);
-    let mut notes = breakdown_notes(lib, opts)?;
+    let Some(first) = opts.first() else {
+        return Ok(Vec::new());
+    };
+    if opts
+        .iter()
+        .any(|o| o.by != first.by || o.cases != first.cases)
+    {
+        return Err(EvalError::Period(
+            "evaluations made together must break down by the same columns".into(),
+        ));
+    }
+    let mut periods = Vec::with_capacity(opts.len());
+    let mut notes = Vec::with_capacity(opts.len());
+    // Rows from the earliest period's start to the latest end: each grain counts its own.
+    let (mut range_start, mut range_end) = (NaiveDate::MAX, NaiveDate::MIN);
+    for o in opts {
+        let (from, to) = period_range(as_of, o)?;
+        range_start = range_start.min(from.start());
+        range_end = range_end.max(to.end().min(as_of));
+        periods.push(periods::range(from, to));
+        notes.push(breakdown_notes(lib, o)?);
+    }
 
     // Plans, and the related date lists they share.
-    let (plans, shared, mut lazies) = plan_all(ex, lib, opts, range_start, range_end, &mut notes);
+    let mut plan_notes = Vec::new();
+    let (plans, shared, mut lazies) =
+        plan_all(ex, lib, first, range_start, range_end, &mut plan_notes);
+    for n in &mut notes {
+        n.extend(plan_notes.iter().cloned());
+    }
     let n_series = lazies.len();
     lazies.extend(plans.iter().map(|(_, p)| p.frame.clone()));
     let frames = LazyFrame::collect_all_with_engine(
@@ -81,8 +117,9 @@ pub fn evaluate(
     let cx = Ctx {
         cal,
         as_of: epoch_days(as_of),
-        dob: dates_of_birth(ex, &opts.by)?,
+        dob: dates_of_birth(ex, &first.by)?,
     };
+    let grains: Vec<Reported> = periods.iter().map(Vec::as_slice).zip(opts).collect();
     // Each metric is timed and tallied on its own: spread them over the cores.
     let work: Vec<(&Metric, &Plan, &DataFrame)> = plans
         .iter()
@@ -92,27 +129,36 @@ pub fn evaluate(
     let results = crate::par::par_map(
         work,
         |(_, _, df)| df.height() as u64,
-        |(m, p, df)| evaluate_one(m, p, df, &shared, &keyed, &cx, &periods, as_of, lib, opts),
+        |(m, p, df)| evaluate_one(m, p, df, &shared, &keyed, &cx, &grains, as_of, lib),
     );
     crate::ingest::trace_step(clock, "measures: tallied");
-    let mut rows = Vec::new();
-    let mut cases = Vec::new();
-    let (first, last) = cal.range();
+    let mut out: Vec<Evaluation> = (opts.iter().zip(periods).zip(notes))
+        .map(|((o, periods), notes)| Evaluation {
+            as_of,
+            grain: o.grain,
+            periods,
+            rows: Vec::new(),
+            notes,
+            cases: Vec::new(),
+        })
+        .collect();
+    let (first_day, last_day) = cal.range();
     for ((mi, _), r) in plans.iter().zip(results) {
-        let (out, [no_start, negative, outside], flags) = r.map_err(EvalError::Polars)?;
-        cases.extend(flags);
         let id = &lib.metrics[*mi].id;
-        note_excluded(&mut notes, id, [no_start, negative, outside], (first, last));
-        rows.extend(out);
+        for (ev, (rows, [no_start, negative, outside], flags)) in
+            out.iter_mut().zip(r.map_err(EvalError::Polars)?)
+        {
+            ev.cases.extend(flags);
+            note_excluded(
+                &mut ev.notes,
+                id,
+                [no_start, negative, outside],
+                (first_day, last_day),
+            );
+            ev.rows.extend(rows);
+        }
     }
-    Ok(Evaluation {
-        as_of,
-        grain: opts.grain,
-        periods,
-        rows,
-        notes,
-        cases,
-    })
+    Ok(out)
 }
 
 /// The first and last period reported: `--from` and `--to`, by default the two years (8
@@ -220,6 +266,7 @@ pub(super) fn plan_all(
 /// calendar), and the cases counted against it.
 type MetricResult = (Vec<OutRow>, [u64; 3], Vec<CaseFlag>);
 
+/// One metric's results for each grain.
 #[allow(clippy::too_many_arguments)]
 fn evaluate_one(
     m: &Metric,
@@ -228,11 +275,10 @@ fn evaluate_one(
     shared: &[SeriesKey],
     keyed: &[KeyedDates],
     cx: &Ctx,
-    periods: &[Period],
+    grains: &[Reported],
     as_of: NaiveDate,
     lib: &Library,
-    opts: &EvalOptions,
-) -> PolarsResult<MetricResult> {
+) -> PolarsResult<Vec<MetricResult>> {
     let data = read_rows(m, p, df)?;
     let series_ix: Vec<usize> = p
         .series
@@ -240,32 +286,41 @@ fn evaluate_one(
         .map(|(k, _)| shared.iter().position(|s| s == k).expect("planned"))
         .collect();
     let judge = Judge::new(m, p, &data, &series_ix, keyed, cx);
-    let result = tally(&judge, periods, opts);
-    let flags = match &data.key {
-        Some(keys) => result
-            .flags
-            .iter()
-            .filter_map(|&(row, pi)| {
-                Some(CaseFlag {
-                    metric_id: m.id.clone(),
-                    table: m.population.table.name,
-                    key: keys[row as usize]?.to_string(),
-                    child_id: data
-                        .child
-                        .as_ref()
-                        .and_then(|c| c[row as usize])
-                        .map(str::to_string),
-                    period: periods[pi as usize].label(),
-                })
-            })
-            .collect(),
-        None => Vec::new(),
+    let results = tally(&judge, grains);
+    Ok((results.into_iter().zip(grains))
+        .map(|(result, (periods, opts))| {
+            let flags = case_flags(m, &data, &result, periods);
+            (
+                out_rows(m, &result, periods, as_of, lib, opts),
+                result.excluded,
+                flags,
+            )
+        })
+        .collect())
+}
+
+/// The cases counted against a measure, when they were asked for (rows with a key).
+fn case_flags(m: &Metric, data: &RowData, result: &Tallied, periods: &[Period]) -> Vec<CaseFlag> {
+    let Some(keys) = &data.key else {
+        return Vec::new();
     };
-    Ok((
-        out_rows(m, &result, periods, as_of, lib, opts),
-        result.excluded,
-        flags,
-    ))
+    result
+        .flags
+        .iter()
+        .filter_map(|&(row, pi)| {
+            Some(CaseFlag {
+                metric_id: m.id.clone(),
+                table: m.population.table.name,
+                key: keys[row as usize]?.to_string(),
+                child_id: data
+                    .child
+                    .as_ref()
+                    .and_then(|c| c[row as usize])
+                    .map(str::to_string),
+                period: periods[pi as usize].label(),
+            })
+        })
+        .collect()
 }
 
 /// The notes on a metric's rows that could not be timed.

@@ -37,7 +37,7 @@ use chrono::NaiveDate;
 
 pub(crate) use breakdowns::group_name;
 pub use definition::{DefinitionError, Metric, MetricKind, Standards};
-pub use engine::evaluate;
+pub use engine::{evaluate, evaluate_each};
 pub use reads::columns_read;
 
 use crate::periods::{Grain, Period};

@@ -324,72 +324,114 @@ impl PeriodOfDay {
     }
 }
 
+/// One evaluation's periods and options: the grain a tally counts into.
+pub(super) type Reported<'a> = (&'a [Period], &'a EvalOptions);
+
 /// Judges every row of a metric (each case at each period end, for an open population)
-/// and counts it in its period and groups.
-pub(super) fn tally(j: &Judge, periods: &[Period], opts: &EvalOptions) -> Tallied {
-    let (m, d, cx) = (j.m, j.d, j.cx);
-    let dates_of = |row: usize, si: usize| j.dates_of(row, si);
-    let judge = |row: usize, at: i32, open_start: Option<i32>| j.judge(row, at, open_start);
-    let mut rec = Recorder::new(m, d, cx, opts);
+/// and counts it in its period and groups, for each grain at once: a row is judged once
+/// however many grains count it, and each grain's tally is what it would be alone.
+pub(super) fn tally(j: &Judge, grains: &[Reported]) -> Vec<Tallied> {
+    let (m, d) = (j.m, j.d);
+    let mut recs: Vec<Recorder> = grains
+        .iter()
+        .map(|(_, opts)| Recorder::new(m, d, j.cx, opts))
+        .collect();
     let required: Vec<usize> = m
         .population
         .require
         .iter()
         .filter_map(|r| m.series.iter().position(|s| s.name == *r))
         .collect();
-    let required_found = |row: usize| required.iter().all(|&si| !dates_of(row, si).is_empty());
+    let required_found = |row: usize| required.iter().all(|&si| !j.dates_of(row, si).is_empty());
     match &m.population.rows {
         Rows::Events { .. } => {
-            let period_of = PeriodOfDay::new(periods);
+            let period_of: Vec<PeriodOfDay> =
+                grains.iter().map(|(p, _)| PeriodOfDay::new(p)).collect();
+            let mut pis: Vec<Option<u32>> = vec![None; grains.len()];
             for row in 0..d.n {
                 let ms = d.period_date[row];
                 if ms == NULL {
                     continue;
                 }
                 let day = day_of(ms);
-                let Some(pi) = period_of.get(day) else {
-                    continue;
-                };
-                if !required_found(row) {
+                for (pi, table) in pis.iter_mut().zip(&period_of) {
+                    *pi = table.get(day);
+                }
+                if pis.iter().all(Option::is_none) || !required_found(row) {
                     continue;
                 }
-                let (status, value) = judge(row, day, None);
-                rec.record(row, pi, day, status, value);
+                let (status, value) = j.judge(row, day, None);
+                for (rec, pi) in recs.iter_mut().zip(&pis) {
+                    if let Some(pi) = *pi {
+                        rec.record(row, pi, day, status, value);
+                    }
+                }
             }
         }
-        Rows::Open {
-            open_for_at_least,
-            until,
-            ..
-        } => {
-            // Closed by a related row on or before the point (an S47 by its conference).
-            let closed = |row: usize, at: i32| {
-                until.is_some_and(|si| dates_of(row, si).first().is_some_and(|&d| d <= at))
-            };
-            let points: Vec<i32> = periods
-                .iter()
-                .map(|p| epoch_days(p.end()).min(cx.as_of))
-                .collect();
-            for row in 0..d.n {
-                let start = day_of(d.start[row]);
-                let end = (d.end[row] != NULL).then(|| day_of(d.end[row]));
-                for (pi, &at) in points.iter().enumerate() {
-                    if start > at || end.is_some_and(|e| e <= at) {
-                        continue;
-                    }
-                    if open_for_at_least.is_some_and(|w| !cx.open_at_least(start, at, w)) {
-                        continue;
-                    }
-                    if !required_found(row) || closed(row, at) {
-                        continue;
-                    }
-                    let (status, value) = judge(row, at, Some(start));
-                    rec.record(row, pi as u32, at, status, value);
-                }
+        Rows::Open { .. } => tally_open(j, grains, &mut recs, &required_found),
+    }
+    recs.into_iter().map(Recorder::finish).collect()
+}
+
+/// The points an open population is judged at: each period's end (the as-of date for the
+/// last, when it is later), every grain's in one ascending list, each with the
+/// (grain, period) pairs it stands for.
+fn open_points(grains: &[Reported], as_of: i32) -> Vec<(i32, Vec<(usize, u32)>)> {
+    let mut points: Vec<(i32, Vec<(usize, u32)>)> = Vec::new();
+    for (gi, (periods, _)) in grains.iter().enumerate() {
+        for (pi, p) in periods.iter().enumerate() {
+            let at = epoch_days(p.end()).min(as_of);
+            match points.binary_search_by_key(&at, |(a, _)| *a) {
+                Ok(i) => points[i].1.push((gi, pi as u32)),
+                Err(i) => points.insert(i, (at, vec![(gi, pi as u32)])),
             }
         }
     }
-    rec.finish()
+    points
+}
+
+/// Each open case at each point it is open at, judged once and counted in every grain
+/// whose period ends there.
+fn tally_open(
+    j: &Judge,
+    grains: &[Reported],
+    recs: &mut [Recorder],
+    required_found: &dyn Fn(usize) -> bool,
+) {
+    let (d, cx) = (j.d, j.cx);
+    let Rows::Open {
+        open_for_at_least,
+        until,
+        ..
+    } = &j.m.population.rows
+    else {
+        unreachable!("an open population");
+    };
+    // Closed by a related row on or before the point (an S47 by its conference).
+    let closed = |row: usize, at: i32| {
+        until.is_some_and(|si| j.dates_of(row, si).first().is_some_and(|&d| d <= at))
+    };
+    let points = open_points(grains, cx.as_of);
+    for row in 0..d.n {
+        let start = day_of(d.start[row]);
+        let end = (d.end[row] != NULL).then(|| day_of(d.end[row]));
+        for (at, pairs) in &points {
+            let at = *at;
+            if start > at || end.is_some_and(|e| e <= at) {
+                continue;
+            }
+            if open_for_at_least.is_some_and(|w| !cx.open_at_least(start, at, w)) {
+                continue;
+            }
+            if !required_found(row) || closed(row, at) {
+                continue;
+            }
+            let (status, value) = j.judge(row, at, Some(start));
+            for &(gi, pi) in pairs {
+                recs[gi].record(row, pi, at, status, value);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -439,5 +481,56 @@ mod tests {
             Some(long.len() as u32 - 1)
         );
         assert_eq!(table.get(epoch_days(day(2025, 4, 1))), None);
+    }
+
+    /// The open population's points: every grain's period ends in one ascending list, a
+    /// day shared by grains listed once with each (grain, period) it stands for, and ends
+    /// after the as-of date judged at the as-of date.
+    #[test]
+    fn open_points_merge_the_grains_period_ends() {
+        let day = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        let opts = |grain| EvalOptions {
+            grain,
+            from: None,
+            to: None,
+            by: vec![],
+            cases: false,
+        };
+        let (mo, qo, yo) = (opts(Grain::Month), opts(Grain::Quarter), opts(Grain::Year));
+        // January to May 2024; 2023-24 Q4 and 2024-25 Q1; the year 2023-24 and 2024-25.
+        let months = crate::periods::range(
+            Period::containing(Grain::Month, day(2024, 1, 1)),
+            Period::containing(Grain::Month, day(2024, 5, 1)),
+        );
+        let quarters = crate::periods::range(
+            Period::containing(Grain::Quarter, day(2024, 1, 1)),
+            Period::containing(Grain::Quarter, day(2024, 4, 1)),
+        );
+        let years = crate::periods::range(
+            Period::containing(Grain::Year, day(2024, 1, 1)),
+            Period::containing(Grain::Year, day(2024, 4, 1)),
+        );
+        let grains: Vec<Reported> = vec![(&months, &mo), (&quarters, &qo), (&years, &yo)];
+        let as_of = epoch_days(day(2024, 5, 20));
+        let got = open_points(&grains, as_of);
+        let d = |y, m, dd| epoch_days(day(y, m, dd));
+        let expected: Vec<(i32, Vec<(usize, u32)>)> = vec![
+            (d(2024, 1, 31), vec![(0, 0)]),
+            (d(2024, 2, 29), vec![(0, 1)]),
+            // The end of March ends a month, 2023-24 Q4 and the year 2023-24.
+            (d(2024, 3, 31), vec![(0, 2), (1, 0), (2, 0)]),
+            (d(2024, 4, 30), vec![(0, 3)]),
+            // May, 2024-25 Q1 and the year 2024-25 are still running: judged on 20 May.
+            (as_of, vec![(0, 4), (1, 1), (2, 1)]),
+        ];
+        assert_eq!(got, expected);
+        // One grain alone is its own period ends.
+        let alone = open_points(&grains[..1], as_of);
+        assert_eq!(alone.len(), 5);
+        assert!(alone
+            .iter()
+            .enumerate()
+            .all(|(i, (_, p))| p == &[(0, i as u32)]));
+        assert!(open_points(&[], as_of).is_empty());
     }
 }

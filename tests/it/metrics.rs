@@ -1070,3 +1070,116 @@ fn rows_looked_up_by_key_are_the_rows_find_gives() {
         .get("2024-01", "team", "nobody", "all")
         .is_none());
 }
+
+/// Each of `set` evaluated together and alone: the same periods, rows, notes and cases.
+fn together_as_alone(ex: &Extracts, lib: &Library, set: &[EvalOptions]) -> Result<(), String> {
+    let cal = Calendar::england_and_wales();
+    let together = csc_audit::metrics::evaluate_each(ex, lib, &cal, set).unwrap();
+    if together.len() != set.len() {
+        return Err(format!("{} evaluations for {}", together.len(), set.len()));
+    }
+    for (o, t) in set.iter().zip(&together) {
+        let alone = evaluate(ex, lib, &cal, o).unwrap();
+        let what = format!("{:?} {:?}..{:?} by {:?}", o.grain, o.from, o.to, o.by);
+        if t.rows.is_empty() || t.grain != o.grain || t.periods != alone.periods {
+            return Err(format!("{what}: no rows, or not its periods"));
+        }
+        if output::to_csv(t) != output::to_csv(&alone) {
+            return Err(format!("{what}: the rows differ"));
+        }
+        if t.notes != alone.notes || t.cases != alone.cases {
+            return Err(format!("{what}: {:?} != {:?}", t.notes, alone.notes));
+        }
+    }
+    Ok(())
+}
+
+fn options(grain: Grain, from: &str, to: &str, by: &[&str], cases: bool) -> EvalOptions {
+    EvalOptions {
+        grain,
+        from: Some(Period::parse(grain, from).unwrap()),
+        to: Some(Period::parse(grain, to).unwrap()),
+        by: by.iter().map(|s| s.to_string()).collect(),
+        cases,
+    }
+}
+
+/// The pack evaluates its months, quarters and year in one pass over the rows: each comes
+/// out exactly as it does alone, whether the ranges nest, lie apart or run to the as-of
+/// date, with a breakdown and with cases.
+#[test]
+fn evaluations_made_together_are_each_what_it_is_alone() {
+    let lib = Library::load_dir(&metrics_dir()).unwrap();
+    let ex = extracts();
+    // As the pack on 10 April 2024: 27 months to March, 5 quarters, the year 2023-24.
+    let pack = [
+        options(Grain::Month, "2022-01", "2024-03", &["team"], false),
+        options(Grain::Quarter, "2022-23 Q4", "2023-24 Q4", &["team"], false),
+        options(Grain::Year, "2023-24", "2023-24", &["team"], false),
+    ];
+    together_as_alone(&ex, &lib, &pack).unwrap();
+    // Apart, out of order, the running month and year, with the cases counted against.
+    let apart = [
+        options(Grain::Year, "2024-25", "2024-25", &[], true),
+        options(Grain::Month, "2023-05", "2023-06", &[], true),
+        options(Grain::Quarter, "2022-23 Q1", "2022-23 Q2", &[], true),
+        options(Grain::Month, "2024-04", "2024-04", &[], true),
+    ];
+    together_as_alone(&ex, &lib, &apart).unwrap();
+    let cal = Calendar::england_and_wales();
+    let mixed = [pack[0].clone(), apart[1].clone()];
+    let err = csc_audit::metrics::evaluate_each(&ex, &lib, &cal, &mixed).unwrap_err();
+    assert!(err.to_string().contains("same columns"), "{err}");
+    assert!(csc_audit::metrics::evaluate_each(&ex, &lib, &cal, &[])
+        .unwrap()
+        .is_empty());
+}
+
+mod together {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn period(grain: Grain) -> impl Strategy<Value = (i32, i32)> {
+        // Periods of the hand-worked council up to the as-of date's (2024-04, 2024-25 Q1,
+        // 2024-25), as (index back from it, length).
+        let reach = match grain {
+            Grain::Month => 30,
+            Grain::Quarter => 10,
+            Grain::Year => 3,
+        };
+        (0..reach, 1..=reach)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: crate::hostile::cases(12), ..ProptestConfig::default() })]
+
+        /// Any ranges of the three grains, evaluated together, are each what they are alone.
+        #[test]
+        fn any_ranges_together_are_each_what_they_are_alone(
+            m in period(Grain::Month),
+            q in period(Grain::Quarter),
+            y in period(Grain::Year),
+            team in any::<bool>(),
+            cases in any::<bool>(),
+        ) {
+            let lib = Library::load_dir(&metrics_dir()).unwrap();
+            let ex = extracts();
+            let by: Vec<String> = if team { vec!["team".into()] } else { vec![] };
+            let set: Vec<EvalOptions> = [(Grain::Month, m), (Grain::Quarter, q), (Grain::Year, y)]
+                .into_iter()
+                .map(|(grain, (back, len))| {
+                    let last = Period::containing(grain, as_of());
+                    let to = Period { grain, index: last.index - back };
+                    EvalOptions {
+                        grain,
+                        from: Some(Period { grain, index: to.index - len + 1 }),
+                        to: Some(to),
+                        by: by.clone(),
+                        cases,
+                    }
+                })
+                .collect();
+            prop_assert_eq!(together_as_alone(&ex, &lib, &set), Ok(()));
+        }
+    }
+}
