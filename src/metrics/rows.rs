@@ -25,6 +25,35 @@ fn str_column<'a>(df: &'a DataFrame, name: &str) -> PolarsResult<Vec<Option<&'a 
     Ok(df.column(name)?.str()?.iter().collect())
 }
 
+/// A text column as its distinct values and each row's place among them: a breakdown's
+/// group is found once a value, not once a row at every period end it is counted at.
+pub(super) struct Coded<'a> {
+    pub(super) codes: Vec<u32>,
+    pub(super) values: Vec<Option<&'a str>>,
+}
+
+impl<'a> Coded<'a> {
+    fn read(df: &'a DataFrame, name: &str) -> PolarsResult<Self> {
+        let cells = df.column(name)?.str()?;
+        let mut index: PlHashMap<Option<&'a str>, u32> = PlHashMap::new();
+        let mut values = Vec::new();
+        let codes = cells
+            .iter()
+            .map(|v| {
+                *index.entry(v).or_insert_with(|| {
+                    values.push(v);
+                    values.len() as u32 - 1
+                })
+            })
+            .collect();
+        Ok(Coded { codes, values })
+    }
+
+    pub(super) fn get(&self, row: usize) -> Option<&'a str> {
+        self.values[self.codes[row] as usize]
+    }
+}
+
 /// The per-row inputs of one metric, read out of its collected frame.
 pub(super) struct RowData<'a> {
     pub(super) n: usize,
@@ -40,7 +69,7 @@ pub(super) struct RowData<'a> {
     pub(super) per: Option<Vec<Option<&'a str>>>,
     pub(super) child: Option<Vec<Option<&'a str>>>,
     pub(super) key: Option<Vec<Option<&'a str>>>,
-    pub(super) by: Vec<Option<Vec<Option<&'a str>>>>,
+    pub(super) by: Vec<Option<Coded<'a>>>,
 }
 
 pub(super) fn read_rows<'a>(
@@ -95,7 +124,36 @@ pub(super) fn read_rows<'a>(
         child: opt_str(CHILD)?,
         key: opt_str(KEY)?,
         by: (0..m.breakdowns.len())
-            .map(|i| opt_str(&by_col(i)))
+            .map(|i| {
+                let c = by_col(i);
+                has(&c).then(|| Coded::read(df, &c)).transpose()
+            })
             .collect::<PolarsResult<_>>()?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each distinct value (a missing one too) is held once, in the order rows first show
+    /// it, and each row reads back its own value.
+    #[test]
+    fn a_coded_column_reads_back_every_row() {
+        let cells = [
+            Some("North"),
+            None,
+            Some("South"),
+            Some("North"),
+            Some(""),
+            None,
+        ];
+        let df = df!("team" => cells).unwrap();
+        let c = Coded::read(&df, "team").unwrap();
+        assert_eq!(c.values, vec![Some("North"), None, Some("South"), Some("")]);
+        assert_eq!(c.codes, vec![0, 1, 2, 0, 3, 1]);
+        let back: Vec<Option<&str>> = (0..cells.len()).map(|r| c.get(r)).collect();
+        assert_eq!(back, cells);
+        assert!(Coded::read(&df, "worker").is_err());
+    }
 }

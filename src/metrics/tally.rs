@@ -148,6 +148,9 @@ impl<'a> Judge<'a> {
 // Caseloads: (period, holder) -> the holder's children, and the groups of its first row.
 type Holders<'a> = PlHashMap<(u32, &'a str), (PlHashSet<&'a str>, Vec<u32>)>;
 
+/// A distinct value whose group is not yet known.
+const UNSEEN: u32 = u32::MAX;
+
 /// Counts judged rows into the tallies of every wanted breakdown group.
 struct Recorder<'a> {
     m: &'a Metric,
@@ -160,6 +163,9 @@ struct Recorder<'a> {
     per_group: Holders<'a>,
     /// The (breakdown, group) pairs of the row being recorded.
     targets: Vec<(usize, u32)>,
+    /// For each column breakdown, the group of each of its distinct values, once seen
+    /// (`UNSEEN` before): groups are numbered in the order rows first show them.
+    group_of: Vec<Vec<u32>>,
     nbuckets: usize,
 }
 
@@ -189,37 +195,68 @@ impl<'a> Recorder<'a> {
             out,
             per_group: PlHashMap::new(),
             targets: Vec::with_capacity(nb + 1),
+            group_of: (d.by.iter())
+                .map(|c| {
+                    c.as_ref()
+                        .map_or(Vec::new(), |c| vec![UNSEEN; c.values.len()])
+                })
+                .collect(),
             nbuckets: m.buckets.len(),
         }
     }
 
+    /// The group of column breakdown `bi` a row is in.
+    fn column_group(&mut self, bi: usize, row: usize) -> u32 {
+        let groups = &mut self.out.groups[bi + 1];
+        let Some(coded) = &self.d.by[bi] else {
+            return groups.id(group_name(None));
+        };
+        let code = coded.codes[row] as usize;
+        let g = &mut self.group_of[bi][code];
+        if *g == UNSEEN {
+            *g = groups.id(group_name(coded.values[code]));
+        }
+        *g
+    }
+
     fn record(&mut self, row: usize, pi: u32, at: i32, status: Status, value: Option<f64>) {
-        let (m, d, cx, opts, nbuckets) = (self.m, self.d, self.cx, self.opts, self.nbuckets);
-        let (out, targets, per_group, wanted) = (
-            &mut self.out,
-            &mut self.targets,
-            &mut self.per_group,
-            &self.wanted,
-        );
+        let (m, d, cx, opts) = (self.m, self.d, self.cx, self.opts);
         if let Status::Excluded(why) = status {
-            out.excluded[why as usize] += 1;
+            self.out.excluded[why as usize] += 1;
         }
         if opts.cases && counts_against(m, status) {
-            out.flags.push((row as u32, pi));
+            self.out.flags.push((row as u32, pi));
         }
+        let mut targets = std::mem::take(&mut self.targets);
         targets.clear();
         targets.push((0, 0));
-        for &bi in wanted {
-            let name = match &m.breakdowns[bi].1 {
+        for wi in 0..self.wanted.len() {
+            let bi = self.wanted[wi];
+            let g = match &m.breakdowns[bi].1 {
                 Breakdown::AgeBand => {
                     let child = d.child.as_ref().and_then(|c| c[row]);
-                    age_band(child.and_then(|c| cx.dob.get(c).copied()), at)
+                    let band = age_band(child.and_then(|c| cx.dob.get(c).copied()), at);
+                    self.out.groups[bi + 1].id(band)
                 }
-                Breakdown::Column(_) => group_name(d.by[bi].as_ref().and_then(|v| v[row])),
+                Breakdown::Column(_) => self.column_group(bi, row),
             };
-            let g = out.groups[bi + 1].id(name);
             targets.push((bi + 1, g));
         }
+        self.count(row, pi, status, value, &targets);
+        self.targets = targets;
+    }
+
+    /// Counts a judged row in each of its (breakdown, group) tallies.
+    fn count(
+        &mut self,
+        row: usize,
+        pi: u32,
+        status: Status,
+        value: Option<f64>,
+        targets: &[(usize, u32)],
+    ) {
+        let (m, d, nbuckets) = (self.m, self.d, self.nbuckets);
+        let (out, per_group) = (&mut self.out, &mut self.per_group);
         if let (Some(Value::PerGroup(_)), Some(per), Some(child)) = (&m.value, &d.per, &d.child) {
             let Some(w) = per[row] else { return };
             let e = per_group

@@ -308,7 +308,8 @@ impl Out<'_> {
         if !matches!(self.m.breakdowns[bi].1, Breakdown::Column(_)) {
             return String::new();
         }
-        Self::text(self.d.by.get(bi).and_then(|v| v.as_ref()), row)
+        let coded = self.d.by.get(bi).and_then(|v| v.as_ref());
+        coded.and_then(|c| c.get(row)).unwrap_or("").to_string()
     }
 
     fn ids(&self, row: usize) -> (String, String, String, String) {
