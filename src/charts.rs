@@ -805,8 +805,8 @@ fn series_of(
     }
 }
 
-/// The `most` groups with the most cases (denominators) over the evaluated periods, kept
-/// in their first-row order; a tie goes to the group seen first.
+/// The `most` groups with the most cases (denominators; a count's numerator) over the
+/// evaluated periods, kept in their first-row order; a tie goes to the group seen first.
 fn most_cases<'a>(
     ev: &crate::metrics::Evaluation,
     rows: &crate::metrics::MetricRows,
@@ -816,7 +816,10 @@ fn most_cases<'a>(
 ) -> Vec<&'a str> {
     let cases = |g: &str| -> f64 {
         (ev.periods.iter())
-            .filter_map(|p| rows.get(&p.label(), by, g, "all")?.denominator)
+            .filter_map(|p| {
+                let r = rows.get(&p.label(), by, g, "all")?;
+                r.denominator.or(r.numerator)
+            })
             .sum()
     };
     let mut ranked: Vec<(usize, f64)> = groups.iter().map(|g| cases(g)).enumerate().collect();
@@ -857,13 +860,19 @@ pub fn build(ev: &crate::metrics::Evaluation, r: &Request) -> Result<Chart, Stri
             if seen.is_empty() {
                 return Err(format!("{} was not evaluated by {}", m.id, r.by));
             }
-            let (seen, title) = match r.panels {
+            // At least one panel, whatever the caller asks.
+            let (seen, title) = match r.panels.map(|n| n.max(1)) {
                 Some(most) if seen.len() > most => (
                     most_cases(ev, &rows, r.by, seen.clone(), most),
                     format!(
-                        "{} by {}: the {most} of {} groups with the most cases",
+                        "{} by {}: the {} of {} groups with the most cases",
                         m.title,
                         r.by,
+                        if most == 1 {
+                            "one".to_string()
+                        } else {
+                            most.to_string()
+                        },
                         seen.len()
                     ),
                 ),

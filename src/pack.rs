@@ -1352,10 +1352,9 @@ fn html(
 }
 
 /// England's figure for the financial year of the quarter, beside the council's for the
-/// same year, for the measures whose definition matches England's. In the published
-/// profile the council's figure is shown only when neither side of it is a count of 1 to 5.
-/// England's published figure beside the council's for its financial year (`ev`, the
-/// year of the quarter's end).
+/// same year (`ev`, the year of the quarter's end), for the measures whose definition
+/// matches England's. In the published profile the council's figure is shown only when
+/// neither side of it is a count of 1 to 5.
 fn england_beside(inp: &PackInputs, ev: &metrics::Evaluation) -> BTreeMap<String, String> {
     let e = words::England::builtin();
     let year = Period::containing(Grain::Year, inp.quarter.end());

@@ -63,7 +63,9 @@ pub fn evaluate_each(
         .any(|o| o.by != first.by || o.cases != first.cases)
     {
         return Err(EvalError::Period(
-            "evaluations made together must break down by the same columns".into(),
+            "evaluations made together must break down by the same columns and all list \
+             the cases counted against, or none"
+                .into(),
         ));
     }
     let mut periods = Vec::with_capacity(opts.len());

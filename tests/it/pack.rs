@@ -502,9 +502,31 @@ fn commentary_and_england_appear_in_the_report_and_the_workbook() {
     let report = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(report.contains("<p class=\"commentary\"><b>Commentary:</b> Timeliness rose after the new conference rota.</p>"));
     assert!(report.contains("<b>Commentary:</b> Demand was stable."));
-    // England 2025 (DfE): re-referrals 22.6%, beside the council's 2024-25.
+    // England 2025 (DfE): re-referrals 22.6%, beside the council's 2024-25, the figure
+    // `metrics --grain year` gives for the year.
+    let year =
+        csc_audit::periods::Period::parse(csc_audit::periods::Grain::Year, "2024-25").unwrap();
+    let council = csc_audit::metrics::evaluate(
+        &crate::load_dir(&repo("sample_data")),
+        &csc_audit::metrics::Library::builtin(),
+        &csc_audit::calendar::Calendar::england_and_wales(),
+        &csc_audit::metrics::EvalOptions {
+            grain: csc_audit::periods::Grain::Year,
+            from: Some(year),
+            to: Some(year),
+            by: vec![],
+            cases: false,
+        },
+    )
+    .unwrap()
+    .find("re_referral_12m", "2024-25", "all", "all", "all")
+    .and_then(|r| r.value)
+    .unwrap();
+    assert!(council > 0.0 && council < 100.0, "{council}");
+    let beside =
+        format!("England, year to 31 March 2025: 22.6%; this council, 2024-25: {council:.1}%");
     assert!(
-        report.contains("England, year to 31 March 2025: 22.6%; this council, 2024-25: "),
+        report.contains(&beside),
         "{}",
         report
             .lines()
