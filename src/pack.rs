@@ -1357,7 +1357,9 @@ fn html(
 /// neither side of it is a count of 1 to 5.
 fn england_beside(inp: &PackInputs, ev: &metrics::Evaluation) -> BTreeMap<String, String> {
     let e = words::England::builtin();
-    let year = Period::containing(Grain::Year, inp.quarter.end());
+    let Some(&year) = ev.periods.first() else {
+        return BTreeMap::new();
+    };
     let ends = year.end().year();
     let mut out = BTreeMap::new();
     for id in e.measures.keys() {

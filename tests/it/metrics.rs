@@ -44,13 +44,7 @@ fn metrics_dir() -> PathBuf {
 
 fn run(grain: Grain, from: &str, to: &str, by: &[&str]) -> Evaluation {
     let lib = Library::load_dir(&metrics_dir()).unwrap();
-    let opts = EvalOptions {
-        grain,
-        from: Some(Period::parse(grain, from).unwrap()),
-        to: Some(Period::parse(grain, to).unwrap()),
-        by: by.iter().map(|s| s.to_string()).collect(),
-        cases: false,
-    };
+    let opts = options(grain, from, to, by, false);
     // As the `metrics` command does: the frames hold only what the measures read.
     let ex = extracts_with(columns_read(&lib, &opts));
     evaluate(&ex, &lib, &Calendar::england_and_wales(), &opts).unwrap()
