@@ -69,6 +69,11 @@ pub fn run(a: ChartArgs) -> Result<ExitCode> {
             a.kind
         )
     })?;
+    if a.panels.is_some() && !matches!(kind, Kind::Multiples) {
+        anyhow::bail!(
+            "--panels sets how many panels small multiples show; drop it, or use --kind multiples"
+        );
+    }
     let grain = Grain::parse(&a.grain)
         .with_context(|| format!("`{}` is not a grain; use month, quarter or year", a.grain))?;
     let defs = crate::metrics_dir(a.sources.metrics.as_deref());

@@ -279,4 +279,24 @@ fn small_multiples_keep_the_teams_with_the_most_cases() {
         .args([&multiples[..], &["--panels", "0", "--out", "x.svg"]].concat())
         .assert()
         .code(2);
+    // --panels on a chart of one panel is refused, not ignored, and nothing is written.
+    let spc_out = dir.path().join("s.svg");
+    Command::cargo_bin("csc-audit")
+        .unwrap()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "chart",
+            "--metric",
+            "icpc_15wd",
+            "--kind",
+            "spc",
+            "--panels",
+            "2",
+        ])
+        .arg("--out")
+        .arg(&spc_out)
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("use --kind multiples"));
+    assert!(!spc_out.exists());
 }
