@@ -77,6 +77,19 @@ impl FrameColumns {
             FrameColumns::Only(by_table) => by_table.get(table).is_some_and(|c| c.contains(column)),
         }
     }
+
+    /// The columns either holds: what two readers of one load need together.
+    pub fn union(self, other: FrameColumns) -> FrameColumns {
+        match (self, other) {
+            (FrameColumns::Only(mut a), FrameColumns::Only(b)) => {
+                for (table, cols) in b {
+                    a.entry(table).or_default().extend(cols);
+                }
+                FrameColumns::Only(a)
+            }
+            _ => FrameColumns::All,
+        }
+    }
 }
 
 /// Every table, loaded once.

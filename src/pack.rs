@@ -17,7 +17,7 @@ use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook};
 
 use crate::charts::{self, Chart, Kind, Request};
 use crate::disclosure::{self, Counts, Hidden};
-use crate::ingest::Extracts;
+use crate::ingest::{Extracts, FrameColumns};
 use crate::metrics::definition::{Breakdown, Source};
 use crate::metrics::{self, EvalOptions, Evaluation, Library, Metric, MetricKind, OutRow};
 use crate::periods::{Grain, Period};
@@ -475,6 +475,44 @@ fn dataset_cells<'a>(m: &'a Metric, r: &'a OutRow, h: Hidden, area: &'static str
 }
 
 /// Builds the pack. `progress` is told each step.
+/// What the pack's measures are broken down by.
+fn breakdowns(profile: Profile) -> Vec<String> {
+    // Public tables break down by team only: a worker is a person.
+    // The internal pack also breaks the front door down by referral source: its team is
+    // usually the front door alone, so teams side by side say nothing.
+    let mut by = vec!["team".to_string()];
+    if profile == Profile::Internal {
+        by.push("source".to_string());
+    }
+    by
+}
+
+/// The columns of each table [`build`] reads for `lib` and `profile` (without an audit
+/// sample, whose plan may name any column): the measures by the pack's breakdowns at each
+/// grain, the cases due and, published, every identifier column, which the guard looks for
+/// in every file written. Loading only these spares building the frames of the rest.
+pub fn columns_read(lib: &Library, profile: Profile) -> FrameColumns {
+    let mut read = metrics::due_columns_read(lib);
+    for grain in [Grain::Month, Grain::Quarter, Grain::Year] {
+        let opts = EvalOptions {
+            grain,
+            from: None,
+            to: None,
+            by: breakdowns(profile),
+            cases: false,
+        };
+        read = read.union(metrics::columns_read(lib, &opts));
+    }
+    if profile == Profile::Published {
+        let ids = schema::TABLES.iter().map(|t| {
+            let cols = t.columns.iter().filter(|c| c.kind == schema::Kind::Id);
+            (t.name, cols.map(|c| c.name.to_string()).collect())
+        });
+        read = read.union(FrameColumns::Only(ids.collect()));
+    }
+    read
+}
+
 pub fn build(inp: &PackInputs, progress: &dyn Fn(&str)) -> Result<Pack, PackError> {
     let ex = inp.extracts;
     let lib = inp.library;
@@ -492,13 +530,7 @@ pub fn build(inp: &PackInputs, progress: &dyn Fn(&str)) -> Result<Pack, PackErro
             ex.as_of
         ));
     }
-    // Public tables break down by team only: a worker is a person.
-    // The internal pack also breaks the front door down by referral source: its team is
-    // usually the front door alone, so teams side by side say nothing.
-    let mut by = vec!["team".to_string()];
-    if inp.profile == Profile::Internal {
-        by.push("source".to_string());
-    }
+    let by = breakdowns(inp.profile);
     // The months, the quarters and the financial year (England beside) in one evaluation:
     // the rows are planned, read and judged once.
     progress("measures by month, quarter and year");

@@ -102,7 +102,7 @@ pub fn run(a: DueArgs) -> Result<ExitCode> {
         a.map.as_deref(),
         a.as_of,
         a.sources.calendar.as_deref(),
-        csc_audit::ingest::FrameColumns::All,
+        csc_audit::metrics::due_columns_read(&lib),
     )?;
     let opts = DueOptions {
         within: i64::from(a.within),

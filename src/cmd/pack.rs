@@ -123,12 +123,22 @@ pub fn run(a: PackArgs) -> Result<ExitCode> {
             .map_err(anyhow::Error::msg)?,
         None => csc_audit::pack::words::Commentary::default(),
     };
+    // This month's audit sample: the last month of the quarter, when a plan exists.
+    let plan_path = a
+        .plan
+        .clone()
+        .or_else(|| Some(PathBuf::from("audits/monthly.toml")).filter(|p| p.is_file()));
+    // A sample plan may name any column; without one the frames hold what the pack reads.
+    let columns = match plan_path {
+        Some(_) => csc_audit::ingest::FrameColumns::All,
+        None => pack::columns_read(&library, profile),
+    };
     let (mut ex, calendar) = crate::load_usable(
         std::slice::from_ref(&a.data),
         None,
         a.as_of,
         a.sources.calendar.as_deref(),
-        csc_audit::ingest::FrameColumns::All,
+        columns,
     )
     .inspect_err(|_| bar.finish_and_clear())?;
     for note in pack::bound_labels(&mut ex) {
@@ -138,11 +148,6 @@ pub fn run(a: PackArgs) -> Result<ExitCode> {
         Some(q) => Period::parse(Grain::Quarter, q).map_err(anyhow::Error::msg)?,
         None => pack::latest_complete_quarter(ex.as_of),
     };
-    // This month's audit sample: the last month of the quarter, when a plan exists.
-    let plan_path = a
-        .plan
-        .clone()
-        .or_else(|| Some(PathBuf::from("audits/monthly.toml")).filter(|p| p.is_file()));
     let month = Period::containing(Grain::Month, quarter.end().min(ex.as_of));
     let sample = match &plan_path {
         Some(p) => {

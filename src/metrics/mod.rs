@@ -38,7 +38,7 @@ use chrono::NaiveDate;
 pub(crate) use breakdowns::group_name;
 pub use definition::{DefinitionError, Metric, MetricKind, Standards};
 pub use engine::{evaluate, evaluate_each};
-pub use reads::columns_read;
+pub use reads::{columns_read, due_columns_read};
 
 use crate::periods::{Grain, Period};
 

@@ -37,6 +37,26 @@ pub fn columns_read(lib: &Library, opts: &EvalOptions) -> FrameColumns {
     FrameColumns::Only(read)
 }
 
+/// The columns [`super::due::due`] reads of each table for `lib`: every query the worklist
+/// makes, planned over the same stand-in. Falls back to every column when a plan cannot be
+/// made or read (never to fewer).
+pub fn due_columns_read(lib: &Library) -> FrameColumns {
+    let day = NaiveDate::from_ymd_opt(2000, 1, 3).expect("a date");
+    let ex = stand_in(day);
+    let mut read: BTreeMap<&'static str, BTreeSet<String>> = BTreeMap::new();
+    for m in &lib.metrics {
+        let Ok(lazies) = super::due::queries(m, &ex) else {
+            return FrameColumns::All;
+        };
+        for lf in lazies {
+            if scanned(lf, &mut read).is_none() {
+                return FrameColumns::All;
+            }
+        }
+    }
+    FrameColumns::Only(read)
+}
+
 /// Extracts of one row a table, as of `day`.
 fn stand_in(day: NaiveDate) -> Extracts {
     let shown = day.to_string();
@@ -138,5 +158,37 @@ mod tests {
         assert!(holds(&by_team, schema::REFERRALS, "team"));
         assert!(holds(&by_team, schema::REFERRALS, "source"));
         assert!(read.iter().all(|(t, c)| c.is_subset(&by_team[t])));
+    }
+
+    #[test]
+    fn the_worklist_reads_its_timing_and_its_people_and_not_every_column() {
+        let FrameColumns::Only(read) = due_columns_read(&Library::builtin()) else {
+            panic!("every query of the built-in worklist can be read");
+        };
+        // Timed from and to, the case's key, child, team and worker.
+        assert!(holds(&read, schema::REFERRALS, "received_at"));
+        assert!(holds(&read, schema::REFERRALS, "decision_at"));
+        assert!(holds(&read, schema::REFERRALS, "referral_id"));
+        assert!(holds(&read, schema::REFERRALS, schema::CHILD_ID));
+        assert!(holds(&read, schema::REFERRALS, "team"));
+        assert!(holds(&read, schema::REFERRALS, "worker"));
+        // Not a referral's source, a line number or a child's ethnicity.
+        assert!(!holds(&read, schema::REFERRALS, "source"));
+        assert!(TABLES
+            .iter()
+            .all(|t| !holds(&read, t.name, crate::ingest::LINE_COLUMN)));
+        assert!(!holds(&read, schema::CHILDREN, "ethnicity"));
+    }
+
+    #[test]
+    fn columns_wanted_together_are_either_ones_and_all_is_all() {
+        let only = |t: &'static str, c: &str| {
+            FrameColumns::Only([(t, [c.to_string()].into())].into_iter().collect())
+        };
+        let both = only("a", "x").union(only("a", "y")).union(only("b", "z"));
+        assert!(both.holds("a", "x") && both.holds("a", "y") && both.holds("b", "z"));
+        assert!(!both.holds("b", "x"));
+        assert_eq!(both.clone().union(FrameColumns::All), FrameColumns::All);
+        assert_eq!(FrameColumns::All.union(both), FrameColumns::All);
     }
 }

@@ -13,7 +13,7 @@ use assert_cmd::Command;
 use chrono::NaiveDate;
 use csc_audit::calendar::Calendar;
 use csc_audit::ingest::{load, Extracts, LoadOptions};
-use csc_audit::metrics::due::{due, DueOptions, DueStatus, Worklist};
+use csc_audit::metrics::due::{due, DueCase, DueOptions, DueStatus, Worklist};
 use csc_audit::metrics::{evaluate, EvalOptions, Library};
 use csc_audit::periods::{Grain, Period};
 
@@ -803,4 +803,100 @@ mod generated {
             }
         }
     }
+}
+
+/// Frames of only the columns the worklist reads (as `due` loads them) give the worklist of
+/// full frames, on the hand-worked folder and on the sample council, and leave columns out.
+#[test]
+fn frames_of_only_the_columns_the_worklist_reads_give_the_same_worklist() {
+    let lib = Library::builtin();
+    let columns = csc_audit::metrics::due_columns_read(&lib);
+    let csc_audit::ingest::FrameColumns::Only(read) = &columns else {
+        panic!("the built-in measures' queries can be read");
+    };
+    let sample = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample_data");
+    for (dir, as_of) in [(fixture("due"), Some(day(2024, 5, 24))), (sample, None)] {
+        let [full, narrow] = [Default::default(), columns.clone()].map(|columns| {
+            let opts = LoadOptions {
+                as_of,
+                today: today(),
+                columns,
+            };
+            load(&dir, &opts).unwrap()
+        });
+        let held = |ex: &Extracts| -> usize { ex.frames.values().map(|f| f.width()).sum() };
+        assert!(held(&narrow) < held(&full), "{}", dir.display());
+        for (table, f) in &narrow.frames {
+            assert!(
+                f.columns()
+                    .iter()
+                    .all(|c| read[table].contains(c.name().as_str())),
+                "{table}"
+            );
+        }
+        let cal = Calendar::england_and_wales();
+        let opts = DueOptions {
+            within: 10,
+            since: None,
+        };
+        let [a, b] = [&full, &narrow].map(|ex| due(ex, &lib, &cal, &opts).unwrap());
+        assert!(a.cases.len() > 3, "{}: {}", dir.display(), a.cases.len());
+        assert_eq!(lines(&a), lines(&b), "{}", dir.display());
+        assert_eq!(a.excluded, b.excluded);
+        assert_eq!(a.notes, b.notes);
+        assert_eq!(a.measures, b.measures);
+    }
+}
+
+/// A measure whose query fails as the worklist collects them all (here a column its rows
+/// are timed by is missing from the frames) is a note saying so; every other measure's cases
+/// are listed exactly as from full frames.
+#[test]
+fn a_measure_whose_query_fails_is_a_note_and_the_others_are_listed() {
+    let lib = Library::builtin();
+    let csc_audit::ingest::FrameColumns::Only(mut read) =
+        csc_audit::metrics::due_columns_read(&lib)
+    else {
+        panic!("the built-in measures' queries can be read");
+    };
+    assert!(read.get_mut("referrals").unwrap().remove("decision_at"));
+    let as_of = Some(day(2024, 5, 24));
+    let [full, narrow] = [
+        Default::default(),
+        csc_audit::ingest::FrameColumns::Only(read),
+    ]
+    .map(|columns| {
+        let opts = LoadOptions {
+            as_of,
+            today: today(),
+            columns,
+        };
+        load(&fixture("due"), &opts).unwrap()
+    });
+    let cal = Calendar::england_and_wales();
+    let opts = DueOptions {
+        within: 10,
+        since: None,
+    };
+    let [a, b] = [&full, &narrow].map(|ex| due(ex, &lib, &cal, &opts).unwrap());
+    let failed = "referral_decision_1wd";
+    assert!(a.cases.iter().any(|c| c.metric_id == failed));
+    assert!(
+        b.notes
+            .iter()
+            .any(|n| n.starts_with(&format!("{failed}: not available:"))
+                && n.contains("decision_at")),
+        "{:?}",
+        b.notes
+    );
+    let others = |l: &Worklist| -> Vec<DueCase> {
+        l.cases
+            .iter()
+            .filter(|c| c.metric_id != failed)
+            .cloned()
+            .collect()
+    };
+    assert!(others(&a).len() > 3);
+    assert_eq!(others(&a), others(&b));
+    assert_eq!(b.measures.len() + 1, a.measures.len());
 }

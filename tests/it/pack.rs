@@ -602,3 +602,83 @@ fn commentary_and_england_appear_in_the_report_and_the_workbook() {
         .code(2)
         .stderr(predicates::str::contains("`commentary`: 3"));
 }
+
+/// Frames of only the columns the pack reads (as `pack` loads them without a sample plan)
+/// make the files of full frames byte for byte, on both profiles, for the sample council and
+/// the hand-worked one; the published pack's frames keep every identifier column, which the
+/// guard looks for in every file.
+#[test]
+fn frames_of_only_the_columns_the_pack_reads_make_the_same_pack() {
+    use csc_audit::calendar::Calendar;
+    use csc_audit::ingest::{load, FrameColumns, LoadOptions};
+    use csc_audit::metrics::Library;
+    use csc_audit::pack::{self, PackInputs, Profile};
+    use csc_audit::periods::{Grain, Period};
+
+    let lib = Library::builtin();
+    let cal = Calendar::england_and_wales();
+    let cases = [
+        (repo("sample_data"), None, "2024-25 Q3"),
+        (
+            crate::fixture("metrics"),
+            chrono::NaiveDate::from_ymd_opt(2024, 4, 10),
+            "2023-24 Q4",
+        ),
+    ];
+    for (dir, as_of, quarter) in cases {
+        for profile in [Profile::Internal, Profile::Published] {
+            let columns = pack::columns_read(&lib, profile);
+            let FrameColumns::Only(read) = &columns else {
+                panic!("the built-in measures' queries can be read");
+            };
+            if profile == Profile::Published {
+                for t in csc_audit::schema::TABLES {
+                    for c in t
+                        .columns
+                        .iter()
+                        .filter(|c| c.kind == csc_audit::schema::Kind::Id)
+                    {
+                        assert!(read[t.name].contains(c.name), "{}.{}", t.name, c.name);
+                    }
+                }
+            }
+            let [full, narrow] = [FrameColumns::All, columns.clone()].map(|columns| {
+                let opts = LoadOptions {
+                    as_of,
+                    today: crate::today(),
+                    columns,
+                };
+                let mut ex = load(&dir, &opts).unwrap();
+                pack::bound_labels(&mut ex);
+                ex
+            });
+            let held = |ex: &csc_audit::ingest::Extracts| -> usize {
+                ex.frames.values().map(|f| f.width()).sum()
+            };
+            assert!(held(&narrow) < held(&full), "{}", dir.display());
+            let built = [&full, &narrow].map(|ex| {
+                let inp = PackInputs {
+                    extracts: ex,
+                    library: &lib,
+                    calendar: &cal,
+                    quarter: Period::parse(Grain::Quarter, quarter).unwrap(),
+                    profile,
+                    sample: None,
+                    spc: Default::default(),
+                    commentary: Default::default(),
+                    findings: None,
+                };
+                pack::build(&inp, &|_| {}).unwrap()
+            });
+            let names = |p: &pack::Pack| -> Vec<String> {
+                p.files.iter().map(|(n, _)| n.clone()).collect()
+            };
+            assert!(built[0].files.len() > 10, "{}", dir.display());
+            assert_eq!(names(&built[0]), names(&built[1]));
+            for ((name, a), (_, b)) in built[0].files.iter().zip(&built[1].files) {
+                assert!(a == b, "{} {profile:?}: {name} differs", dir.display());
+            }
+            assert_eq!(built[0].notes, built[1].notes);
+        }
+    }
+}

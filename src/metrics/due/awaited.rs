@@ -86,28 +86,10 @@ pub(super) fn plan(m: &Metric, ex: &Extracts) -> Result<Plan, String> {
 /// The keys of the waiting table that a population row (on or before the as-of date)
 /// links to: those are done, for a one-off event.
 fn done_keys(j: &Judge, ex: &Extracts) -> PolarsResult<PlHashSet<String>> {
-    let m = j.m;
-    let aw = m.awaiting.as_ref().expect("checked");
-    let l = &m.lookups[aw.lookup];
-    let p = &m.population;
-    let Rows::Events {
-        date: Source::Column { name: date, .. },
-    } = &p.rows
-    else {
+    let Some(lf) = done_query(j.m, ex, j.cx.as_of as i64) else {
         return Ok(PlHashSet::new());
     };
-    let Some(frame) = ex.frame(p.table.name) else {
-        return Ok(PlHashSet::new());
-    };
-    let mut lf = frame.clone().lazy();
-    if let Some(f) = &p.filter {
-        lf = lf.filter(f.expr.clone().fill_null(lit(false)));
-    }
-    let until = (j.cx.as_of as i64 + 1) * MS_PER_DAY;
-    let keys = lf
-        .filter(ms_expr(date).lt(lit(until)))
-        .select([col(l.on.as_str()).cast(DataType::String).alias("k")])
-        .collect()?;
+    let keys = lf.collect()?;
     Ok(keys
         .column("k")?
         .str()?
@@ -115,6 +97,29 @@ fn done_keys(j: &Judge, ex: &Extracts) -> PolarsResult<PlHashSet<String>> {
         .flatten()
         .map(str::to_string)
         .collect())
+}
+
+/// The query behind [`done_keys`] (column `k`), as of the day number `as_of`; `None` when
+/// the population is not of dated events or its table is absent.
+pub(super) fn done_query(m: &Metric, ex: &Extracts, as_of: i64) -> Option<LazyFrame> {
+    let aw = m.awaiting.as_ref().expect("checked");
+    let l = &m.lookups[aw.lookup];
+    let p = &m.population;
+    let Rows::Events {
+        date: Source::Column { name: date, .. },
+    } = &p.rows
+    else {
+        return None;
+    };
+    let mut lf = ex.frame(p.table.name)?.clone().lazy();
+    if let Some(f) = &p.filter {
+        lf = lf.filter(f.expr.clone().fill_null(lit(false)));
+    }
+    let until = (as_of + 1) * MS_PER_DAY;
+    Some(
+        lf.filter(ms_expr(date).lt(lit(until)))
+            .select([col(l.on.as_str()).cast(DataType::String).alias("k")]),
+    )
 }
 
 pub(super) fn list(j: &Judge, ex: &Extracts, out: &mut Out) -> PolarsResult<()> {

@@ -22,7 +22,7 @@ use super::definition::{Breakdown, Polarity, Source};
 use super::engine::Ctx;
 use super::kinds::MetricKind;
 use super::plan::Plan;
-use super::related::{series_frame, KeyedDates};
+use super::related::{series_frame, KeyedDates, SeriesKey};
 use super::rows::{read_rows, RowData};
 use super::tally::Judge;
 use super::windows::{date_of, reach_days, Unit, MS_PER_DAY};
@@ -176,6 +176,9 @@ pub fn due(
         older: 0,
     };
     let mut without: Vec<(&str, Vec<&str>)> = Vec::new();
+    let mut planned: Vec<(&Metric, Shape, Plan)> = Vec::new();
+    // In the library's order, each measure's place in `planned`, or why it has none.
+    let mut order: Vec<(&Metric, Result<usize, String>)> = Vec::new();
     for m in &lib.metrics {
         let shape = match shape_of(m) {
             Ok(s) => s,
@@ -187,27 +190,32 @@ pub fn due(
                 continue;
             }
         };
-        let plan = match shape {
-            Shape::Awaited => awaited::plan(m, ex),
-            _ => super::plan::plan(
-                m,
-                ex,
-                super::plan::Span::Due { as_of: ex.as_of },
-                &people(m),
-                true,
-            ),
-        };
-        let plan = match plan {
-            Ok(p) => p,
+        match plan_of(m, ex, shape) {
+            Ok(p) => {
+                order.push((m, Ok(planned.len())));
+                planned.push((m, shape, p));
+            }
+            Err(why) => order.push((m, Err(why))),
+        }
+    }
+    let found = match together(ex, &planned, &cx, opts) {
+        Some(found) => found,
+        // Something failed in one query of them all: each measure alone, to say which.
+        None => planned
+            .iter()
+            .map(|(m, shape, p)| one(m, ex, p, &cx, *shape, opts))
+            .collect(),
+    };
+    let mut found: Vec<Option<PolarsResult<Found>>> = found.into_iter().map(Some).collect();
+    for (m, at) in order {
+        // One measure that cannot be evaluated is a note, never the end of the list.
+        let found = match at.map(|i| found[i].take().expect("judged once")) {
+            Ok(Ok(f)) => f,
             Err(why) => {
                 list.notes.push(format!("{}: not available: {why}", m.id));
                 continue;
             }
-        };
-        // One measure that cannot be evaluated is a note, never the end of the list.
-        let found = match one(m, ex, &plan, &cx, shape, opts) {
-            Ok(f) => f,
-            Err(e) => {
+            Ok(Err(e)) => {
                 list.notes.push(format!("{}: not available: {e}", m.id));
                 continue;
             }
@@ -227,6 +235,39 @@ pub fn due(
     Ok(list)
 }
 
+/// The rows of `m` the worklist judges, by its shape.
+fn plan_of(m: &Metric, ex: &Extracts, shape: Shape) -> Result<Plan, String> {
+    match shape {
+        Shape::Awaited => awaited::plan(m, ex),
+        _ => super::plan::plan(
+            m,
+            ex,
+            super::plan::Span::Due { as_of: ex.as_of },
+            &people(m),
+            true,
+        ),
+    }
+}
+
+/// Every query [`due`] makes of `ex`'s frames for `m`, uncollected (none for a measure
+/// without a deadline on open cases): what [`super::due_columns_read`] reads the columns of.
+pub(super) fn queries(m: &Metric, ex: &Extracts) -> Result<Vec<LazyFrame>, String> {
+    let Ok(shape) = shape_of(m) else {
+        return Ok(Vec::new());
+    };
+    let plan = plan_of(m, ex, shape)?;
+    let mut lfs = vec![plan.frame];
+    lfs.extend(
+        plan.series
+            .iter()
+            .filter_map(|(k, s)| series_frame(ex, k, s)),
+    );
+    if shape == Shape::Awaited {
+        lfs.extend(awaited::done_query(m, ex, epoch_days(ex.as_of) as i64));
+    }
+    Ok(lfs)
+}
+
 /// The breakdowns that name the case's team and worker.
 fn people(m: &Metric) -> Vec<String> {
     ["team", "worker"]
@@ -238,6 +279,74 @@ fn people(m: &Metric) -> Vec<String> {
 
 /// Cases, cases listed apart, and cases left out as older than `since`.
 type Found = (Vec<DueCase>, Vec<DueExcluded>, u64);
+
+/// Every planned measure's cases, as the measures are evaluated: the rows and the related
+/// date lists collected together (a list two measures read, once), the lists keyed side by
+/// side, then the measures judged side by side. `None` when a query or a list fails.
+fn together(
+    ex: &Extracts,
+    planned: &[(&Metric, Shape, Plan)],
+    cx: &Ctx,
+    opts: &DueOptions,
+) -> Option<Vec<PolarsResult<Found>>> {
+    let mut shared: Vec<&SeriesKey> = Vec::new();
+    let mut lazies: Vec<Option<LazyFrame>> = Vec::new();
+    for (k, s) in planned.iter().flat_map(|(_, _, p)| &p.series) {
+        if !shared.contains(&k) {
+            shared.push(k);
+            lazies.push(series_frame(ex, k, s));
+        }
+    }
+    let mut plans: Vec<DslPlan> = lazies
+        .iter()
+        .flatten()
+        .map(|lf| lf.logical_plan.clone())
+        .collect();
+    plans.extend(planned.iter().map(|(_, _, p)| p.frame.logical_plan.clone()));
+    let collected =
+        LazyFrame::collect_all_with_engine(plans, Engine::Auto, OptFlags::default()).ok()?;
+    let (mut lists, frames) = {
+        let n = lazies.iter().flatten().count();
+        let mut c = collected.into_iter();
+        let lists: Vec<DataFrame> = c.by_ref().take(n).collect();
+        (lists.into_iter(), c.collect::<Vec<DataFrame>>())
+    };
+    // A list with no table to read is empty.
+    let lists: Vec<DataFrame> = lazies
+        .iter()
+        .map(|lf| match lf {
+            Some(_) => lists.next().expect("one list a query"),
+            None => no_dates(),
+        })
+        .collect();
+    let keyed: Vec<KeyedDates> = crate::par::par_map(
+        lists.iter().collect(),
+        |df| df.height() as u64,
+        KeyedDates::from_frame,
+    )
+    .into_iter()
+    .collect::<PolarsResult<_>>()
+    .ok()?;
+    let work: Vec<(&(&Metric, Shape, Plan), &DataFrame)> = planned.iter().zip(&frames).collect();
+    Some(crate::par::par_map(
+        work,
+        |(_, df)| df.height() as u64,
+        |((m, shape, p), df)| {
+            let series_ix: Vec<usize> = (p.series.iter())
+                .map(|(k, _)| shared.iter().position(|s| *s == k).expect("shared"))
+                .collect();
+            judge(m, ex, p, df, (&series_ix, &keyed), cx, *shape, opts)
+        },
+    ))
+}
+
+/// An empty related date list.
+fn no_dates() -> DataFrame {
+    DataFrame::empty_with_schema(&Schema::from_iter([
+        Field::new("k".into(), DataType::String),
+        Field::new("d".into(), DataType::Date),
+    ]))
+}
 
 /// One measure's cases: its frame and series collected, each row judged by its shape.
 fn one(
@@ -254,10 +363,7 @@ fn one(
         .iter()
         .map(|(k, s)| match series_frame(ex, k, s) {
             Some(lf) => lf.collect(),
-            None => Ok(DataFrame::empty_with_schema(&Schema::from_iter([
-                Field::new("k".into(), DataType::String),
-                Field::new("d".into(), DataType::Date),
-            ]))),
+            None => Ok(no_dates()),
         })
         .collect::<PolarsResult<_>>()?;
     let keyed: Vec<KeyedDates> = frames
@@ -265,8 +371,24 @@ fn one(
         .map(KeyedDates::from_frame)
         .collect::<PolarsResult<_>>()?;
     let series_ix: Vec<usize> = (0..p.series.len()).collect();
-    let d = read_rows(m, p, &df)?;
-    let j = Judge::new(m, p, &d, &series_ix, &keyed, cx);
+    judge(m, ex, p, &df, (&series_ix, &keyed), cx, shape, opts)
+}
+
+/// One measure's rows `df` judged by its shape; its related date lists are
+/// `keyed[series_ix[i]]`.
+#[allow(clippy::too_many_arguments)]
+fn judge(
+    m: &Metric,
+    ex: &Extracts,
+    p: &Plan,
+    df: &DataFrame,
+    (series_ix, keyed): (&[usize], &[KeyedDates]),
+    cx: &Ctx,
+    shape: Shape,
+    opts: &DueOptions,
+) -> PolarsResult<Found> {
+    let d = read_rows(m, p, df)?;
+    let j = Judge::new(m, p, &d, series_ix, keyed, cx);
     let mut out = Out {
         m,
         d: &d,
@@ -276,9 +398,9 @@ fn one(
         since_applies: shape == Shape::Waiting,
     };
     match shape {
-        Shape::Waiting => waiting::list(&j, &df, &mut out)?,
+        Shape::Waiting => waiting::list(&j, df, &mut out)?,
         Shape::Awaited => awaited::list(&j, ex, &mut out)?,
-        Shape::Recurring => recurring::list(&j, &df, &mut out)?,
+        Shape::Recurring => recurring::list(&j, df, &mut out)?,
     }
     Ok(out.found)
 }
