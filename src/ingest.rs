@@ -2398,7 +2398,6 @@ const NO_ROW: u32 = u32::MAX;
 fn parent_rows(t: &Parsed, done: &[Option<Parsed>]) -> Vec<Option<Vec<u32>>> {
     let rows = t.lines.len();
     let threads = crate::par::cores();
-    let step = rows.div_ceil(threads).max(1);
     let mut jobs = Vec::new();
     for (c, col) in t.spec.columns.iter().enumerate() {
         let Some((target, _)) = col.refers_to else {
@@ -2410,34 +2409,70 @@ fn parent_rows(t: &Parsed, done: &[Option<Parsed>]) -> Vec<Option<Vec<u32>>> {
         let Values::Text(keys) = &t.columns[c] else {
             continue;
         };
+        // A column of repeated values (the worker of each visit) looks each distinct
+        // value up once, not once a cell.
+        let (keys, n) = match keys {
+            TextCol::Words(w) => (Keys::Values(&w.values), w.values.len()),
+            cells => (Keys::Cells(cells), rows),
+        };
+        if rows == 0 {
+            continue;
+        }
+        let step = n.div_ceil(threads).max(1);
+        // At least one job, so that a column of empty cells still gets its row of links.
         jobs.extend(
-            (0..rows)
+            (0..n.max(1))
                 .step_by(step)
-                .map(|a| (c, p, keys, a..(a + step).min(rows))),
+                .map(|a| (c, p, keys, a..(a + step).min(n))),
         );
     }
     let found = par_map(
         jobs,
         |(.., range)| range.len() as u64,
         |(c, p, keys, range)| {
-            let mut lookup = Lookup::new(p);
-            let found: Vec<u32> = range
-                .map(|row| {
-                    let parent = keys.get(row).and_then(|k| lookup.row(k));
-                    parent.map_or(NO_ROW, |r| r as u32)
-                })
-                .collect();
+            let found: Vec<u32> = match keys {
+                Keys::Cells(cells) => {
+                    let mut lookup = Lookup::new(p);
+                    let parent = |row| cells.get(row).and_then(|k| lookup.row(k));
+                    range
+                        .map(parent)
+                        .map(|r| r.map_or(NO_ROW, |r| r as u32))
+                        .collect()
+                }
+                Keys::Values(values) => range
+                    .map(|i| values.get(i).and_then(|k| p.key_row(k)))
+                    .map(|r| r.map_or(NO_ROW, |r| r as u32))
+                    .collect(),
+            };
             (c, found)
         },
     );
     let mut links: Vec<Option<Vec<u32>>> = t.spec.columns.iter().map(|_| None).collect();
-    // In the order of the jobs: a column's row ranges first to last.
+    // In the order of the jobs: a column's row (or value) ranges first to last.
     for (c, part) in found {
         links[c]
-            .get_or_insert_with(|| Vec::with_capacity(rows))
+            .get_or_insert_with(|| Vec::with_capacity(part.len()))
             .extend(part);
     }
+    // A column of values: each cell's parent is its value's.
+    for (c, link) in links.iter_mut().enumerate() {
+        if let (Some(of_value), Values::Text(TextCol::Words(w))) = (link.as_mut(), &t.columns[c]) {
+            let cell = |&code: &u32| match code {
+                0 => NO_ROW,
+                v => of_value[v as usize - 1],
+            };
+            *of_value = w.codes.iter().map(cell).collect();
+        }
+    }
     links
+}
+
+/// The keys a linking column's parents are looked up by: its cells one by one, or the
+/// distinct values of a column held as values and places.
+#[derive(Clone, Copy)]
+enum Keys<'a> {
+    Cells(&'a TextCol),
+    Values(&'a Plain),
 }
 
 /// Event dates after the as-of date, reported on every row (rejected already or not), so
@@ -3139,6 +3174,60 @@ mod tests {
                 let key = format!("C{a}");
                 proptest::prop_assert_eq!(lookup.row(&key), p.key_row(&key), "{}", key);
             }
+        }
+    }
+
+    proptest::proptest! {
+        /// A linking column held as distinct values and places (each value looked up
+        /// once) finds every cell's parent row as the same column held cell by cell does,
+        /// and as the index does for each cell.
+        #[test]
+        fn links_by_distinct_value_are_links_by_cell(
+            parents in proptest::collection::vec((0u8..12, proptest::bool::ANY), 0..20),
+            cells in proptest::collection::vec(proptest::option::of(0u8..14), 0..80),
+        ) {
+            let names: Vec<String> = parents.iter().map(|(k, _)| format!("C{k}")).collect();
+            let mut seen = std::collections::HashSet::new();
+            let keys: Vec<Option<&str>> = names.iter().map(|n| Some(n.as_str())).collect();
+            let rejected: Vec<bool> = (names.iter().zip(&parents))
+                .map(|(n, (_, other))| *other || !seen.insert(n.clone()))
+                .collect();
+            let p = parent(&keys, rejected);
+            let asked: Vec<Option<String>> = cells.iter().map(|c| c.map(|k| format!("C{k}"))).collect();
+            let visits = schema::table(schema::VISITS).expect("a table");
+            let child = visits.column_index(schema::CHILD_ID).expect("visits name the child");
+            let held = |mut col: TextCol| {
+                for a in &asked {
+                    col.push(a.as_deref());
+                }
+                let mut columns: Vec<Values> =
+                    visits.columns.iter().map(|_| Values::Text(TextCol::default())).collect();
+                columns[child] = Values::Text(col);
+                Parsed {
+                    spec: visits,
+                    file: "visits.csv".into(),
+                    stats: TableStats::default(),
+                    columns,
+                    extra: Vec::new(),
+                    lines: (2..2 + asked.len()).collect(),
+                    rejected: vec![false; asked.len()],
+                    index: KeyIndex::build(&TextCol::default(), |_| true),
+                    rejected_keys: PlHashMap::default(),
+                }
+            };
+            let (plain, words) = (held(TextCol::default()), held(TextCol::words()));
+            proptest::prop_assert!(matches!(&words.columns[child], Values::Text(TextCol::Words(_))));
+            let done = [Some(p)];
+            let by_cell = parent_rows(&plain, &done);
+            let by_value = parent_rows(&words, &done);
+            proptest::prop_assert_eq!(&by_cell, &by_value);
+            let p = done[0].as_ref().expect("the parent");
+            let expected: Vec<u32> = asked
+                .iter()
+                .map(|a| a.as_deref().and_then(|k| p.key_row(k)).map_or(NO_ROW, |r| r as u32))
+                .collect();
+            let got = by_value[child].clone().unwrap_or_default();
+            proptest::prop_assert_eq!(got, expected);
         }
     }
 
