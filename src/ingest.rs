@@ -1171,6 +1171,7 @@ fn read_all(files: Files, label: &Path, chunk_bytes: usize) -> (Vec<Option<Parse
             bytes = 0;
         }
     }
+    crate::fsutil::drop_spare();
     (parsed, issues)
 }
 
@@ -1330,7 +1331,10 @@ fn join_chunks(o: Opened, chunks: Vec<Chunk>, out: &mut Vec<Issue>) -> Parsed {
         readers.push(chunk.rows);
     }
     let (spec, file) = (o.spec, o.file);
-    drop(o.text);
+    // The next large file is read into this one's memory, already faulted in.
+    if let std::borrow::Cow::Owned(text) = o.text {
+        crate::fsutil::recycle(text.into_bytes());
+    }
     let mut t = TableReader::concat(readers);
     let mut issues = Issues {
         table: spec.name,
