@@ -228,20 +228,24 @@ pub fn drop_spare() {
     drop(std::mem::take(&mut *spare()));
 }
 
-/// A zeroed buffer of `size` bytes: the kept one when it is large enough and at most twice
-/// as large (never much memory held for a small file); otherwise a new one, and the kept
-/// one is freed.
+/// A zeroed buffer of `size` bytes for a file's text: see [`reuse`]. Every read takes the
+/// kept memory, so none is held past the next file, large or small.
 fn buffer(size: usize) -> Vec<u8> {
-    if size as u64 >= READ_IN_PARTS {
-        let kept = std::mem::take(&mut *spare());
-        if kept.capacity() >= size && kept.capacity() / 2 <= size {
-            let mut bytes = kept;
-            bytes.clear();
-            bytes.resize(size, 0);
-            return bytes;
-        }
+    let kept = std::mem::take(&mut *spare());
+    reuse(kept, size).unwrap_or_else(|| vec![0u8; size])
+}
+
+/// `kept`, cleared to `size` zero bytes, when `size` is large (at least [`READ_IN_PARTS`])
+/// and `kept` holds it but is at most twice as large: never much more memory held for a
+/// file than it needs. `None` (and `kept` freed) otherwise.
+fn reuse(mut kept: Vec<u8>, size: usize) -> Option<Vec<u8>> {
+    let fits = kept.capacity() >= size && kept.capacity() / 2 <= size;
+    if (size as u64) < READ_IN_PARTS || !fits {
+        return None;
     }
-    vec![0u8; size]
+    kept.clear();
+    kept.resize(size, 0);
+    Some(kept)
 }
 
 /// The first `len` bytes of `file`, leaving it positioned after them. A file that ends
@@ -690,12 +694,36 @@ mod tests {
             assert!(read == bytes, "file {i} of {n} bytes");
             recycle(read);
         }
-        // Given out zeroed, at the size asked, whether the kept memory or new.
+        drop_spare();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_buffer_is_reused_only_for_a_large_file_it_holds_in_at_most_twice_its_size() {
+        let part = READ_IN_PARTS as usize;
+        let kept = || {
+            let mut b = vec![0xAA; part * 2];
+            b.truncate(3);
+            b
+        };
+        // Reused: the same memory, zeroed, at the size asked.
+        for size in [part, part + 5, part * 2] {
+            let old = kept();
+            let at = old.as_ptr();
+            let b = reuse(old, size).expect("reused");
+            assert_eq!(b.as_ptr(), at);
+            assert!(b.len() == size && b.iter().all(|&x| x == 0));
+        }
+        // Too small a file (more than twice over, or under the large-file size), or too
+        // large for the memory: a new buffer.
+        assert!(reuse(kept(), part - 1).is_none());
+        assert!(reuse(vec![0; part * 3], part + 1).is_none());
+        assert!(reuse(kept(), part * 2 + 1).is_none());
+        assert!(reuse(Vec::new(), part).is_none());
+        // What buffer() gives out, from either, is zeroed at the size asked.
         recycle(vec![0xAA; part * 2]);
         let b = buffer(part + 5);
         assert!(b.len() == part + 5 && b.iter().all(|&x| x == 0));
-        drop_spare();
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

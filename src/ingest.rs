@@ -2403,6 +2403,8 @@ fn parent_rows(t: &Parsed, done: &[Option<Parsed>]) -> Vec<Option<Vec<u32>>> {
     let rows = t.lines.len();
     let threads = crate::par::cores();
     let mut jobs = Vec::new();
+    // Each column's links (or its values' links) in all.
+    let mut sizes = vec![0; t.spec.columns.len()];
     for (c, col) in t.spec.columns.iter().enumerate() {
         let Some((target, _)) = col.refers_to else {
             continue;
@@ -2422,6 +2424,7 @@ fn parent_rows(t: &Parsed, done: &[Option<Parsed>]) -> Vec<Option<Vec<u32>>> {
         if rows == 0 {
             continue;
         }
+        sizes[c] = n;
         let step = n.div_ceil(threads).max(1);
         // At least one job, so that a column of empty cells still gets its row of links.
         jobs.extend(
@@ -2455,7 +2458,7 @@ fn parent_rows(t: &Parsed, done: &[Option<Parsed>]) -> Vec<Option<Vec<u32>>> {
     // In the order of the jobs: a column's row (or value) ranges first to last.
     for (c, part) in found {
         links[c]
-            .get_or_insert_with(|| Vec::with_capacity(part.len()))
+            .get_or_insert_with(|| Vec::with_capacity(sizes[c]))
             .extend(part);
     }
     // A column of values: each cell's parent is its value's.
@@ -3189,6 +3192,7 @@ mod tests {
         fn links_by_distinct_value_are_links_by_cell(
             parents in proptest::collection::vec((0u8..12, proptest::bool::ANY), 0..20),
             cells in proptest::collection::vec(proptest::option::of(0u8..14), 0..80),
+            kept in 0usize..90,
         ) {
             let names: Vec<String> = parents.iter().map(|(k, _)| format!("C{k}")).collect();
             let mut seen = std::collections::HashSet::new();
@@ -3200,10 +3204,14 @@ mod tests {
             let asked: Vec<Option<String>> = cells.iter().map(|c| c.map(|k| format!("C{k}"))).collect();
             let visits = schema::table(schema::VISITS).expect("a table");
             let child = visits.column_index(schema::CHILD_ID).expect("visits name the child");
+            // Rows cut off after they were read (a cell's value outlives it in a column of
+            // values and places).
+            let kept = kept.min(asked.len());
             let held = |mut col: TextCol| {
                 for a in &asked {
                     col.push(a.as_deref());
                 }
+                col.truncate(kept);
                 let mut columns: Vec<Values> =
                     visits.columns.iter().map(|_| Values::Text(TextCol::default())).collect();
                 columns[child] = Values::Text(col);
@@ -3213,8 +3221,8 @@ mod tests {
                     stats: TableStats::default(),
                     columns,
                     extra: Vec::new(),
-                    lines: (2..2 + asked.len()).collect(),
-                    rejected: vec![false; asked.len()],
+                    lines: (2..2 + kept).collect(),
+                    rejected: vec![false; kept],
                     index: KeyIndex::build(&TextCol::default(), |_| true),
                     rejected_keys: PlHashMap::default(),
                 }
@@ -3226,7 +3234,7 @@ mod tests {
             let by_value = parent_rows(&words, &done);
             proptest::prop_assert_eq!(&by_cell, &by_value);
             let p = done[0].as_ref().expect("the parent");
-            let expected: Vec<u32> = asked
+            let expected: Vec<u32> = asked[..kept]
                 .iter()
                 .map(|a| a.as_deref().and_then(|k| p.key_row(k)).map_or(NO_ROW, |r| r as u32))
                 .collect();

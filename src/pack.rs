@@ -474,7 +474,6 @@ fn dataset_cells<'a>(m: &'a Metric, r: &'a OutRow, h: Hidden, area: &'static str
     ]
 }
 
-/// Builds the pack. `progress` is told each step.
 /// What the pack's measures are broken down by.
 fn breakdowns(profile: Profile) -> Vec<String> {
     // Public tables break down by team only: a worker is a person.
@@ -513,6 +512,7 @@ pub fn columns_read(lib: &Library, profile: Profile) -> FrameColumns {
     read
 }
 
+/// Builds the pack. `progress` is told each step.
 pub fn build(inp: &PackInputs, progress: &dyn Fn(&str)) -> Result<Pack, PackError> {
     let ex = inp.extracts;
     let lib = inp.library;

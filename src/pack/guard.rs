@@ -32,7 +32,7 @@ const LISTED: usize = 12;
 const MAX_PNG_BYTES: usize = 256 << 20;
 
 /// The identifiers a published pack must not show.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 pub struct Identifiers {
     /// First word (lower case) -> the remaining words and the identifier as loaded.
     words: HashMap<String, Vec<(Vec<String>, String)>>,
