@@ -208,7 +208,7 @@ const READ_IN_PARTS: u64 = 16 << 20;
 
 /// The memory of a large file's text the load has finished with, kept for the next large
 /// file: its pages are in place already, where a new buffer's would each be faulted in
-/// and zeroed by the kernel (at national scale that was a sixth of the load's time).
+/// and zeroed by the kernel (opening England's files took 1.9 s, 1.3 s with this).
 static SPARE: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
 
 fn spare() -> std::sync::MutexGuard<'static, Vec<u8>> {

@@ -2412,7 +2412,7 @@ fn parent_rows(t: &Parsed, done: &[Option<Parsed>]) -> Vec<Option<Vec<u32>>> {
         let Some(p) = done.iter().flatten().find(|p| p.spec.name == target) else {
             continue;
         };
-        let Values::Text(keys) = &t.columns[c] else {
+        let (Values::Text(keys), true) = (&t.columns[c], rows > 0) else {
             continue;
         };
         // A column of repeated values (the worker of each visit) looks each distinct
@@ -2421,9 +2421,6 @@ fn parent_rows(t: &Parsed, done: &[Option<Parsed>]) -> Vec<Option<Vec<u32>>> {
             TextCol::Words(w) => (Keys::Values(&w.values), w.values.len()),
             cells => (Keys::Cells(cells), rows),
         };
-        if rows == 0 {
-            continue;
-        }
         sizes[c] = n;
         let step = n.div_ceil(threads).max(1);
         // At least one job, so that a column of empty cells still gets its row of links.
