@@ -725,21 +725,31 @@ impl TextCol {
     /// written without leading zeros (shorter first): then no two are equal. Extracts are
     /// mostly written in key order, so the duplicate check is then one pass, with no hash
     /// table of millions of keys.
+    #[cfg(test)]
     fn strictly_increasing(&self) -> bool {
+        self.increasing_order().is_some()
+    }
+
+    /// The order the cells present are strictly increasing in, if any (as text first).
+    fn increasing_order(&self) -> Option<KeyOrder> {
         let (mut as_text, mut shorter_first) = (true, true);
         let mut prev: Option<&str> = None;
         for i in 0..self.len() {
             let Some(k) = self.get(i) else { continue };
             if let Some(p) = prev {
-                as_text &= p < k;
-                shorter_first &= (p.len(), p) < (k.len(), k);
+                as_text &= KeyOrder::Text.cmp(p, k).is_lt();
+                shorter_first &= KeyOrder::ShorterFirst.cmp(p, k).is_lt();
                 if !as_text && !shorter_first {
-                    return false;
+                    return None;
                 }
             }
             prev = Some(k);
         }
-        true
+        Some(if as_text {
+            KeyOrder::Text
+        } else {
+            KeyOrder::ShorterFirst
+        })
     }
     /// The kept cells as a polars string column. A column with cells too long to be held
     /// in their views (names of workers and teams) is built from its distinct values, so
@@ -806,6 +816,24 @@ impl TextCol {
     }
 }
 
+/// An order a key column's cells were seen to be strictly increasing in.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum KeyOrder {
+    /// As text, byte by byte.
+    Text,
+    /// Shorter first, then as text: numbers written without leading zeros.
+    ShorterFirst,
+}
+
+impl KeyOrder {
+    fn cmp(self, a: &str, b: &str) -> std::cmp::Ordering {
+        match self {
+            KeyOrder::Text => a.cmp(b),
+            KeyOrder::ShorterFirst => (a.len(), a).cmp(&(b.len(), b)),
+        }
+    }
+}
+
 /// A table after the first pass.
 struct Parsed {
     spec: &'static TableSpec,
@@ -820,6 +848,8 @@ struct Parsed {
     rejected: Vec<bool>,
     /// Loaded keys -> row, filled in the second pass for the tables after it to link to.
     index: KeyIndex,
+    /// The order its keys (present, loaded or not) are strictly increasing in, if any.
+    order: Option<KeyOrder>,
     /// Keys that appear only on rejected rows -> the first such line.
     rejected_keys: PlHashMap<Box<str>, u64>,
 }
@@ -1341,8 +1371,11 @@ fn join_chunks(o: Opened, chunks: Vec<Chunk>, out: &mut Vec<Issue>) -> Parsed {
         file: &file,
         out,
     };
-    t.reject_duplicate_keys(&mut issues);
-    t.finish(&mut issues)
+    let order = t.reject_duplicate_keys(&mut issues);
+    Parsed {
+        order,
+        ..t.finish(&mut issues)
+    }
 }
 
 /// The first and last event dates of the rows not rejected, ignoring dates after `up_to`.
@@ -2008,13 +2041,14 @@ impl TableReader {
         }
     }
 
-    /// Duplicate keys: the first row holds the key; later ones are rejected.
-    fn reject_duplicate_keys(&mut self, issues: &mut Issues) {
+    /// Duplicate keys: the first row holds the key; later ones are rejected. Returns the
+    /// order the keys are in, if they are strictly increasing (then none is rejected).
+    fn reject_duplicate_keys(&mut self, issues: &mut Issues) -> Option<KeyOrder> {
         let Values::Text(keys) = &self.columns[0] else {
-            return;
+            return None;
         };
-        if keys.strictly_increasing() {
-            return;
+        if let Some(order) = keys.increasing_order() {
+            return Some(order);
         }
         let mut first_line: PlHashMap<&str, u64> = PlHashMap::default();
         first_line.reserve(keys.len());
@@ -2036,6 +2070,7 @@ impl TableReader {
                 }
             }
         }
+        None
     }
 
     fn finish(self, issues: &mut Issues) -> Parsed {
@@ -2074,6 +2109,7 @@ impl TableReader {
             lines: self.lines,
             rejected: self.rejected,
             index: KeyIndex::default(),
+            order: None,
             rejected_keys: PlHashMap::default(),
         }
     }
@@ -2528,8 +2564,10 @@ fn index_keys(t: &mut Parsed) {
 
 /// Keys looked up in a parent table, the last one remembered: rows are mostly grouped by
 /// the row they link to (a child's visits together), so most lookups repeat the one before;
-/// and extracts mostly list both tables in the same order, so most others are the parent's
-/// next row, tried before the index.
+/// and extracts mostly list both tables in the same order, so most others are a few rows
+/// after the last one found, searched there (when the parent's keys are in order; else
+/// only the next row is tried) before the index, whose every lookup is a jump into memory
+/// the size of the parent.
 struct Lookup<'p> {
     parent: &'p Parsed,
     last: Option<(String, Option<usize>)>,
@@ -2544,10 +2582,18 @@ impl<'p> Lookup<'p> {
         match &mut self.last {
             Some((k, row)) if k == key => *row,
             last => {
-                let next = last.as_ref().and_then(|(_, r)| *r).map(|r| r + 1);
-                let row = next
-                    .filter(|n| self.parent.loaded_key(*n) == Some(key))
-                    .or_else(|| self.parent.key_row(key));
+                let found = last.as_ref().and_then(|(_, r)| *r);
+                let near = match last {
+                    Some((k, Some(r))) => self.parent.key_row_after(*r, k, key),
+                    _ => None,
+                };
+                // Keys out of order: the parent's next row, then the index.
+                let next = || {
+                    found
+                        .map(|r| r + 1)
+                        .filter(|n| self.parent.loaded_key(*n) == Some(key))
+                };
+                let row = near.unwrap_or_else(|| next().or_else(|| self.parent.key_row(key)));
                 match last {
                     Some((k, r)) => {
                         k.clear();
@@ -2562,7 +2608,50 @@ impl<'p> Lookup<'p> {
     }
 }
 
+/// How far past the last row found [`Parsed::key_row_after`] searches: a few cache lines
+/// of keys, where a farther row is as far off as any the index finds.
+const NEAR_ROWS: usize = 128;
+
 impl Parsed {
+    /// [`Parsed::key_row`] of `key`, searched for in the rows just after `row`, whose key
+    /// is `at_row`, when the table's keys are in order: `None` when that cannot tell (the
+    /// keys are not in order, `key` is not after `at_row` or farther than [`NEAR_ROWS`],
+    /// or an empty key is in the way). Keys in order are distinct, so the one row holding
+    /// `key` is the answer if it is loaded, and a key that falls between two neighbours is
+    /// in no row.
+    fn key_row_after(&self, row: usize, at_row: &str, key: &str) -> Option<Option<usize>> {
+        let (Some(order), Values::Text(keys)) = (self.order, &self.columns[0]) else {
+            return None;
+        };
+        if !order.cmp(at_row, key).is_lt() {
+            return None;
+        }
+        let loaded = |r: usize| Some((!self.rejected[r]).then_some(r));
+        // Galloping out from `row` (whose key is below `key`) to a key above it or the end.
+        let (mut below, mut step) = (row, 1);
+        let mut above = loop {
+            let probe = row + step;
+            if probe >= keys.len() {
+                break keys.len();
+            }
+            match order.cmp(key, keys.get(probe)?) {
+                std::cmp::Ordering::Equal => return loaded(probe),
+                std::cmp::Ordering::Less => break probe,
+                std::cmp::Ordering::Greater if step >= NEAR_ROWS => return None,
+                std::cmp::Ordering::Greater => (below, step) = (probe, step * 2),
+            }
+        };
+        while above - below > 1 {
+            let mid = below + (above - below) / 2;
+            match order.cmp(key, keys.get(mid)?) {
+                std::cmp::Ordering::Equal => return loaded(mid),
+                std::cmp::Ordering::Less => above = mid,
+                std::cmp::Ordering::Greater => below = mid,
+            }
+        }
+        Some(None)
+    }
+
     /// The loaded row whose key is `key`.
     fn key_row(&self, key: &str) -> Option<usize> {
         let Values::Text(keys) = &self.columns[0] else {
@@ -3141,6 +3230,7 @@ mod tests {
     fn parent(keys: &[Option<&str>], rejected: Vec<bool>) -> Parsed {
         let col = text_col(keys);
         let index = KeyIndex::build(&col, |i| !rejected[i]);
+        let order = col.increasing_order();
         Parsed {
             spec: &TABLES[0],
             file: "children.csv".into(),
@@ -3150,6 +3240,7 @@ mod tests {
             lines: (2..2 + keys.len()).collect(),
             rejected,
             index,
+            order,
             rejected_keys: PlHashMap::default(),
         }
     }
@@ -3179,6 +3270,60 @@ mod tests {
                 proptest::prop_assert_eq!(lookup.row(&key), p.key_row(&key), "{}", key);
             }
         }
+    }
+
+    proptest::proptest! {
+        /// Keys in order (as text, or numbers shorter first), with gaps, empty keys and
+        /// rejected rows, searched for near the last one found: every lookup gives what
+        /// the index gives, keys asked for in order or not, present or not.
+        #[test]
+        fn lookups_near_the_last_in_ordered_keys_give_what_the_index_gives(
+            gaps in proptest::collection::vec((1u32..300, 0u8..8), 0..400),
+            zeros in proptest::bool::ANY,
+            asked in proptest::collection::vec((0u32..400, 0u8..4), 0..300),
+        ) {
+            let mut n = 0;
+            let name = |n: u32| if zeros { format!("C{n:07}") } else { format!("C{n}") };
+            let names: Vec<String> = gaps.iter().map(|(gap, _)| { n += gap; name(n) }).collect();
+            let keys: Vec<Option<&str>> = (names.iter().zip(&gaps))
+                .map(|(k, (_, what))| (*what != 0).then_some(k.as_str()))
+                .collect();
+            let rejected: Vec<bool> = gaps.iter().map(|(_, what)| *what == 1).collect();
+            let p = parent(&keys, rejected);
+            let widths: std::collections::HashSet<usize> = keys.iter().flatten().map(|k| k.len()).collect();
+            let order = if widths.len() > 1 { KeyOrder::ShorterFirst } else { KeyOrder::Text };
+            proptest::prop_assert_eq!(p.order, Some(order));
+            let mut lookup = Lookup::new(&p);
+            // Mostly forward through the parent, by small and large steps and repeats,
+            // sometimes back; half the keys asked for fall in its gaps.
+            let (mut at, top) = (0u32, n + 10);
+            for (step, how) in asked {
+                at = match how {
+                    0 => at.saturating_sub(step),
+                    1 => at,
+                    2 => at + step / 40,
+                    _ => at + step,
+                } % top.max(1);
+                let key = name(at);
+                proptest::prop_assert_eq!(lookup.row(&key), p.key_row(&key), "{}", key);
+            }
+        }
+    }
+
+    #[test]
+    fn keys_in_order_say_which_order() {
+        let order = |keys: &[Option<&str>]| text_col(keys).increasing_order();
+        assert_eq!(
+            order(&[Some("C01"), None, Some("C02")]),
+            Some(KeyOrder::Text)
+        );
+        assert_eq!(
+            order(&[Some("9"), Some("10")]),
+            Some(KeyOrder::ShorterFirst)
+        );
+        // Both hold: as text is taken.
+        assert_eq!(order(&[Some("1"), Some("2")]), Some(KeyOrder::Text));
+        assert_eq!(order(&[Some("2"), Some("10"), Some("3")]), None);
     }
 
     proptest::proptest! {
@@ -3221,6 +3366,7 @@ mod tests {
                     lines: (2..2 + kept).collect(),
                     rejected: vec![false; kept],
                     index: KeyIndex::build(&TextCol::default(), |_| true),
+                    order: None,
                     rejected_keys: PlHashMap::default(),
                 }
             };
