@@ -2565,9 +2565,9 @@ fn index_keys(t: &mut Parsed) {
 /// Keys looked up in a parent table, the last one remembered: rows are mostly grouped by
 /// the row they link to (a child's visits together), so most lookups repeat the one before;
 /// and extracts mostly list both tables in the same order, so most others are a few rows
-/// after the last one found, searched there (when the parent's keys are in order; else
-/// only the next row is tried) before the index, whose every lookup is a jump into memory
-/// the size of the parent.
+/// after the last one found, searched there when the parent's keys are in order (see
+/// [`Parsed::key_row_after`]; where that cannot tell, the next row is tried) before the
+/// index, whose every lookup is a jump into memory the size of the parent.
 struct Lookup<'p> {
     parent: &'p Parsed,
     last: Option<(String, Option<usize>)>,
