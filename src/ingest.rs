@@ -721,16 +721,16 @@ impl TextCol {
         }
     }
 
-    /// Whether the cells present are in strictly increasing order, as text or as numbers
-    /// written without leading zeros (shorter first): then no two are equal. Extracts are
-    /// mostly written in key order, so the duplicate check is then one pass, with no hash
-    /// table of millions of keys.
+    /// Whether the cells present are in strictly increasing order.
     #[cfg(test)]
     fn strictly_increasing(&self) -> bool {
         self.increasing_order().is_some()
     }
 
-    /// The order the cells present are strictly increasing in, if any (as text first).
+    /// The order the cells present are strictly increasing in, if any: as text, else as
+    /// numbers written without leading zeros (shorter first). Then no two are equal.
+    /// Extracts are mostly written in key order, so the duplicate check is then one pass,
+    /// with no hash table of millions of keys, and links search a parent's keys in order.
     fn increasing_order(&self) -> Option<KeyOrder> {
         let (mut as_text, mut shorter_first) = (true, true);
         let mut prev: Option<&str> = None;
@@ -1365,17 +1365,13 @@ fn join_chunks(o: Opened, chunks: Vec<Chunk>, out: &mut Vec<Issue>) -> Parsed {
     if let std::borrow::Cow::Owned(text) = o.text {
         crate::fsutil::recycle(text.into_bytes());
     }
-    let mut t = TableReader::concat(readers);
+    let t = TableReader::concat(readers);
     let mut issues = Issues {
         table: spec.name,
         file: &file,
         out,
     };
-    let order = t.reject_duplicate_keys(&mut issues);
-    Parsed {
-        order,
-        ..t.finish(&mut issues)
-    }
+    t.finish(&mut issues)
 }
 
 /// The first and last event dates of the rows not rejected, ignoring dates after `up_to`.
@@ -2073,7 +2069,8 @@ impl TableReader {
         None
     }
 
-    fn finish(self, issues: &mut Issues) -> Parsed {
+    fn finish(mut self, issues: &mut Issues) -> Parsed {
+        let order = self.reject_duplicate_keys(issues);
         let names = &self.stats.unknown_columns;
         for name in names.iter().take(UNKNOWN_COLUMNS_LISTED) {
             issues.push(
@@ -2109,7 +2106,7 @@ impl TableReader {
             lines: self.lines,
             rejected: self.rejected,
             index: KeyIndex::default(),
-            order: None,
+            order,
             rejected_keys: PlHashMap::default(),
         }
     }
@@ -2587,7 +2584,7 @@ impl<'p> Lookup<'p> {
                     Some((k, Some(r))) => self.parent.key_row_after(*r, k, key),
                     _ => None,
                 };
-                // Keys out of order: the parent's next row, then the index.
+                // Where the search cannot tell: the parent's next row, then the index.
                 let next = || {
                     found
                         .map(|r| r + 1)
