@@ -1498,8 +1498,15 @@ fn open_table<'f>(
             return None;
         }
     }
+    // Traced apart: a file read from disk, not the page cache, shows here, not in the parse.
+    let clock = std::time::Instant::now();
     let decoded = match files.read(&file) {
-        Ok(bytes) => decode_cow(bytes),
+        Ok(bytes) => {
+            trace_step(clock, &format!("  + read {file}"));
+            let decoded = decode_cow(bytes);
+            trace_step(clock, &format!("  + decoded {file}"));
+            decoded
+        }
         Err(e) => {
             issues.push(
                 None,
