@@ -1498,13 +1498,14 @@ fn open_table<'f>(
             return None;
         }
     }
-    // Traced apart: a file read from disk, not the page cache, shows here, not in the parse.
+    // Traced apart from the decode and the header: a file read from disk, not the page
+    // cache, shows in its read line.
     let clock = std::time::Instant::now();
     let decoded = match files.read(&file) {
         Ok(bytes) => {
-            trace_step(clock, &format!("  + read {file}"));
+            trace_step(clock, &format!("    + read {file}"));
             let decoded = decode_cow(bytes);
-            trace_step(clock, &format!("  + decoded {file}"));
+            trace_step(clock, &format!("    + read and decoded {file}"));
             decoded
         }
         Err(e) => {
