@@ -104,6 +104,11 @@ pub struct Extracts {
 }
 
 impl Extracts {
+    /// About how many bytes the frames hold (less their string cells' 16 bytes each).
+    pub fn frames_bytes(&self) -> usize {
+        self.frames.values().map(DataFrame::estimated_size).sum()
+    }
+
     /// Records in the report which working-day calendar the measures will use, and whether
     /// it covers every event date of the data (from its first event to the as-of date).
     pub fn note_calendar(&mut self, cal: &crate::calendar::Calendar, source: &str) {
@@ -997,12 +1002,12 @@ fn load_files(
     trace("event dates");
     let built = build_frames(parsed, &opts.columns);
     trace("frames");
-    crate::memory::release();
+    let bytes: usize = (built.iter().flatten())
+        .filter_map(|(_, _, f)| f.as_ref().ok())
+        .map(DataFrame::estimated_size)
+        .sum();
+    crate::memory::release(bytes);
     if tracing() {
-        let bytes: usize = (built.iter().flatten())
-            .filter_map(|(_, _, f)| f.as_ref().ok())
-            .map(DataFrame::estimated_size)
-            .sum();
         eprintln!(
             "          frames hold about {} MB, less their string cells' 16 bytes each",
             bytes >> 20

@@ -78,7 +78,8 @@ const PR_SET_THP_DISABLE: std::ffi::c_int = 41;
 /// - no transparent huge pages: each new 2 MiB page was zeroed whole when first touched,
 ///   which was most of a small council's run and 50-60 MB of any run's memory;
 /// - freed memory is handed back at once where the library says a step has freed much
-///   (`memory::release`), not a second later when the next step has grown on top of it;
+///   (`memory::release`, for data large enough to pay), not a second later when the next
+///   step has grown on top of it;
 ///   handing it back always sooner (`MIMALLOC_PURGE_DELAY=10`) saved 30-50 MB more at
 ///   300 MB but took a third more time.
 ///

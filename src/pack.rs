@@ -565,7 +565,7 @@ pub fn build(inp: &PackInputs, progress: &dyn Fn(&str)) -> Result<Pack, PackErro
     .expect("three evaluations asked for");
     // The rows frames the evaluations gathered are freed now: handed back before the
     // cases due gather their own.
-    crate::memory::release();
+    crate::memory::release(ex.frames_bytes());
     notes.extend(quarterly.notes.iter().cloned());
     if inp.profile == Profile::Published {
         drop_unpublishable(

@@ -96,7 +96,7 @@ pub fn evaluate_each(
     )
     .map_err(EvalError::Polars)?;
     let (series_frames, metric_frames) = frames.split_at(n_series);
-    crate::memory::release();
+    crate::memory::release(ex.frames_bytes());
     crate::ingest::trace_step(clock, "measures: frames collected");
     if crate::ingest::tracing() {
         let mb = |fs: &[DataFrame]| fs.iter().map(DataFrame::estimated_size).sum::<usize>() >> 20;
