@@ -62,7 +62,7 @@ pub fn evaluate_each(
         .iter()
         .any(|o| o.by != first.by || o.cases != first.cases)
     {
-        return Err(EvalError::Period(
+        return Err(EvalError::Request(
             "evaluations made together must break down by the same columns and all list \
              the cases counted against, or none"
                 .into(),
@@ -169,7 +169,7 @@ fn period_range(as_of: NaiveDate, opts: &EvalOptions) -> Result<(Period, Period)
     let last = Period::containing(opts.grain, as_of);
     let to = opts.to.unwrap_or(last);
     if to > last {
-        return Err(EvalError::Period(format!(
+        return Err(EvalError::Request(format!(
             "--to {} is after the period of the as-of date {as_of} ({})",
             to.label(),
             last.label()
@@ -185,7 +185,7 @@ fn period_range(as_of: NaiveDate, opts: &EvalOptions) -> Result<(Period, Period)
             },
     });
     if from > to {
-        return Err(EvalError::Period(format!(
+        return Err(EvalError::Request(format!(
             "--from {} is after --to {}",
             from.label(),
             to.label()
@@ -213,7 +213,7 @@ fn breakdown_notes(lib: &Library, opts: &EvalOptions) -> Result<Vec<String>, Eva
                 .collect();
             known.sort_unstable();
             known.dedup();
-            return Err(EvalError::Period(format!(
+            return Err(EvalError::Request(format!(
                 "no metric can be broken down by `{b}`; breakdowns in use: {}",
                 known.join(", ")
             )));

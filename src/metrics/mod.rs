@@ -192,8 +192,10 @@ pub struct EvalOptions {
 
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
+    /// What was asked cannot be evaluated: a period range, a breakdown no measure allows,
+    /// or evaluations asked together with different options. The message says what to change.
     #[error("{0}")]
-    Period(String),
+    Request(String),
     #[error("evaluating the measures failed: {0}")]
     Polars(polars::prelude::PolarsError),
 }
