@@ -1931,6 +1931,9 @@ impl TableReader {
     /// Room for `rows` more rows; text columns share about `bytes` of text.
     fn reserve(&mut self, rows: usize, bytes: usize) {
         let width = self.width.max(1);
+        // A row of `width` fields takes at least `width` bytes (its commas and line end),
+        // so a file of blank lines or of quoted line ends reserves no more than its rows.
+        let rows = rows.min(bytes / width + 1);
         for v in self.columns.iter_mut() {
             v.reserve(rows, bytes / width);
         }
@@ -2971,6 +2974,36 @@ mod tests {
         assert!(side_by_side(&[900, 1], 1));
         assert!(!side_by_side(&[], 2));
         assert!(!side_by_side(&[u64::MAX, 1], 3), "no overflow");
+    }
+
+    /// A file of blank lines reserves room for the rows it can hold, not for its line
+    /// ends: a hostile file of 200,000 line ends after its header is one row at most.
+    #[test]
+    fn room_is_reserved_for_the_rows_the_bytes_can_hold() {
+        let spec = TABLES
+            .iter()
+            .find(|t| t.name == "children")
+            .expect("children");
+        let header: Vec<&str> = spec.columns.iter().map(|c| c.name).collect();
+        let text = format!("{}\n{}", header.join(","), "\n".repeat(200_000));
+        let files = BTreeMap::from([(spec.file_name(), text.into_bytes())]);
+        let mut issues = Vec::new();
+        let o =
+            open_table(Files::Memory(&files), Path::new("mem"), spec, &mut issues).expect("opened");
+        let lines = rows::line_ends(&o.text.as_bytes()[o.body.pos()..]) as usize;
+        assert_eq!(lines, 200_000);
+        let bytes = o.text.len() - o.body.pos();
+        let t = TableReader::new(&o, lines, bytes);
+        let most = bytes / header.len() + 1;
+        assert!(
+            t.rejected.capacity() <= most * 2,
+            "{}",
+            t.rejected.capacity()
+        );
+        assert!(t.rejected.capacity() < lines / 2);
+        // A file of real rows still gets room for all of them.
+        let t = TableReader::new(&o, 10, bytes);
+        assert!(t.rejected.capacity() >= 10);
     }
 
     /// A column of words read whole turns into plain text once too varied, not at its end,
