@@ -66,7 +66,8 @@ pub(super) struct RowData<'a> {
     pub(super) exists: Vec<Option<Vec<bool>>>,
     pub(super) not_before: Option<Vec<i64>>,
     pub(super) on: Vec<Vec<Option<&'a str>>>,
-    pub(super) per: Option<Vec<Option<&'a str>>>,
+    /// A caseload's holder and child of each row, as codes (only a `per_group` value).
+    pub(super) per: Option<(Coded<'a>, Coded<'a>)>,
     pub(super) child: Option<Vec<Option<&'a str>>>,
     pub(super) key: Option<Vec<Option<&'a str>>>,
     pub(super) by: Vec<Option<Coded<'a>>>,
@@ -120,7 +121,9 @@ pub(super) fn read_rows<'a>(
         on: (0..plan.series.len())
             .map(|i| str_column(df, &on_col(i)))
             .collect::<PolarsResult<_>>()?,
-        per: opt_str(PER)?,
+        per: has(PER)
+            .then(|| PolarsResult::Ok((Coded::read(df, PER)?, Coded::read(df, CHILD)?)))
+            .transpose()?,
         child: opt_str(CHILD)?,
         key: opt_str(KEY)?,
         by: (0..m.breakdowns.len())

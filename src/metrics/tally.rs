@@ -10,7 +10,7 @@ use super::engine::Ctx;
 use super::kinds::distribution::bucket_of;
 use super::plan::Plan;
 use super::related::{KeyedDates, Picked};
-use super::rows::RowData;
+use super::rows::{Coded, RowData};
 use super::value::Value;
 use super::windows::{date_of, day_of, Why, MS_PER_DAY, NULL};
 use super::{EvalOptions, Metric};
@@ -145,8 +145,17 @@ impl<'a> Judge<'a> {
     }
 }
 
-// Caseloads: (period, holder) -> the holder's children, and the groups of its first row.
-type Holders<'a> = PlHashMap<(u32, &'a str), (PlHashSet<&'a str>, Vec<u32>)>;
+/// The cases of one period a caseload counts: (holder code << 32 | child code, row) each.
+/// `finish` sorts them and counts each holder's distinct children in one walk, where a
+/// set of children per holder missed the cache on every case.
+#[derive(Default)]
+struct Held {
+    at: i32,
+    cases: Vec<(u64, u32)>,
+}
+
+/// The child code of a case with no child: it makes its holder count, with no child.
+const NO_CHILD: u32 = u32::MAX;
 
 /// A distinct value whose group is not yet known.
 const UNSEEN: u32 = u32::MAX;
@@ -160,7 +169,8 @@ struct Recorder<'a> {
     /// Which breakdowns are wanted (index into m.breakdowns).
     wanted: Vec<usize>,
     out: Tallied,
-    per_group: Holders<'a>,
+    /// Caseloads, by period index.
+    per_group: Vec<Held>,
     /// The (breakdown, group) pairs of the row being recorded.
     targets: Vec<(usize, u32)>,
     /// For each column breakdown, the group of each of its distinct values, once seen
@@ -193,7 +203,7 @@ impl<'a> Recorder<'a> {
             opts,
             wanted,
             out,
-            per_group: PlHashMap::new(),
+            per_group: Vec::new(),
             targets: Vec::with_capacity(nb + 1),
             group_of: (d.by.iter())
                 .map(|c| {
@@ -220,13 +230,21 @@ impl<'a> Recorder<'a> {
     }
 
     fn record(&mut self, row: usize, pi: u32, at: i32, status: Status, value: Option<f64>) {
-        let (m, d, cx, opts) = (self.m, self.d, self.cx, self.opts);
+        let (m, opts) = (self.m, self.opts);
         if let Status::Excluded(why) = status {
             self.out.excluded[why as usize] += 1;
         }
         if opts.cases && counts_against(m, status) {
             self.out.flags.push((row as u32, pi));
         }
+        let targets = self.targets_of(row, at);
+        self.count(row, pi, at, status, value, &targets);
+        self.targets = targets;
+    }
+
+    /// The (breakdown, group) pairs a row counts in at `at`: "all" and each wanted group.
+    fn targets_of(&mut self, row: usize, at: i32) -> Vec<(usize, u32)> {
+        let (m, d, cx) = (self.m, self.d, self.cx);
         let mut targets = std::mem::take(&mut self.targets);
         targets.clear();
         targets.push((0, 0));
@@ -242,8 +260,7 @@ impl<'a> Recorder<'a> {
             };
             targets.push((bi + 1, g));
         }
-        self.count(row, pi, status, value, &targets);
-        self.targets = targets;
+        targets
     }
 
     /// Counts a judged row in each of its (breakdown, group) tallies.
@@ -251,22 +268,17 @@ impl<'a> Recorder<'a> {
         &mut self,
         row: usize,
         pi: u32,
+        at: i32,
         status: Status,
         value: Option<f64>,
         targets: &[(usize, u32)],
     ) {
         let (m, d, nbuckets) = (self.m, self.d, self.nbuckets);
-        let (out, per_group) = (&mut self.out, &mut self.per_group);
-        if let (Some(Value::PerGroup(_)), Some(per), Some(child)) = (&m.value, &d.per, &d.child) {
-            let Some(w) = per[row] else { return };
-            let e = per_group
-                .entry((pi, w))
-                .or_insert_with(|| (PlHashSet::new(), targets.iter().map(|t| t.1).collect()));
-            if let Some(c) = child[row] {
-                e.0.insert(c);
-            }
+        if let (Some(Value::PerGroup(_)), Some((per, child))) = (&m.value, &d.per) {
+            self.hold(row, pi, at, per, child);
             return;
         }
+        let out = &mut self.out;
         for &(bi, g) in targets.iter() {
             let t = out.tallies[bi].entry((pi, g)).or_insert_with(|| Tally {
                 buckets: vec![0; nbuckets],
@@ -288,29 +300,50 @@ impl<'a> Recorder<'a> {
         }
     }
 
-    /// Caseloads become one value per holder.
-    fn finish(self) -> Tallied {
-        let Recorder {
-            wanted,
-            mut out,
-            per_group,
-            ..
-        } = self;
-        for ((pi, _), (children, groups)) in per_group {
-            let mut targets = vec![(0usize, 0u32)];
-            targets.extend(
-                wanted
-                    .iter()
-                    .zip(groups.iter().skip(1))
-                    .map(|(&bi, &g)| (bi + 1, g)),
-            );
-            for (bi, g) in targets {
-                let t = out.tallies[bi].entry((pi, g)).or_default();
-                t.met += 1;
-                t.values.push(children.len() as f64);
+    /// Notes a case of a caseload; a case with no holder is no one's.
+    fn hold(&mut self, row: usize, pi: u32, at: i32, per: &Coded, child: &Coded) {
+        let w = per.codes[row];
+        if per.values[w as usize].is_none() {
+            return;
+        }
+        let c = child.codes[row];
+        let c = if child.values[c as usize].is_none() {
+            NO_CHILD
+        } else {
+            c
+        };
+        let pi = pi as usize;
+        if self.per_group.len() <= pi {
+            self.per_group.resize_with(pi + 1, Held::default);
+        }
+        let held = &mut self.per_group[pi];
+        held.at = at;
+        held.cases
+            .push(((u64::from(w) << 32) | u64::from(c), row as u32));
+    }
+
+    /// Caseloads become one value per holder: its distinct children, counted in the
+    /// groups of its first case.
+    fn finish(mut self) -> Tallied {
+        for (pi, held) in std::mem::take(&mut self.per_group).into_iter().enumerate() {
+            let mut cases = held.cases;
+            cases.sort_unstable();
+            for one in cases.chunk_by(|a, b| a.0 >> 32 == b.0 >> 32) {
+                let first = one.iter().map(|h| h.1).min().unwrap_or(0);
+                let children = one
+                    .chunk_by(|a, b| a.0 == b.0)
+                    .filter(|c| c[0].0 as u32 != NO_CHILD)
+                    .count();
+                let targets = self.targets_of(first as usize, held.at);
+                for &(bi, g) in &targets {
+                    let t = self.out.tallies[bi].entry((pi as u32, g)).or_default();
+                    t.met += 1;
+                    t.values.push(children as f64);
+                }
+                self.targets = targets;
             }
         }
-        out
+        self.out
     }
 }
 
