@@ -80,7 +80,7 @@ fn excluded_cells(e: &DueExcluded) -> Vec<Cell<'_>> {
 
 /// The worklist as CSV, with exactly [`COLUMNS`].
 pub fn to_csv(list: &Worklist) -> Vec<u8> {
-    tabular::to_csv(COLUMNS, list.cases.iter().map(cells))
+    tabular::to_csv_par(COLUMNS, &list.cases, cells)
 }
 
 /// The cases that cannot be timed, as CSV.

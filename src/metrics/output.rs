@@ -63,7 +63,7 @@ fn cells(r: &OutRow) -> Vec<Cell<'_>> {
 }
 
 pub fn to_csv(ev: &Evaluation) -> Vec<u8> {
-    tabular::to_csv(COLUMNS, ev.rows.iter().map(cells))
+    tabular::to_csv_par(COLUMNS, &ev.rows, cells)
 }
 
 pub fn to_json(ev: &Evaluation, lib: &Library) -> Vec<u8> {
