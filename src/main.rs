@@ -529,13 +529,16 @@ fn run() -> Result<ExitCode> {
                 ReportFormat::Text => say_raw!("{}", report.to_text(limit)),
                 ReportFormat::Json => say!("{}", report.to_json()),
             }
-            Ok(if report.has_fatal() {
+            let code = if report.has_fatal() {
                 ExitCode::from(2)
             } else if strict && report.rows_rejected() > 0 {
                 ExitCode::from(1)
             } else {
                 ExitCode::SUCCESS
-            })
+            };
+            // Back to the system at exit, whole (see `metrics`).
+            std::mem::forget(extracts);
+            Ok(code)
         }
         Command::Metrics {
             data,
@@ -634,6 +637,9 @@ fn run() -> Result<ExitCode> {
                     std::io::stdout().write_all(&bytes)?;
                 }
             }
+            // The run's gigabytes go back to the system at exit, whole: freeing each frame
+            // and row first took a quarter of a second at 1.1 GB, after the output was out.
+            std::mem::forget((extracts, ev, bytes));
             Ok(ExitCode::SUCCESS)
         }
         Command::Import { source } => {
