@@ -87,6 +87,7 @@ pub fn evaluate_each(
     for n in &mut notes {
         n.extend(plan_notes.iter().cloned());
     }
+    crate::ingest::trace_step(clock, "measures: planned");
     let n_series = lazies.len();
     lazies.extend(plans.iter().map(|(_, p)| p.frame.clone()));
     let frames = LazyFrame::collect_all_with_engine(
