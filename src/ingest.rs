@@ -2976,13 +2976,14 @@ mod tests {
         assert!(!side_by_side(&[u64::MAX, 1], 3), "no overflow");
     }
 
-    /// A file of blank lines reserves room for the rows it can hold, not for its line
-    /// ends: a hostile file of 200,000 line ends after its header is one row at most.
+    /// A file of blank lines reserves room for the rows its bytes can hold, not for its
+    /// line ends: 200,000 line ends after a header of 5 columns make room for 40,001 rows
+    /// at most (a row of 5 fields takes at least 5 bytes), not 200,000.
     #[test]
     fn room_is_reserved_for_the_rows_the_bytes_can_hold() {
         let spec = TABLES
             .iter()
-            .find(|t| t.name == "children")
+            .find(|t| t.name == schema::CHILDREN)
             .expect("children");
         let header: Vec<&str> = spec.columns.iter().map(|c| c.name).collect();
         let text = format!("{}\n{}", header.join(","), "\n".repeat(200_000));

@@ -272,8 +272,6 @@ pub fn run(a: PackArgs) -> Result<ExitCode> {
         built.notes.len(),
         if built.notes.len() == 1 { "" } else { "s" }
     );
-    // The run's gigabytes go back to the system at exit, whole, not freed piece by piece
-    // after the pack is in place.
-    std::mem::forget((ex, built));
+    crate::leave_to_exit((ex, built));
     Ok(ExitCode::SUCCESS)
 }
